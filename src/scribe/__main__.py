@@ -1,0 +1,5 @@
+"""`python -m scribe` runs the command-line interface."""
+
+from scribe.cli import main
+
+main()

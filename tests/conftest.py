@@ -1,0 +1,77 @@
+"""Shared fixtures: a temporary SCRIBE_HOME and a tiny split dataset in the exact on-disk format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+needs_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason="../shared/data is absent (real datasets are not part of the repository)"
+)
+
+
+@pytest.fixture
+def scribe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty SCRIBE_HOME for the test."""
+    home = tmp_path / "scribe-home"
+    monkeypatch.setenv("SCRIBE_HOME", str(home))
+    return home
+
+
+def make_line(rng: np.random.Generator, n_strokes: int, points_per_stroke: int) -> np.ndarray:
+    """A random but plausible line of handwriting as offsets ``[dx, dy, pen_up]``."""
+    rows = []
+    for _ in range(n_strokes):
+        steps = np.column_stack(
+            [rng.normal(2.0, 1.0, points_per_stroke), rng.normal(0.0, 2.0, points_per_stroke), np.zeros(points_per_stroke)]
+        )
+        steps[-1, 2] = 1.0
+        rows.append(steps)
+    offsets = np.concatenate(rows).astype(np.float32)
+    offsets[0, :2] = 0.0
+    return offsets
+
+
+def write_split_dataset(root: Path, texts_by_split: dict[str, list[str]], seed: int = 0) -> Path:
+    """Write a split dataset (meta.json + <split>/<id>.npz) as ``scribe split`` does."""
+    rng = np.random.default_rng(seed)
+    all_offsets = []
+    for split, texts in texts_by_split.items():
+        (root / split).mkdir(parents=True, exist_ok=True)
+        for i, text in enumerate(texts):
+            offsets = make_line(rng, n_strokes=len(text.split()) + 1, points_per_stroke=3 + 2 * len(text) // 3)
+            all_offsets.append(offsets)
+            np.savez(
+                root / split / f"{split}-{i:03d}.npz",
+                offsets=offsets,
+                text=np.array(text),
+                writer=np.array(100 + i, dtype=np.int64),
+            )
+    stacked = np.concatenate(all_offsets)
+    meta = {
+        "format_version": 1,
+        "dataset": "tiny",
+        "alphabet": "".join(sorted({c for texts in texts_by_split.values() for t in texts for c in t})),
+        "mean": stacked.mean(axis=0).tolist(),
+        "std": stacked.std(axis=0).tolist(),
+        "counts": {split: len(texts) for split, texts in texts_by_split.items()},
+    }
+    (root / "meta.json").write_text(json.dumps(meta))
+    return root
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """A split dataset of a few short lines in train and val."""
+    return write_split_dataset(
+        tmp_path / "tiny",
+        {
+            "train": ["hello world", "a quick fox", "jumps", "over the lazy dog", "pack my box", "with five"],
+            "val": ["dozen jugs", "liquor"],
+        },
+    )

@@ -1,0 +1,110 @@
+"""Dataset, collate and bucketing over the per-sample folder format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scribe.data import Alphabet, BucketBatchSampler, StrokeDataset, collate, denormalize, normalize
+from scribe.errors import ScribeError
+
+
+def test_alphabet_reserves_padding_and_end_ids() -> None:
+    alphabet = Alphabet("abc ")
+    assert len(alphabet) == 6
+    ids = alphabet.encode("cab a")
+    assert ids[-1] == Alphabet.END
+    assert Alphabet.PAD not in ids
+    assert alphabet.decode(ids) == "cab a"
+
+
+def test_alphabet_rejects_unknown_characters_with_their_names() -> None:
+    with pytest.raises(ScribeError, match="'é'"):
+        Alphabet("abc").encode("abé")
+
+
+def test_normalize_roundtrip_keeps_pen_column() -> None:
+    offsets = np.array([[0, 0, 0], [3, -1, 1], [5, 2, 0]], dtype=np.float32)
+    mean, std = np.array([1.0, 0.5, 0.3]), np.array([2.0, 4.0, 0.4])
+    normalized = normalize(offsets, mean, std)
+    np.testing.assert_array_equal(normalized[:, 2], offsets[:, 2])
+    np.testing.assert_allclose(normalized[1, :2], [1.0, -0.375])
+    np.testing.assert_allclose(denormalize(normalized, mean, std), offsets, atol=1e-6)
+
+
+def test_dataset_normalizes_with_meta_stats(tiny_dataset: Path) -> None:
+    dataset = StrokeDataset(tiny_dataset, "train")
+    assert len(dataset) == 6
+    raw = np.load(sorted((tiny_dataset / "train").glob("*.npz"))[0])["offsets"]
+    meta = json.loads((tiny_dataset / "meta.json").read_text())
+    expected = (raw[:, :2] - np.array(meta["mean"][:2])) / np.array(meta["std"][:2])
+    np.testing.assert_allclose(dataset[0].offsets[:, :2].numpy(), expected, rtol=1e-5)
+    assert dataset.alphabet.decode(dataset[0].text_ids.tolist()) == dataset[0].text
+
+
+def test_dataset_drops_samples_longer_than_max_points(tiny_dataset: Path) -> None:
+    full = StrokeDataset(tiny_dataset, "train")
+    limit = sorted(full.lengths())[2]
+    clipped = StrokeDataset(tiny_dataset, "train", max_points=limit)
+    assert all(n <= limit for n in clipped.lengths())
+    assert len(clipped) + clipped.dropped == len(full)
+
+
+def test_dataset_errors_are_user_errors(tmp_path: Path, tiny_dataset: Path) -> None:
+    with pytest.raises(ScribeError, match="scribe split"):
+        StrokeDataset(tmp_path / "nowhere")
+    with pytest.raises(ScribeError, match="no samples"):
+        StrokeDataset(tiny_dataset, "test")
+    with pytest.raises(ScribeError, match="unknown split"):
+        StrokeDataset(tiny_dataset, "dev")
+
+
+def test_collate_pads_and_masks(tiny_dataset: Path) -> None:
+    dataset = StrokeDataset(tiny_dataset, "train")
+    samples = [dataset[i] for i in range(3)]
+    batch = collate(samples)
+    lengths = [len(s.offsets) for s in samples]
+    text_lengths = [len(s.text_ids) for s in samples]
+    assert batch.offsets.shape == (3, max(lengths), 3)
+    assert batch.text_ids.shape == (3, max(text_lengths))
+    assert batch.offsets_mask.sum(dim=1).tolist() == lengths
+    assert batch.text_mask.sum(dim=1).tolist() == text_lengths
+    for i, sample in enumerate(samples):
+        torch.testing.assert_close(batch.offsets[i, : lengths[i]], sample.offsets)
+        assert torch.all(batch.offsets[i, lengths[i] :] == 0)
+        assert torch.all(batch.text_ids[i, text_lengths[i] :] == Alphabet.PAD)
+    assert batch.texts == [s.text for s in samples]
+    assert batch.to("cpu").offsets.dtype == torch.float32
+
+
+def test_bucket_sampler_covers_every_index_once_in_similar_length_batches() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 1000, size=503).tolist()
+    sampler = BucketBatchSampler(lengths, batch_size=16, pool_batches=8, seed=3)
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(503))
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    random_spread = np.mean([np.ptp(rng.choice(lengths, 16)) for _ in range(50)])
+    assert spread < random_spread / 3
+
+
+def test_bucket_sampler_is_seeded_per_epoch() -> None:
+    lengths = list(range(100))
+    a = BucketBatchSampler(lengths, batch_size=8, seed=1)
+    b = BucketBatchSampler(lengths, batch_size=8, seed=1)
+    assert list(a) == list(b)
+    a.set_epoch(1)
+    assert list(a) != list(b)
+
+
+def test_bucket_sampler_shards_between_replicas() -> None:
+    lengths = list(range(100))
+    shards = [list(BucketBatchSampler(lengths, 8, seed=0, num_replicas=2, rank=r)) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == len(BucketBatchSampler(lengths, 8, num_replicas=2))
+    assert not {i for b in shards[0] for i in b} & {i for b in shards[1] for i in b}

@@ -1,0 +1,441 @@
+"""Download, resume, verification and safe extraction against a real local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import socket
+import tarfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from scribe.download import (
+    DATASETS,
+    download_dataset,
+    download_file,
+    extract_archive,
+    find_deepwriting_files,
+    sha256_file,
+)
+from scribe.errors import ScribeError
+from scribe.progress import ProgressFn
+
+# 409,600 bytes, position-dependent so a shifted resume shows; several read chunks long,
+# because a client may drop the last partial chunk when a connection is cut.
+PAYLOAD = bytes(range(256)) * 1600
+
+
+@dataclass
+class Route:
+    """What the server does for one path: ``behaviour`` and the body it serves."""
+
+    body: bytes
+    behaviour: str = "normal"  # normal | cut-once | ignore-range | 404 | 403 | 500-once
+    hits: int = 0
+
+
+@dataclass
+class Server:
+    """The running test server: register routes, read the requests it saw."""
+
+    base: str
+    routes: dict[str, Route] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def add(self, path: str, body: bytes, behaviour: str = "normal") -> str:
+        self.routes[path] = Route(body, behaviour)
+        return self.base + path
+
+    def ranges(self, path: str) -> list[str | None]:
+        return [headers.get("Range") for p, headers in self.requests if p == path]
+
+
+def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # keep pytest output clean
+            pass
+
+        def do_GET(self) -> None:
+            server.requests.append((self.path, dict(self.headers)))
+            route = server.routes.get(self.path)
+            if route is None or route.behaviour == "404":
+                self.send_error(404)
+                return
+            route.hits += 1
+            if route.behaviour == "403":
+                self.send_error(403)
+            elif route.behaviour == "500-once" and route.hits == 1:
+                self.send_error(500)
+            elif route.behaviour == "ignore-range":
+                self._send(route.body, 0)
+            elif route.behaviour == "cut-once" and route.hits == 1:
+                self._send(route.body, self._range_start(), cut=True)
+            else:
+                self._send(route.body, self._range_start())
+
+        def _range_start(self) -> int:
+            match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+            return int(match.group(1)) if match else 0
+
+        def _send(self, body: bytes, start: int, cut: bool = False) -> None:
+            if start >= len(body) and start:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206 if start else 200)
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            rest = body[start:]
+            if cut:
+                self.wfile.write(rest[: len(rest) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            else:
+                self.wfile.write(rest)
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    state = Server(base="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _range_start(header: str | None) -> int:
+    match = re.fullmatch(r"bytes=(\d+)-", header or "")
+    assert match, header
+    return int(match.group(1))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+FAST = {"backoff": 0.01, "timeout": (2, 5)}
+
+
+# --------------------------------------------------------------------------- download_file
+
+
+def test_plain_download_reports_progress_and_verifies(server: Server, tmp_path: Path) -> None:
+    url = server.add("/file.bin", PAYLOAD)
+    seen: list[tuple[int, int | None]] = []
+    dest = download_file(
+        url, tmp_path / "file.bin", sha256=_sha(PAYLOAD), progress=lambda c, t: seen.append((c, t)), **FAST
+    )
+    assert dest.read_bytes() == PAYLOAD
+    assert not (tmp_path / "file.bin.part").exists()
+    assert seen[0] == (0, len(PAYLOAD)) and seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert server.requests[0][1]["Accept-Encoding"] == "identity"
+
+
+def test_cut_transfer_is_resumed_by_retry(server: Server, tmp_path: Path) -> None:
+    url = server.add("/cut.bin", PAYLOAD, "cut-once")
+    dest = download_file(url, tmp_path / "cut.bin", size=len(PAYLOAD), **FAST)
+    assert dest.read_bytes() == PAYLOAD
+    first, resumed = server.ranges("/cut.bin")
+    assert first is None and 0 < _range_start(resumed) <= len(PAYLOAD) // 2
+
+
+def test_cut_transfer_without_retries_keeps_part_and_next_call_resumes(server: Server, tmp_path: Path) -> None:
+    url = server.add("/cut.bin", PAYLOAD, "cut-once")
+    dest = tmp_path / "cut.bin"
+    with pytest.raises(ScribeError, match="run the same command again to resume") as info:
+        download_file(url, dest, retries=0, **FAST)
+    assert "\n" not in str(info.value)
+    part = tmp_path / "cut.bin.part"
+    kept = part.read_bytes()
+    assert 0 < len(kept) <= len(PAYLOAD) // 2 and kept == PAYLOAD[: len(kept)] and not dest.exists()
+
+    seen: list[tuple[int, int | None]] = []
+    download_file(url, dest, retries=0, sha256=_sha(PAYLOAD), progress=lambda c, t: seen.append((c, t)), **FAST)
+    assert dest.read_bytes() == PAYLOAD and not part.exists()
+    assert seen[0] == (len(kept), len(PAYLOAD))  # progress starts at the resumed size
+    assert server.ranges("/cut.bin")[-1] == f"bytes={len(kept)}-"
+
+
+def test_server_ignoring_range_restarts_cleanly(server: Server, tmp_path: Path) -> None:
+    url = server.add("/norange.bin", PAYLOAD, "ignore-range")
+    (tmp_path / "norange.bin.part").write_bytes(PAYLOAD[:1000])
+    dest = download_file(url, tmp_path / "norange.bin", **FAST)
+    assert dest.read_bytes() == PAYLOAD  # not appended to the stale prefix
+    assert server.ranges("/norange.bin") == ["bytes=1000-"]
+
+
+def test_complete_part_answered_416_is_accepted(server: Server, tmp_path: Path) -> None:
+    url = server.add("/done.bin", PAYLOAD)
+    (tmp_path / "done.bin.part").write_bytes(PAYLOAD)
+    dest = download_file(url, tmp_path / "done.bin", sha256=_sha(PAYLOAD), **FAST)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_longer_stale_part_is_discarded(server: Server, tmp_path: Path) -> None:
+    url = server.add("/file.bin", PAYLOAD)
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD + b"junk")  # answered 416, not a prefix
+    assert download_file(url, tmp_path / "file.bin", **FAST).read_bytes() == PAYLOAD
+    assert server.ranges("/file.bin") == [f"bytes={len(PAYLOAD) + 4}-", None]
+
+
+def test_server_error_is_retried(server: Server, tmp_path: Path) -> None:
+    url = server.add("/flaky.bin", PAYLOAD, "500-once")
+    assert download_file(url, tmp_path / "flaky.bin", **FAST).read_bytes() == PAYLOAD
+    assert len(server.ranges("/flaky.bin")) == 2
+    server.add("/flaky.bin", PAYLOAD, "500-once")
+    with pytest.raises(ScribeError, match=r"server error \(HTTP 500\).*try again later"):
+        download_file(url, tmp_path / "again.bin", retries=0, **FAST)
+
+
+def test_not_found(server: Server, tmp_path: Path) -> None:
+    url = server.add("/gone.bin", b"", "404")
+    with pytest.raises(ScribeError, match=r"not found \(404\).*--url"):
+        download_file(url, tmp_path / "gone.bin", **FAST)
+    assert len(server.requests) == 1  # a 404 is not retried
+
+
+def test_forbidden_explains_registration(server: Server, tmp_path: Path) -> None:
+    url = server.add("/private.tar.gz", b"", "403")
+    registration = DATASETS["iam-ondb"].registration
+    with pytest.raises(ScribeError) as info:
+        download_file(url, tmp_path / "private.tar.gz", registration=registration, **FAST)
+    message = str(info.value)
+    assert "403" in message and "registering" in message and "--from-file" in message and "\n" not in message
+    with pytest.raises(ScribeError, match="registration.*--from-file"):
+        download_file(url, tmp_path / "private.tar.gz", **FAST)
+    with pytest.raises(ScribeError, match="register at example.org; .*--from-file"):
+        download_file(url, tmp_path / "private.tar.gz", registration="register at example.org", **FAST)
+
+
+def test_checksum_mismatch_removes_file(server: Server, tmp_path: Path) -> None:
+    url = server.add("/file.bin", PAYLOAD)
+    with pytest.raises(ScribeError, match=f"expected sha256 {'0' * 64}, got {_sha(PAYLOAD)}.*--sha256"):
+        download_file(url, tmp_path / "file.bin", sha256="0" * 64, **FAST)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_size_mismatch_removes_file(server: Server, tmp_path: Path) -> None:
+    url = server.add("/file.bin", PAYLOAD)
+    with pytest.raises(ScribeError, match="size mismatch"):
+        download_file(url, tmp_path / "file.bin", size=len(PAYLOAD) + 1, **FAST)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused(tmp_path: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with pytest.raises(ScribeError, match="could not connect to 127.0.0.1.*network"):
+        download_file(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", retries=1, **FAST)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_disk_full_keeps_partial(server: Server, tmp_path: Path) -> None:
+    url = server.add("/file.bin", PAYLOAD)
+    (tmp_path / "file.bin.part").symlink_to("/dev/full")  # every write fails with ENOSPC
+    with pytest.raises(ScribeError, match="disk full while writing .*partial download is kept"):
+        download_file(url, tmp_path / "file.bin", **FAST)
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _tar_gz(path: Path, infos: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for info, data in infos:
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_extracts_zip_and_tar_by_content(tmp_path: Path) -> None:
+    archive = tmp_path / "data.bin"  # no telling extension
+    archive.write_bytes(_zip_bytes({"a/b.txt": b"zip"}))
+    seen: list[tuple[int, int | None]] = []
+    files = extract_archive(archive, tmp_path / "out", lambda c, t: seen.append((c, t)))
+    assert files == [tmp_path / "out" / "a" / "b.txt"]
+    assert seen == [(0, 3), (3, 3)]
+    tar = _tar_gz(tmp_path / "data.tgz", [(tarfile.TarInfo("c/d.txt"), b"tar")])
+    assert [p.read_bytes() for p in extract_archive(tar, tmp_path / "out")] == [b"tar"]
+
+
+def test_zip_with_parent_member_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    archive.write_bytes(_zip_bytes({"fine.txt": b"ok", "../evil": b"pwned"}))
+    dest = tmp_path / "sub" / "out"
+    with pytest.raises(ScribeError, match="'../evil'"):
+        extract_archive(archive, dest)
+    assert not (tmp_path / "sub" / "evil").exists() and not (tmp_path / "evil").exists()
+    assert list((tmp_path / "sub").iterdir()) == [dest] and list(dest.iterdir()) == []
+
+
+def test_zip_symlink_member_is_refused(tmp_path: Path) -> None:
+    info = zipfile.ZipInfo("link")
+    info.external_attr = 0o120777 << 16
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(info, "/etc/passwd")
+    (tmp_path / "link.zip").write_bytes(buffer.getvalue())
+    with pytest.raises(ScribeError, match="symbolic link"):
+        extract_archive(tmp_path / "link.zip", tmp_path / "out")
+
+
+def test_tar_with_absolute_member_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    members = [(tarfile.TarInfo("ok.txt"), b"ok"), (tarfile.TarInfo(str(outside)), b"x")]
+    archive = _tar_gz(tmp_path / "abs.tar.gz", members)
+    with pytest.raises(ScribeError, match="absolute path"):
+        extract_archive(archive, tmp_path / "out")
+    assert not outside.exists() and list((tmp_path / "out").iterdir()) == []
+
+
+def test_tar_with_symlink_is_refused(tmp_path: Path) -> None:
+    link = tarfile.TarInfo("etc")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+    archive = _tar_gz(tmp_path / "link.tar.gz", [(link, b""), (tarfile.TarInfo("etc/evil"), b"x")])
+    with pytest.raises(ScribeError, match="'etc' is a link"):
+        extract_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _tar_member(name: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    if kind == tarfile.LNKTYPE:
+        info.linkname = "ok.txt"
+    return info
+
+
+@pytest.mark.parametrize(
+    ("info", "why"),
+    [
+        (_tar_member("hard", tarfile.LNKTYPE), "is a link"),
+        (_tar_member("pipe", tarfile.FIFOTYPE), "device or fifo"),
+        (_tar_member("disk", tarfile.BLKTYPE), "device or fifo"),
+        (_tar_member("C:/Windows/evil", tarfile.REGTYPE), "absolute path"),
+        (_tar_member("a/..\\..\\evil", tarfile.REGTYPE), r"outside the target folder"),
+    ],
+)
+def test_other_unsafe_tar_members_are_refused(tmp_path: Path, info: tarfile.TarInfo, why: str) -> None:
+    archive = _tar_gz(tmp_path / "bad.tar", [(tarfile.TarInfo("ok.txt"), b"ok"), (info, b"")])
+    with pytest.raises(ScribeError, match=why):
+        extract_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_zip_absolute_member_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "abs.zip"
+    archive.write_bytes(_zip_bytes({"ok.txt": b"ok", "/tmp/evil": b"x"}))
+    with pytest.raises(ScribeError, match="absolute path"):
+        extract_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_corrupt_archive(tmp_path: Path) -> None:
+    good = _zip_bytes({"a.txt": b"a" * 5000})
+    damaged = tmp_path / "bad.zip"
+    damaged.write_bytes(good.replace(b"a" * 10, b"b" * 10, 1))  # stored data no longer matches its CRC
+    with pytest.raises(ScribeError, match="damaged"):
+        extract_archive(damaged, tmp_path / "out")
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not an archive")
+    with pytest.raises(ScribeError, match="not a zip or tar"):
+        extract_archive(junk, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip", "junk.zip", "out"]  # no staging left
+
+
+# --------------------------------------------------------------------------- download_dataset
+
+
+DEEPWRITING_ZIP = _zip_bytes(
+    {
+        "deepwriting_dataset/": b"",
+        "deepwriting_dataset/data/deepwriting_training.npz": b"train",
+        "deepwriting_dataset/data/deepwriting_validation.npz": b"valid",
+    }
+)
+
+
+def test_download_dataset_flow_and_second_run(server: Server, scribe_home: Path) -> None:
+    url = server.add("/mirror/deepwriting_dataset.zip", DEEPWRITING_ZIP)
+    bars: list[str] = []
+
+    def factory(description: str, total: int | None) -> ProgressFn:
+        bars.append(description)
+        return lambda completed, total: None
+
+    report = download_dataset("deepwriting", urls=[url], progress_factory=factory)
+    [item] = report.files
+    assert item.action == "downloaded" and item.sha256 == _sha(DEEPWRITING_ZIP) and item.bytes == len(DEEPWRITING_ZIP)
+    assert item.path == scribe_home / "datasets" / "deepwriting" / "downloads" / "deepwriting_dataset.zip"
+    assert report.raw_dir == scribe_home / "datasets" / "deepwriting" / "raw" and report.extracted == 2
+    assert [p.read_bytes() for p in find_deepwriting_files(report.raw_dir)] == [b"train", b"valid"]
+    assert bars == ["deepwriting_dataset.zip", "extracting deepwriting_dataset.zip"]
+
+    requests_before = len(server.requests)
+    again = download_dataset("deepwriting", urls=[url], progress_factory=factory)
+    assert [f.action for f in again.files] == ["already present"] and again.extracted == 2
+    assert len(server.requests) == requests_before and len(bars) == 2  # no HTTP, no re-extraction
+
+    forced = download_dataset("deepwriting", urls=[url], sha256=[_sha(DEEPWRITING_ZIP)], force=True)
+    assert [f.action for f in forced.files] == ["downloaded"] and len(server.requests) == requests_before + 1
+
+
+def test_download_dataset_from_file(tmp_path: Path, scribe_home: Path) -> None:
+    archive = tmp_path / "deepwriting_dataset.zip"
+    archive.write_bytes(DEEPWRITING_ZIP)
+    report = download_dataset("deepwriting", from_files=[archive], sha256=[_sha(DEEPWRITING_ZIP).upper()])
+    assert [f.action for f in report.files] == ["imported"]
+    assert sha256_file(report.files[0].path) == _sha(DEEPWRITING_ZIP) and report.extracted == 2
+    assert [f.action for f in download_dataset("deepwriting", from_files=[archive]).files] == ["already present"]
+
+
+def test_download_dataset_mistakes(tmp_path: Path, scribe_home: Path) -> None:
+    with pytest.raises(ScribeError, match="unknown dataset 'nope'.*deepwriting, iam-ondb"):
+        download_dataset("nope")
+    with pytest.raises(ScribeError, match="file not found.*--from-file"):
+        download_dataset("iam-ondb", from_files=[tmp_path / "missing.tar.gz"])
+    with pytest.raises(ScribeError, match="2 --sha256 value.*1 file"):
+        download_dataset("deepwriting", from_files=[tmp_path / "x.zip"], sha256=["0" * 64, "1" * 64])
+    with pytest.raises(ScribeError, match="not a SHA256"):
+        download_dataset("deepwriting", from_files=[tmp_path / "x.zip"], sha256=["abc"])
+    with pytest.raises(ScribeError, match="either --url or --from-file"):
+        download_dataset("deepwriting", urls=["http://x/a.zip"], from_files=[tmp_path / "a.zip"])
+
+
+def test_download_dataset_refuses_unsafe_archive(tmp_path: Path, scribe_home: Path) -> None:
+    archive = tmp_path / "deepwriting_dataset.zip"
+    archive.write_bytes(_zip_bytes({"deepwriting_training.npz": b"t", "../../evil": b"x"}))
+    with pytest.raises(ScribeError, match="refusing to extract"):
+        download_dataset("deepwriting", from_files=[archive])
+    dataset = scribe_home / "datasets" / "deepwriting"
+    assert list((dataset / "raw").iterdir()) == []
+    assert not (dataset / "evil").exists() and not (scribe_home / "datasets" / "evil").exists()
