@@ -1,0 +1,112 @@
+"""Checkpoints: plain dicts of tensors and basic types, loadable with ``weights_only=True``.
+
+Every checkpoint holds what is needed to use the model on its own::
+
+    {"format_version": 1, "kind": "graves" | "vae",
+     "config": ModelConfig as dict, "alphabet": str,
+     "normalization": {"mean": [3 floats], "std": [3 floats]},
+     "state_dict": {...}, "step": int}
+
+``last.pth`` adds ``"training"``: optimizer, scheduler and RNG states, the position in
+the data and the training options, so that ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scribe.data import Alphabet
+from scribe.errors import ScribeError
+from scribe.model import HandwritingModel, ModelConfig
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(checkpoint: dict, path: Path) -> None:
+    """Write ``checkpoint`` to ``path`` atomically: a temporary file renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(checkpoint, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: Path) -> dict:
+    """Load and check a scribe checkpoint without running any pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScribeError(f"model file {path} not found; check the path")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScribeError(f"{path} is not a readable scribe checkpoint ({reason[:120]})") from exc
+    if not isinstance(checkpoint, dict) or "format_version" not in checkpoint or "state_dict" not in checkpoint:
+        raise ScribeError(f"{path} is not a scribe checkpoint (no format_version/state_dict)")
+    if checkpoint["format_version"] != FORMAT_VERSION:
+        raise ScribeError(
+            f"{path} has checkpoint format version {checkpoint['format_version']}, this scribe reads "
+            f"version {FORMAT_VERSION}; upgrade scribe or use a matching checkpoint"
+        )
+    return checkpoint
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to use, with what it needs to read text and write strokes."""
+
+    model: HandwritingModel
+    alphabet: Alphabet
+    mean: np.ndarray
+    std: np.ndarray
+    step: int
+    checkpoint: dict
+
+
+def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
+    """Build the model stored in ``path`` (in eval mode, on ``device``)."""
+    checkpoint = read_checkpoint(path)
+    try:
+        config = ModelConfig.from_dict(checkpoint["config"])
+        model = HandwritingModel(config)
+        model.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
+        normalization = checkpoint["normalization"]
+        loaded = LoadedModel(
+            model=model.to(device).eval(),
+            alphabet=Alphabet(checkpoint["alphabet"]),
+            mean=np.asarray(normalization["mean"], dtype=np.float32),
+            std=np.asarray(normalization["std"], dtype=np.float32),
+            step=int(checkpoint.get("step", 0)),
+            checkpoint=checkpoint,
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ScribeError(f"{path} is a damaged scribe checkpoint ({str(exc).splitlines()[0][:120]})") from exc
+    return loaded
+
+
+def model_checkpoint(
+    model: HandwritingModel, alphabet: Alphabet, mean: np.ndarray, std: np.ndarray, step: int
+) -> dict:
+    """The self-contained part of a checkpoint (everything but the training state)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": model.config.kind,
+        "config": model.config.to_dict(),
+        "alphabet": alphabet.characters,
+        "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "step": step,
+    }

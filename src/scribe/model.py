@@ -1,0 +1,307 @@
+"""The two handwriting models: Graves' MDN-LSTM with soft attention, and a SketchRNN-style VAE.
+
+Both write strokes in the format of :mod:`scribe.strokes` (normalized offsets
+``[dx, dy, pen_up]``) conditioned on a text, and share their parts:
+
+- :class:`TextEncoder`: character embedding + bidirectional LSTM (directions summed);
+- :class:`SoftWindow`: Graves' soft attention window over the encoded text;
+- :class:`StrokeDecoder`: an LSTM stack reading the previous point and the window,
+  with a bivariate Gaussian mixture for the next offset and a pen head;
+- :class:`StrokeEncoder` (VAE only): bidirectional LSTM over a whole line -> q(z|x).
+
+Equation numbers refer to A. Graves, "Generating Sequences With Recurrent Neural
+Networks", arXiv:1308.0850 (2013), and D. Ha, D. Eck, "A Neural Representation of
+Sketch Drawings", ICLR 2018 (SketchRNN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters of either model; stored in every checkpoint."""
+
+    kind: str  # "graves" or "vae"
+    vocab_size: int  # Alphabet size, padding and end-of-text ids included
+    embed_dim: int = 64
+    encoder_dim: int = 128  # text encoding size (each LSTM direction)
+    hidden: int = 400
+    layers: int = 3
+    mixtures: int = 20  # M, output Gaussians
+    window_mixtures: int = 10  # K, attention Gaussians
+    # exp(kappa_hat) / kappa_scale is the window's step: the paper's unscaled step
+    # races through the text at initialization and the decoder learns to ignore it.
+    kappa_scale: float = 25.0
+    latent_dim: int = 32  # VAE only
+    stroke_encoder_dim: int = 256  # VAE only
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    @property
+    def pen_classes(self) -> int:
+        """1 Bernoulli logit (pen up) for Graves; 3 classes (down, up, end) for the VAE."""
+        return 3 if self.kind == "vae" else 1
+
+
+class TextEncoder(nn.Module):
+    """Characters -> one vector per character; forward and backward LSTM outputs summed."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
+        self.lstm = nn.LSTM(config.embed_dim, config.encoder_dim, batch_first=True, bidirectional=True)
+        self.dim = config.encoder_dim
+
+    def forward(self, text_ids: Tensor, text_mask: Tensor) -> Tensor:
+        lengths = text_mask.sum(dim=1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embedding(text_ids), lengths, batch_first=True, enforce_sorted=False
+        )
+        output, _ = self.lstm(packed)
+        output, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=text_ids.shape[1])
+        return output[..., : self.dim] + output[..., self.dim :]
+
+
+@dataclass
+class WindowState:
+    """The attention window after a step: its positions and the context it read."""
+
+    kappa: Tensor  # (B, K) positions of the window's Gaussians, in characters
+    context: Tensor  # (B, D) w_t, eq. 47
+    phi: Tensor | None = None  # (B, U) weights over the characters, for diagnostics
+
+
+class SoftWindow(nn.Module):
+    """Graves' soft window (eqs. 46-51): a mixture of K Gaussians sliding over the text.
+
+    Positions only move forward: kappa_t = kappa_{t-1} + exp(kappa_hat) / kappa_scale.
+    """
+
+    def __init__(self, hidden: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.params = nn.Linear(hidden, 3 * config.window_mixtures)
+        self.kappa_scale = config.kappa_scale
+        self.mixtures = config.window_mixtures
+
+    def initial(self, text: Tensor) -> WindowState:
+        batch = text.shape[0]
+        return WindowState(
+            kappa=text.new_zeros(batch, self.mixtures), context=text.new_zeros(batch, text.shape[2])
+        )
+
+    def forward(self, h1: Tensor, previous: WindowState, text: Tensor, text_mask: Tensor) -> WindowState:
+        alpha_hat, beta_hat, kappa_hat = self.params(h1).chunk(3, dim=-1)  # eq. 48
+        alpha = alpha_hat.exp()  # eq. 49
+        beta = beta_hat.exp()  # eq. 50
+        kappa = previous.kappa + kappa_hat.exp() / self.kappa_scale  # eq. 51, scaled
+        positions = torch.arange(text.shape[1], device=text.device, dtype=h1.dtype)
+        distance = kappa.unsqueeze(-1) - positions  # (B, K, U)
+        phi = (alpha.unsqueeze(-1) * torch.exp(-beta.unsqueeze(-1) * distance.square())).sum(dim=1)  # eq. 46
+        phi = phi * text_mask
+        context = torch.bmm(phi.unsqueeze(1), text).squeeze(1)  # eq. 47
+        return WindowState(kappa=kappa, context=context, phi=phi)
+
+
+@dataclass
+class MixtureParams:
+    """Raw outputs of the mixture density head, for one or many steps (eqs. 17-22)."""
+
+    pi_logits: Tensor  # (..., M)
+    mu: Tensor  # (..., M, 2)
+    log_sigma: Tensor  # (..., M, 2)
+    rho: Tensor  # (..., M), in (-1, 1)
+    pen_logits: Tensor  # (..., 1) Bernoulli logit of pen up, or (..., 3) pen-state logits
+
+
+class MixtureHead(nn.Module):
+    """Linear map from the decoder's hidden states to the mixture and pen parameters."""
+
+    def __init__(self, in_dim: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.mixtures = config.mixtures
+        self.pen_classes = config.pen_classes
+        self.linear = nn.Linear(in_dim, 6 * config.mixtures + config.pen_classes)
+
+    def forward(self, hidden: Tensor) -> MixtureParams:
+        out = self.linear(hidden)
+        m = self.mixtures
+        pen_logits, pi_logits, mu, log_sigma, rho_hat = out.split([self.pen_classes, m, 2 * m, 2 * m, m], dim=-1)
+        shape = (*out.shape[:-1], m, 2)
+        return MixtureParams(
+            pi_logits=pi_logits,
+            mu=mu.reshape(shape),
+            log_sigma=log_sigma.reshape(shape),
+            rho=torch.tanh(rho_hat) * (1 - 1e-5),  # eq. 22, kept strictly inside (-1, 1)
+            pen_logits=pen_logits,
+        )
+
+
+@dataclass
+class DecoderState:
+    """Everything the decoder carries from one sampling step to the next."""
+
+    layers: list[tuple[Tensor, Tensor]]  # (h, c) per layer, each (B, H)
+    window: WindowState
+    text: Tensor  # encoded text (B, U, D)
+    text_mask: Tensor  # (B, U)
+    cond: Tensor | None  # per-line conditioning (VAE latent), (B, C)
+
+
+@dataclass
+class DecoderOutput:
+    params: MixtureParams
+    phi: Tensor  # (B, T, U) attention weights over the text
+    kappa: Tensor  # (B, T, K) window positions
+
+
+class StrokeDecoder(nn.Module):
+    """Autoregressive LSTM stack over strokes, reading the text through the soft window.
+
+    Layer 1 sees the previous point and the previous window; the window is computed
+    from layer 1's output; every later layer sees the point, the window and the layer
+    below (skip connections), and all layers feed the output (Graves, section 5).
+    Only layer 1 and the window depend on each other step by step, so training runs
+    them in a Python loop and every other layer as one fused ``nn.LSTM`` call.
+    """
+
+    def __init__(self, config: ModelConfig, cond_dim: int = 0) -> None:
+        super().__init__()
+        text_dim, hidden = config.encoder_dim, config.hidden
+        self.cond_dim = cond_dim
+        self.first = nn.LSTMCell(3 + text_dim + cond_dim, hidden)
+        self.window = SoftWindow(hidden, config)
+        self.upper = nn.ModuleList(
+            nn.LSTM(3 + text_dim + cond_dim + hidden, hidden, batch_first=True) for _ in range(config.layers - 1)
+        )
+        self.head = MixtureHead(hidden * config.layers, config)
+        self.initial_state = nn.Linear(cond_dim, 2 * hidden * config.layers) if cond_dim else None
+        self.hidden = hidden
+        self.layer_count = config.layers
+
+    def start(self, text: Tensor, text_mask: Tensor, cond: Tensor | None = None) -> DecoderState:
+        """The state before the first point: zeros, or set by ``cond`` (SketchRNN's z -> h0)."""
+        batch = text.shape[0]
+        if self.initial_state is not None and cond is not None:
+            h_c = torch.tanh(self.initial_state(cond)).chunk(2 * self.layer_count, dim=-1)
+            layers = [(h_c[2 * i], h_c[2 * i + 1]) for i in range(self.layer_count)]
+        else:
+            zeros = text.new_zeros(batch, self.hidden)
+            layers = [(zeros, zeros) for _ in range(self.layer_count)]
+        return DecoderState(layers, self.window.initial(text), text, text_mask.to(text.dtype), cond)
+
+    def _with_cond(self, parts: list[Tensor], cond: Tensor | None, steps: int | None = None) -> Tensor:
+        if cond is not None:
+            parts.append(cond if steps is None else cond.unsqueeze(1).expand(-1, steps, -1))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, inputs: Tensor, state: DecoderState) -> DecoderOutput:
+        """Teacher-forced pass over ``inputs`` (B, T, 3), starting from ``state``."""
+        steps = inputs.shape[1]
+        h, c = state.layers[0]
+        window = state.window
+        first_out, contexts, phis, kappas = [], [], [], []
+        for t in range(steps):
+            h, c = self.first(self._with_cond([inputs[:, t], window.context], state.cond), (h, c))
+            window = self.window(h, window, state.text, state.text_mask)
+            first_out.append(h)
+            contexts.append(window.context)
+            phis.append(window.phi)
+            kappas.append(window.kappa)
+        below = torch.stack(first_out, dim=1)
+        context = torch.stack(contexts, dim=1)
+        outputs = [below]
+        for layer, (h0, c0) in zip(self.upper, state.layers[1:]):
+            layer_input = self._with_cond([inputs, context, below], state.cond, steps)
+            below, _ = layer(layer_input, (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous()))
+            outputs.append(below)
+        params = self.head(torch.cat(outputs, dim=-1))
+        return DecoderOutput(params, torch.stack(phis, dim=1), torch.stack(kappas, dim=1))
+
+    @torch.no_grad()
+    def step(self, point: Tensor, state: DecoderState) -> tuple[MixtureParams, DecoderState]:
+        """One sampling step: the previous point (B, 3) -> parameters of the next one."""
+        h, c = self.first(self._with_cond([point, state.window.context], state.cond), state.layers[0])
+        window = self.window(h, state.window, state.text, state.text_mask)
+        layers = [(h, c)]
+        below, outputs = h, [h]
+        for layer, (h0, c0) in zip(self.upper, state.layers[1:]):
+            layer_input = self._with_cond([point, window.context, below], state.cond).unsqueeze(1)
+            out, (h1, c1) = layer(layer_input, (h0.unsqueeze(0), c0.unsqueeze(0)))
+            below = out.squeeze(1)
+            layers.append((h1.squeeze(0), c1.squeeze(0)))
+            outputs.append(below)
+        params = self.head(torch.cat(outputs, dim=-1))
+        return params, DecoderState(layers, window, state.text, state.text_mask, state.cond)
+
+
+class StrokeEncoder(nn.Module):
+    """SketchRNN's encoder: bidirectional LSTM over a whole line -> mean and log-variance of z."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(3, config.stroke_encoder_dim, batch_first=True, bidirectional=True)
+        self.to_latent = nn.Linear(2 * config.stroke_encoder_dim, 2 * config.latent_dim)
+
+    def forward(self, offsets: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        lengths = mask.sum(dim=1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(offsets, lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)
+        mu, log_var = self.to_latent(torch.cat([h_n[0], h_n[1]], dim=-1)).chunk(2, dim=-1)
+        return mu, log_var
+
+
+@dataclass
+class ModelOutput:
+    decoder: DecoderOutput
+    mu: Tensor | None = None  # VAE posterior mean (B, Z)
+    log_var: Tensor | None = None  # VAE posterior log-variance (B, Z)
+    extras: dict = field(default_factory=dict)
+
+
+class HandwritingModel(nn.Module):
+    """Text + previous points -> distribution of the next point.
+
+    ``kind="graves"`` is Graves' synthesis network; ``kind="vae"`` adds SketchRNN's
+    stroke encoder, and the decoder is conditioned on z at every step and in its
+    initial state, so z carries the style while the text carries the content.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.kind not in ("graves", "vae"):
+            raise ValueError(f"unknown model kind {config.kind!r}")
+        self.config = config
+        self.text_encoder = TextEncoder(config)
+        self.is_vae = config.kind == "vae"
+        self.stroke_encoder = StrokeEncoder(config) if self.is_vae else None
+        self.decoder = StrokeDecoder(config, cond_dim=config.latent_dim if self.is_vae else 0)
+
+    def start(self, text_ids: Tensor, text_mask: Tensor, z: Tensor | None = None) -> DecoderState:
+        """The decoder state before the first point, for sampling."""
+        return self.decoder.start(self.text_encoder(text_ids, text_mask), text_mask, z)
+
+    def encode_style(self, offsets: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """q(z|x) of a line (VAE only): mean and log-variance."""
+        if self.stroke_encoder is None:
+            raise ValueError("only the VAE encodes styles")
+        return self.stroke_encoder(offsets, mask)
+
+    def forward(self, offsets: Tensor, offsets_mask: Tensor, text_ids: Tensor, text_mask: Tensor) -> ModelOutput:
+        """Teacher forcing: predict ``offsets[:, 1:]`` from ``offsets[:, :-1]``."""
+        mu = log_var = z = None
+        if self.stroke_encoder is not None:
+            mu, log_var = self.stroke_encoder(offsets, offsets_mask)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var) if self.training else mu
+        state = self.start(text_ids, text_mask, z)
+        return ModelOutput(self.decoder(offsets[:, :-1], state), mu, log_var)

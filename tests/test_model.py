@@ -1,0 +1,125 @@
+"""Model behaviour: shapes, a forward-only window, exact gradients, and learning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scribe.loss import sequence_nll
+from scribe.model import HandwritingModel, ModelConfig
+
+
+def tiny_config(kind: str = "graves", **overrides: object) -> ModelConfig:
+    values = dict(
+        kind=kind, vocab_size=12, embed_dim=6, encoder_dim=5, hidden=8, layers=2, mixtures=3,
+        window_mixtures=2, latent_dim=3, stroke_encoder_dim=6,
+    )
+    values.update(overrides)
+    return ModelConfig(**values)  # type: ignore[arg-type]
+
+
+def tiny_batch(batch: int = 3, steps: int = 14, chars: int = 5, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    gen = torch.Generator().manual_seed(seed)
+    offsets = torch.randn(batch, steps, 3, generator=gen)
+    offsets[..., 2] = (torch.rand(batch, steps, generator=gen) < 0.2).float()
+    offsets_mask = torch.ones(batch, steps, dtype=torch.bool)
+    offsets_mask[0, steps - 4 :] = False
+    text_ids = torch.randint(2, 12, (batch, chars), generator=gen)
+    text_mask = torch.ones(batch, chars, dtype=torch.bool)
+    text_ids[1, chars - 2 :] = 0
+    text_mask[1, chars - 2 :] = False
+    return offsets, offsets_mask, text_ids, text_mask
+
+
+@pytest.mark.parametrize("kind", ["graves", "vae"])
+def test_output_shapes(kind: str) -> None:
+    model = HandwritingModel(tiny_config(kind))
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch()
+    out = model(offsets, offsets_mask, text_ids, text_mask)
+    params = out.decoder.params
+    assert params.mu.shape == (3, 13, 3, 2)
+    assert params.pen_logits.shape == (3, 13, 1 if kind == "graves" else 3)
+    assert out.decoder.phi.shape == (3, 13, 5)
+    assert (out.mu is None) == (kind == "graves")
+    assert torch.all(params.rho.abs() < 1)
+
+
+def test_window_never_moves_backwards_and_ignores_padding() -> None:
+    torch.manual_seed(1)
+    model = HandwritingModel(tiny_config())
+    with torch.no_grad():  # make the steps large and varied to give a reversal every chance
+        model.decoder.window.params.weight.normal_(0, 3)
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch(steps=40)
+    out = model(offsets, offsets_mask, text_ids, text_mask)
+    kappa = out.decoder.kappa
+    assert torch.all(kappa[:, 1:] >= kappa[:, :-1])
+    assert torch.all(out.decoder.phi[1, :, 3:] == 0)
+
+
+def test_step_by_step_sampling_matches_teacher_forcing() -> None:
+    torch.manual_seed(2)
+    model = HandwritingModel(tiny_config()).eval()
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch()
+    with torch.no_grad():
+        full = model(offsets, offsets_mask, text_ids, text_mask).decoder.params
+        state = model.start(text_ids, text_mask)
+        for t in range(offsets.shape[1] - 1):
+            params, state = model.decoder.step(offsets[:, t], state)
+            torch.testing.assert_close(params.mu, full.mu[:, t], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(params.pen_logits, full.pen_logits[:, t], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["graves", "vae"])
+def test_gradients_match_finite_differences(kind: str) -> None:
+    torch.manual_seed(3)
+    model = HandwritingModel(tiny_config(kind, hidden=4, mixtures=2)).double().eval()
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch(batch=2, steps=6, chars=3)
+    offsets = offsets.double()
+    weight = model.decoder.window.params.weight
+
+    def loss_of(w: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            weight.copy_(w)
+        out = model(offsets, offsets_mask, text_ids, text_mask)
+        return sequence_nll(out.decoder.params, offsets[:, 1:], offsets_mask[:, 1:]).nll.sum()
+
+    base = weight.detach().clone()
+    loss = loss_of(base)
+    (grad,) = torch.autograd.grad(loss, weight)
+    assert torch.all(torch.isfinite(grad))
+    eps = 1e-6
+    for index in [(0, 0), (1, 2), (4, 3)]:
+        bumped = base.clone()
+        bumped[index] += eps
+        up = loss_of(bumped).item()
+        bumped[index] -= 2 * eps
+        down = loss_of(bumped).item()
+        assert abs((up - down) / (2 * eps) - grad[index].item()) < 1e-5 * max(1.0, abs(grad[index].item()))
+
+
+@pytest.mark.parametrize("kind", ["graves", "vae"])
+def test_overfits_one_tiny_batch(kind: str) -> None:
+    torch.manual_seed(4)
+    model = HandwritingModel(tiny_config(kind, hidden=32, mixtures=4))
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch(batch=2, steps=20)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def loss() -> torch.Tensor:
+        out = model(offsets, offsets_mask, text_ids, text_mask)
+        terms = sequence_nll(out.decoder.params, offsets[:, 1:], offsets_mask[:, 1:])
+        return terms.nll.sum() / terms.points.sum()
+
+    first = loss().item()
+    for _ in range(150):
+        optimizer.zero_grad()
+        value = loss()
+        value.backward()
+        optimizer.step()
+    model.eval()  # the VAE then uses its posterior mean: the fit must not rely on sampling noise
+    last = loss().item()
+    assert last < first - 1.5, (first, last)
+
+
+def test_config_round_trips_through_a_dict() -> None:
+    config = tiny_config("vae")
+    assert ModelConfig.from_dict({**config.to_dict(), "unknown_future_key": 1}) == config

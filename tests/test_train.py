@@ -1,0 +1,129 @@
+"""The training loop: checkpoints, exact resume, non-finite losses, distributed training."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scribe.checkpoint import load_model, read_checkpoint, save_checkpoint
+from scribe.errors import ScribeError
+from scribe.train import TrainEvent, TrainOptions, train
+
+TINY_MODEL = dict(hidden=16, layers=2, mixtures=3, window_mixtures=2, encoder_dim=8, embed_dim=8, latent_dim=4)
+
+
+def tiny_options(data: Path, out: Path, **overrides: object) -> TrainOptions:
+    values = dict(
+        data_dir=data, out_dir=out, batch_size=2, lr=3e-3, lr_warmup=2, eval_every=4, kl_anneal_steps=5, **TINY_MODEL
+    )
+    values.update(overrides)
+    return TrainOptions(**values)  # type: ignore[arg-type]
+
+
+def test_training_writes_checkpoints_and_a_metrics_log(tiny_dataset: Path, tmp_path: Path) -> None:
+    state = train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=8))
+    assert state.step == 8
+    best, last = read_checkpoint(tmp_path / "run" / "best.pth"), read_checkpoint(tmp_path / "run" / "last.pth")
+    assert "training" not in best and last["training"]["state"]["step"] == 8
+    assert last["alphabet"] == "".join(sorted(set("hello world a quick fox jumps over the lazy dog pack my box with five dozen jugs liquor")))
+    log = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert sum('"event": "train"' in line for line in log) == 8
+    assert sum('"event": "eval"' in line for line in log) >= 2
+    loaded = load_model(tmp_path / "run" / "best.pth")
+    assert loaded.model.config.hidden == 16 and not loaded.model.training
+
+
+@pytest.mark.parametrize("kind", ["graves", "vae"])
+def test_interrupted_seeded_run_ends_with_the_same_weights(kind: str, tiny_dataset: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    train(tiny_options(tiny_dataset, whole, model=kind, max_steps=9, seed=5))
+    parts = tmp_path / "parts"
+    train(tiny_options(tiny_dataset, parts, model=kind, max_steps=5, seed=5))
+    assert read_checkpoint(parts / "last.pth")["training"]["state"]["step"] == 5
+    state = train(tiny_options(tiny_dataset, parts, model=kind, max_steps=9, seed=5, resume=True))
+    assert state.step == 9
+    a = read_checkpoint(whole / "last.pth")["state_dict"]
+    b = read_checkpoint(parts / "last.pth")["state_dict"]
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+
+
+def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(ScribeError, match="--resume"):
+        train(tiny_options(tiny_dataset, tmp_path / "none", max_steps=1, resume=True))
+
+
+def test_persistent_non_finite_loss_stops_with_the_last_checkpoint_intact(tiny_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny_options(tiny_dataset, out, max_steps=4))
+    before = read_checkpoint(out / "last.pth")
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(tiny_dataset, poisoned)
+    for path in (poisoned / "train").glob("*.npz"):
+        with np.load(path) as sample:
+            fields = dict(sample)
+        fields["offsets"][1:, 0] = np.nan
+        np.savez(path, **fields)
+    events: list[TrainEvent] = []
+    with pytest.raises(ScribeError, match="diverged"):
+        train(tiny_options(poisoned, out, max_steps=100, resume=True), events.append)
+    assert any(e.kind == "skip" for e in events)
+    after = read_checkpoint(out / "last.pth")
+    assert after["training"]["state"]["step"] == before["training"]["state"]["step"] == 4
+    for name, tensor in before["state_dict"].items():
+        assert torch.equal(after["state_dict"][name], tensor), name
+
+
+def test_broken_checkpoints_give_one_line_errors(tmp_path: Path) -> None:
+    text = tmp_path / "notes.pth"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ScribeError, match="not a readable scribe checkpoint"):
+        read_checkpoint(text)
+    save_checkpoint({"weights": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(ScribeError, match="not a scribe checkpoint"):
+        read_checkpoint(tmp_path / "other.pth")
+    save_checkpoint({"format_version": 99, "state_dict": {}}, tmp_path / "future.pth")
+    with pytest.raises(ScribeError, match="format version 99"):
+        read_checkpoint(tmp_path / "future.pth")
+    good = tmp_path / "good.pth"
+    save_checkpoint({"format_version": 1, "state_dict": {"w": torch.zeros(100)}}, good)
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ScribeError, match="not a readable scribe checkpoint"):
+        read_checkpoint(truncated)
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path: Path) -> None:
+    sentinel = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (os.system, (f"touch {sentinel}",))
+
+    evil = tmp_path / "evil.pth"
+    torch.save({"format_version": 1, "state_dict": {}, "x": Payload()}, evil)
+    with pytest.raises(ScribeError):
+        read_checkpoint(evil)
+    assert not sentinel.exists()
+
+
+def test_ddp_with_two_cpu_processes(tiny_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "scribe", "train", "--data", str(tiny_dataset), "--out", str(out), "--max-steps", "3",
+        "--batch-size", "2", "--hidden", "16", "--device", "cpu", "--config", str(tmp_path / "tiny.toml"),
+    ]
+    (tmp_path / "tiny.toml").write_text(
+        "layers = 2\nmixtures = 3\nwindow_mixtures = 2\nencoder_dim = 8\nembed_dim = 8\neval_every = 2\n"
+    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_checkpoint(out / "last.pth")["training"]["state"]["step"] == 3
