@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED_DATA, needs_shared_data
 from scribe.checkpoint import load_model, read_checkpoint, save_checkpoint
 from scribe.errors import ScribeError
 from scribe.train import TrainEvent, TrainOptions, train
@@ -127,3 +129,51 @@ def test_ddp_with_two_cpu_processes(tiny_dataset: Path, tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_checkpoint(out / "last.pth")["training"]["state"]["step"] == 3
+
+
+def test_eval_command_prints_both_metrics_and_json(tiny_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny_options(tiny_dataset, out, model="vae", max_steps=2))
+    common = [sys.executable, "-m", "scribe", "eval", "--model", str(out / "best.pth"), "--data-dir", str(tiny_dataset)]
+    text = subprocess.run(common + ["--per-batch", "--batch-size", "1"], capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.strip().splitlines()
+    assert len(lines) == 3  # two validation lines, one batch each, then the total
+    assert all("pen-lift accuracy" in line and "nats per sequence" in line and "kl" in line for line in lines)
+    as_json = subprocess.run(common + ["--json"], capture_output=True, text=True, timeout=120)
+    figures = json.loads(as_json.stdout)
+    assert 0 <= figures["pen_lift_accuracy"] <= 100 and figures["nll"] > 0 and figures["kl"] >= 0
+    assert figures["sequences"] == 2
+
+
+def test_eval_command_rejects_a_file_that_is_not_a_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:
+    bogus = tmp_path / "model.pth"
+    bogus.write_bytes(b"\x00" * 64)
+    result = subprocess.run(
+        [sys.executable, "-m", "scribe", "eval", "--model", str(bogus), "--data-dir", str(tiny_dataset)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+@needs_shared_data
+def test_real_data_smoke(tmp_path: Path) -> None:
+    """Split the 100-line IAM-OnDB sample, train a few steps of both models, evaluate."""
+    from scribe.eval import evaluate
+    from scribe.data import StrokeDataset
+    from scribe.split import split_dataset
+
+    with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:
+        arrays = dict(sample)
+    arrays["split"] = np.full_like(arrays["split"], "")  # all 100 are official 'train': split by writer instead
+    np.savez(tmp_path / "lines.npz", **arrays)
+    data = tmp_path / "iam"
+    report = split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=data, seed=0)
+    assert report.counts["train"] > 50 and report.counts["val"] > 0
+    for kind in ("graves", "vae"):
+        options = tiny_options(data, tmp_path / kind, model=kind, max_steps=3, batch_size=4, eval_every=3, eval_batches=1)
+        assert train(options).step == 3
+        loaded = load_model(tmp_path / kind / "best.pth")
+        result = evaluate(loaded.model, StrokeDataset(data, "val"), max_batches=1)
+        assert result.sequences > 0 and torch.isfinite(torch.tensor(result.nll))

@@ -200,6 +200,10 @@ def _train_options(config: Optional[Path], given: dict) -> TrainOptions:
     unknown = set(values) - option_names()
     if unknown:
         raise ScribeError(f"unknown training option(s) {', '.join(sorted(unknown))} in {config}")
+    if values.setdefault("model", "graves") not in ("graves", "vae"):
+        raise ScribeError(f"unknown model {values['model']!r}; choose graves or vae")
+    values["data_dir"] = _resolve_data_dir(values.get("data_dir"))
+    values.setdefault("out_dir", Path("runs") / values["model"])
     return TrainOptions(**values)
 
 
@@ -257,10 +261,6 @@ def train_command(
         data_dir=data, out_dir=out,
     )
     options = _train_options(config, given)
-    if options.model not in ("graves", "vae"):
-        raise ScribeError(f"unknown model {options.model!r}; choose graves or vae")
-    options.data_dir = _resolve_data_dir(options.data_dir)
-    options.out_dir = options.out_dir or Path("runs") / options.model
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[loss]}"), TimeRemainingColumn()]
     is_main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports

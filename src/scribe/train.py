@@ -220,6 +220,7 @@ class Trainer:
             self.optimizer, lambda step: learning_rate_factor(step, options)
         )
         self.state = TrainState()
+        self.last_eval_step = -1
         self.sampler = BucketBatchSampler(
             self.train_set.lengths(),
             options.batch_size,
@@ -282,6 +283,7 @@ class Trainer:
         """Validation figures (main process only); keeps ``best.pth`` at the lowest NLL."""
         if not self.runtime.is_main:
             return None
+        self.last_eval_step = self.state.step
         result = evaluate(
             self.model,
             self.val_set,
@@ -362,6 +364,9 @@ class Trainer:
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
                 self.validate()
+            self._checkpoint("last.pth", with_training=True)
+        if self.last_eval_step != self.state.step:  # the final weights are always validated
+            self.validate()
             self._checkpoint("last.pth", with_training=True)
         self.on_event(TrainEvent("done", self.state.step, self.total_steps, metrics={"best_val": self.state.best_val}))
         return self.state
