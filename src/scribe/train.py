@@ -363,7 +363,8 @@ class Trainer:
             else:
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
-                self.validate()
+                if self.last_eval_step != self.state.step:
+                    self.validate()
             self._checkpoint("last.pth", with_training=True)
         if self.last_eval_step != self.state.step:  # the final weights are always validated
             self.validate()
