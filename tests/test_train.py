@@ -49,8 +49,12 @@ def test_interrupted_seeded_run_ends_with_the_same_weights(kind: str, tiny_datas
     parts = tmp_path / "parts"
     train(tiny_options(tiny_dataset, parts, model=kind, max_steps=5, seed=5))
     assert read_checkpoint(parts / "last.pth")["training"]["state"]["step"] == 5
+    with open(parts / "metrics.jsonl", "a") as log:  # as if killed at step 6, after the last checkpoint
+        log.write(json.dumps({"event": "train", "step": 6, "loss": 0.0}) + "\n")
     state = train(tiny_options(tiny_dataset, parts, model=kind, max_steps=9, seed=5, resume=True))
     assert state.step == 9
+    steps = [json.loads(line)["step"] for line in (parts / "metrics.jsonl").read_text().splitlines() if '"train"' in line]
+    assert steps == list(range(1, 10))
     a = read_checkpoint(whole / "last.pth")["state_dict"]
     b = read_checkpoint(parts / "last.pth")["state_dict"]
     for name in a:

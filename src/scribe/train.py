@@ -255,6 +255,15 @@ class Trainer:
         if torch.cuda.is_available() and training["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state_all(training["rng"]["cuda"])
         self.state = TrainState(**training["state"])
+        self._truncate_log()
+
+    def _truncate_log(self) -> None:
+        """Drop log records written after the checkpoint we resume from: they will be redone."""
+        log = self.out_dir / "metrics.jsonl"
+        if not self.runtime.is_main or not log.is_file():
+            return
+        kept = [line for line in log.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= self.state.step]
+        log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def _checkpoint(self, name: str, with_training: bool) -> None:
         if not self.runtime.is_main:
