@@ -16,7 +16,7 @@ Sketch Drawings", ICLR 2018 (SketchRNN).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
@@ -266,7 +266,6 @@ class ModelOutput:
     decoder: DecoderOutput
     mu: Tensor | None = None  # VAE posterior mean (B, Z)
     log_var: Tensor | None = None  # VAE posterior log-variance (B, Z)
-    extras: dict = field(default_factory=dict)
 
 
 class HandwritingModel(nn.Module):
