@@ -35,7 +35,7 @@ def synthetic_batch(batch_size: int, points: int, characters: int, vocab: int, d
 
 
 def measure(options: TrainOptions, points: int, characters: int, steps: int, device: str) -> dict:
-    model = HandwritingModel(options.model_config(vocab_size=82)).to(device)
+    model = HandwritingModel(options.model_config(vocab_size=82, points_per_char=11.0)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     batch = synthetic_batch(options.batch_size, points, characters, 82, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")

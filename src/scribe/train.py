@@ -35,6 +35,7 @@ from scribe.loss import kl_divergence, kl_penalty, sequence_nll
 from scribe.model import HandwritingModel, ModelConfig
 
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
+DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x decimation)
 
 
 @dataclass
@@ -58,7 +59,10 @@ class TrainOptions:
     window_mixtures: int = 10
     embed_dim: int = 64
     encoder_dim: int = 128
-    kappa_scale: float = 25.0
+    # The window's step is exp(kappa_hat) / kappa_scale. None derives it from the data:
+    # 2 x the median points per character, so that at initialization the window reads
+    # at half the writing's pace (the paper's unscaled step races ahead and is ignored).
+    kappa_scale: float | None = None
     latent_dim: int = 32
     kl_weight: float = 1.0  # final weight of the KL term (VAE)
     kl_anneal_steps: int = 5_000  # steps over which the KL weight rises from 0 (VAE)
@@ -70,7 +74,8 @@ class TrainOptions:
     seed: int = 0
     resume: bool = False
 
-    def model_config(self, vocab_size: int) -> ModelConfig:
+    def model_config(self, vocab_size: int, points_per_char: float | None = None) -> ModelConfig:
+        kappa_scale = self.kappa_scale or 2 * (points_per_char or DEFAULT_POINTS_PER_CHAR)
         return ModelConfig(
             kind=self.model,
             vocab_size=vocab_size,
@@ -80,7 +85,7 @@ class TrainOptions:
             layers=self.layers,
             mixtures=self.mixtures,
             window_mixtures=self.window_mixtures,
-            kappa_scale=self.kappa_scale,
+            kappa_scale=kappa_scale,
             latent_dim=self.latent_dim,
         )
 
@@ -214,7 +219,8 @@ class Trainer:
         self.train_set = StrokeDataset(options.data_dir, "train", max_points=options.max_points)
         self.val_set = StrokeDataset(options.data_dir, "val")
         self.alphabet = self.train_set.alphabet
-        self.model = HandwritingModel(options.model_config(len(self.alphabet))).to(self.runtime.device)
+        config = options.model_config(len(self.alphabet), self.train_set.meta.raw.get("points_per_char"))
+        self.model = HandwritingModel(config).to(self.runtime.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: learning_rate_factor(step, options)
