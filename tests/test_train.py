@@ -196,19 +196,23 @@ def test_window_reads_real_lines_at_the_writing_pace(tmp_path: Path) -> None:
     from scribe.eval import evaluate
     from scribe.split import split_dataset
 
-    torch.set_num_threads(1)
     with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:
         arrays = dict(sample)
     arrays["split"] = np.full_like(arrays["split"], "")
     np.savez(tmp_path / "lines.npz", **arrays)
     data = tmp_path / "iam"
     report = split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=data, seed=0, simplify_eps=8.0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same arithmetic, so the same result, on any machine
     options = TrainOptions(
         data_dir=data, out_dir=tmp_path / "run", hidden=64, layers=2, mixtures=5, window_mixtures=3,
         encoder_dim=32, embed_dim=16, batch_size=8, lr=3e-3, lr_warmup=10, max_steps=150, eval_every=150,
         seed=0, kappa_scale=report.points_per_char,
     )
-    train(options)
+    try:
+        train(options)
+    finally:
+        torch.set_num_threads(threads)
     loaded = load_model(tmp_path / "run" / "best.pth")
     val = StrokeDataset(data, "val", alphabet=loaded.alphabet, stats=(loaded.mean, loaded.std))
     result = evaluate(loaded.model, val)
