@@ -123,3 +123,20 @@ def test_overfits_one_tiny_batch(kind: str) -> None:
 def test_config_round_trips_through_a_dict() -> None:
     config = tiny_config("vae")
     assert ModelConfig.from_dict({**config.to_dict(), "unknown_future_key": 1}) == config
+
+
+def test_stroke_encoder_ignores_padding() -> None:
+    from scribe.model import StrokeEncoder, reverse_within_length
+
+    x = torch.arange(10.0).view(2, 5, 1)
+    reversed_x = reverse_within_length(x, torch.tensor([3, 5]))
+    assert reversed_x[:, :, 0].tolist() == [[2, 1, 0, 3, 4], [9, 8, 7, 6, 5]]
+    torch.manual_seed(5)
+    encoder = StrokeEncoder(tiny_config("vae"))
+    offsets, mask, _, _ = tiny_batch()
+    padded = offsets.clone()
+    padded[~mask] = 123.0  # whatever sits in the padding must not matter
+    for a, b in zip(encoder(offsets, mask), encoder(padded, mask)):
+        torch.testing.assert_close(a, b)
+    alone = encoder(offsets[:1, : int(mask[0].sum())], mask[:1, : int(mask[0].sum())])
+    torch.testing.assert_close(alone[0], encoder(offsets, mask)[0][:1])
