@@ -70,3 +70,13 @@ def test_default_home_is_the_platform_user_data_dir(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.delenv("SCRIBE_HOME", raising=False)
     assert paths.scribe_home() == Path(platformdirs.user_data_dir("scribe", appauthor=False))
+
+
+def test_train_help_states_the_real_defaults() -> None:
+    from scribe.train import TrainOptions
+
+    text = " ".join(run_scribe("train", "--help").stdout.split())
+    for flag, name in [("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--hidden", "hidden"),
+                       ("--device", "device"), ("--seed", "seed")]:
+        default = TrainOptions.__dataclass_fields__[name].default
+        assert f"[default: {default}]" in text.split(flag, 1)[1].split("--", 1)[0], flag
