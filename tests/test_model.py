@@ -140,3 +140,34 @@ def test_stroke_encoder_ignores_padding() -> None:
         torch.testing.assert_close(a, b)
     alone = encoder(offsets[:1, : int(mask[0].sum())], mask[:1, : int(mask[0].sum())])
     torch.testing.assert_close(alone[0], encoder(offsets, mask)[0][:1])
+
+
+def test_writer_styles_change_the_output_and_default_to_any_writer() -> None:
+    torch.manual_seed(4)
+    model = HandwritingModel(tiny_config(styles=3, style_dim=4)).eval()
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch()
+    with torch.no_grad():
+        default = model(offsets, offsets_mask, text_ids, text_mask).decoder.params.mu
+        any_writer = model(offsets, offsets_mask, text_ids, text_mask, torch.zeros(3, dtype=torch.long)).decoder.params.mu
+        writer_2 = model(offsets, offsets_mask, text_ids, text_mask, torch.full((3,), 2)).decoder.params.mu
+    torch.testing.assert_close(default, any_writer)
+    assert not torch.allclose(any_writer, writer_2)
+    assert model.style_embedding is not None and model.style_embedding.num_embeddings == 4
+
+
+def test_a_model_grown_with_styles_starts_from_the_same_function() -> None:
+    from scribe.checkpoint import initialize_from
+
+    torch.manual_seed(5)
+    plain = HandwritingModel(tiny_config()).eval()
+    grown = HandwritingModel(tiny_config(styles=3, style_dim=4)).eval()
+    new = initialize_from(grown, plain.state_dict())
+    assert new == ["style_embedding.weight"]
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch()
+    with torch.no_grad():
+        before = plain(offsets, offsets_mask, text_ids, text_mask).decoder.params
+        after = grown(offsets, offsets_mask, text_ids, text_mask, torch.tensor([1, 2, 3])).decoder.params
+    torch.testing.assert_close(before.mu, after.mu)
+    torch.testing.assert_close(before.pen_logits, after.pen_logits)
+    with pytest.raises(ValueError, match="shape"):
+        initialize_from(HandwritingModel(tiny_config(hidden=9)), plain.state_dict())

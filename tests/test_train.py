@@ -62,6 +62,23 @@ def test_interrupted_seeded_run_ends_with_the_same_weights(kind: str, tiny_datas
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
 
 
+def test_graves_learns_one_style_per_training_writer_and_can_start_from_other_weights(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"
+    train(tiny_options(tiny_dataset, plain, max_steps=4, writer_styles=False))
+    train(tiny_options(tiny_dataset, tmp_path / "styled", max_steps=4, init_from=plain / "last.pth"))
+    styled = load_model(tmp_path / "styled" / "last.pth")
+    writers = sorted({int(np.load(p)["writer"]) for p in (tiny_dataset / "train").glob("*.npz")})
+    assert styled.styles.writers == writers
+    assert styled.model.config.styles == len(writers)
+    first_step = [json.loads(line) for line in (tmp_path / "styled" / "metrics.jsonl").read_text().splitlines()][0]
+    plain_steps = [json.loads(line) for line in (plain / "metrics.jsonl").read_text().splitlines()]
+    assert first_step["loss"] < plain_steps[0]["loss"]  # it starts from the trained weights, not from scratch
+    with pytest.raises(ScribeError, match="--init-from"):
+        train(tiny_options(tiny_dataset, tmp_path / "wider", max_steps=1, hidden=17, init_from=plain / "last.pth"))
+
+
 def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ScribeError, match="--resume"):
         train(tiny_options(tiny_dataset, tmp_path / "none", max_steps=1, resume=True))

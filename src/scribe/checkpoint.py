@@ -5,7 +5,8 @@ Every checkpoint holds what is needed to use the model on its own::
     {"format_version": 1, "kind": "graves" | "vae",
      "config": ModelConfig as dict, "alphabet": str,
      "normalization": {"mean": [3 floats], "std": [3 floats]},
-     "state_dict": {...}, "step": int}
+     "state_dict": {...}, "step": int,
+     "style_writers": [dataset writer id of style 1, 2, ...]}   # Graves with writer styles
 
 ``last.pth`` adds ``"training"``: optimizer, scheduler and RNG states, the position in
 the data and the training options, so that ``--resume`` continues exactly.
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scribe.data import Alphabet
+from scribe.data import Alphabet, StyleTable
 from scribe.errors import ScribeError
 from scribe.model import HandwritingModel, ModelConfig
 
@@ -74,6 +75,7 @@ class LoadedModel:
     std: np.ndarray
     step: int
     checkpoint: dict
+    styles: StyleTable
 
 
 def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
@@ -91,6 +93,7 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
             std=np.asarray(normalization["std"], dtype=np.float32),
             step=int(checkpoint.get("step", 0)),
             checkpoint=checkpoint,
+            styles=StyleTable([int(w) for w in checkpoint.get("style_writers", [])]),
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ScribeError(f"{path} is a damaged scribe checkpoint ({str(exc).splitlines()[0][:120]})") from exc
@@ -98,7 +101,12 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
 
 
 def model_checkpoint(
-    model: HandwritingModel, alphabet: Alphabet, mean: np.ndarray, std: np.ndarray, step: int
+    model: HandwritingModel,
+    alphabet: Alphabet,
+    mean: np.ndarray,
+    std: np.ndarray,
+    step: int,
+    styles: StyleTable | None = None,
 ) -> dict:
     """The self-contained part of a checkpoint (everything but the training state)."""
     return {
@@ -109,4 +117,32 @@ def model_checkpoint(
         "normalization": {"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "step": step,
+        "style_writers": list(styles.writers) if styles is not None else [],
     }
+
+
+def initialize_from(model: HandwritingModel, state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """Copy ``state_dict`` into ``model``, letting the model have grown since it was saved.
+
+    A parameter of the same shape is copied; a weight matrix with more input columns
+    (new conditioning appended to a layer's input) gets the saved columns first and
+    zeros after them, so the grown model computes exactly what the saved one did;
+    parameters the saved model lacks keep their initialization. Returns their names.
+    Raises ValueError for anything else (another architecture, another alphabet size).
+    """
+    own = model.state_dict()
+    unexpected = sorted(set(state_dict) - set(own))
+    if unexpected:
+        raise ValueError(f"the saved model has parameters this one lacks ({', '.join(unexpected[:3])})")
+    with torch.no_grad():
+        for name, saved in state_dict.items():
+            target = own[name]
+            grows_inputs = target.dim() == 2 and saved.dim() == 2 and saved.shape[0] == target.shape[0]
+            if saved.shape == target.shape:
+                target.copy_(saved)
+            elif grows_inputs and saved.shape[1] < target.shape[1]:
+                target.zero_()
+                target[:, : saved.shape[1]] = saved
+            else:
+                raise ValueError(f"{name} has shape {tuple(saved.shape)}, this model needs {tuple(target.shape)}")
+    return sorted(set(own) - set(state_dict))

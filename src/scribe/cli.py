@@ -246,6 +246,7 @@ def train_command(
     device: Annotated[Optional[str], typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda. [default: auto]")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", help="Seed of initialization and data order. [default: 0]")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pth exactly where it stopped.")] = False,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
 ) -> None:
     """Train the Graves MDN-LSTM or the VAE on a split dataset.
 
@@ -258,7 +259,7 @@ def train_command(
     given = dict(
         model=model, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
         hidden=hidden, device=device, seed=seed, resume=resume or None,
-        data_dir=data, out_dir=out,
+        data_dir=data, out_dir=out, init_from=init_from,
     )
     options = _train_options(config, given)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -110,6 +110,9 @@ def denormalize(offsets: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nd
     return out
 
 
+UNKNOWN_WRITER = -1
+
+
 @dataclass
 class Sample:
     """One training example, normalized and encoded."""
@@ -184,6 +187,29 @@ class StrokeDataset(Dataset):
     def lengths(self) -> list[int]:
         """Number of points of every sample, for length bucketing."""
         return [len(s.offsets) for s in self.samples]
+
+    def writers(self) -> list[int]:
+        """The known writer ids of this split, sorted (-1, unknown, left out)."""
+        return sorted({s.writer for s in self.samples} - {UNKNOWN_WRITER})
+
+
+class StyleTable:
+    """Maps dataset writer ids to a model's style indices: writer ``writers[i]`` is style i + 1.
+
+    Style 0 is "any writer": unknown writers and writers the model never saw map to it.
+    """
+
+    def __init__(self, writers: list[int]) -> None:
+        self.writers = list(writers)
+        self._index = {writer: i + 1 for i, writer in enumerate(self.writers)}
+
+    def __len__(self) -> int:
+        return len(self.writers)
+
+    def indices(self, writers: torch.Tensor) -> torch.Tensor:
+        """Style indices (B,) for writer ids (B,), on the same device."""
+        ids = [self._index.get(int(w), 0) for w in writers.tolist()]
+        return torch.tensor(ids, dtype=torch.long, device=writers.device)
 
 
 @dataclass

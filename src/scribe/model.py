@@ -39,6 +39,10 @@ class ModelConfig:
     kappa_scale: float = 25.0
     latent_dim: int = 32  # VAE only
     stroke_encoder_dim: int = 256  # VAE only
+    # Graves only: learned writer styles, one embedding per training writer plus
+    # row 0 for "any writer" (unknown writers, validation, and style dropout).
+    styles: int = 0
+    style_dim: int = 16
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,6 +56,13 @@ class ModelConfig:
     def pen_classes(self) -> int:
         """1 Bernoulli logit (pen up) for Graves; 3 classes (down, up, end) for the VAE."""
         return 3 if self.kind == "vae" else 1
+
+    @property
+    def cond_dim(self) -> int:
+        """Size of the per-line conditioning the decoder reads: z (VAE) or a writer style."""
+        if self.kind == "vae":
+            return self.latent_dim
+        return self.style_dim if self.styles else 0
 
 
 class TextEncoder(nn.Module):
@@ -155,7 +166,7 @@ class DecoderState:
     window: WindowState
     text: Tensor  # encoded text (B, U, D)
     text_mask: Tensor  # (B, U)
-    cond: Tensor | None  # per-line conditioning (VAE latent), (B, C)
+    cond: Tensor | None  # per-line conditioning (VAE latent or writer style), (B, C)
 
 
 @dataclass
@@ -175,22 +186,22 @@ class StrokeDecoder(nn.Module):
     them in a Python loop and every other layer as one fused ``nn.LSTM`` call.
     """
 
-    def __init__(self, config: ModelConfig, cond_dim: int = 0) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        text_dim, hidden = config.encoder_dim, config.hidden
-        self.cond_dim = cond_dim
+        text_dim, hidden, cond_dim = config.encoder_dim, config.hidden, config.cond_dim
         self.first = nn.LSTMCell(3 + text_dim + cond_dim, hidden)
         self.window = SoftWindow(hidden, config)
         self.upper = nn.ModuleList(
             nn.LSTM(3 + text_dim + cond_dim + hidden, hidden, batch_first=True) for _ in range(config.layers - 1)
         )
         self.head = MixtureHead(hidden * config.layers, config)
-        self.initial_state = nn.Linear(cond_dim, 2 * hidden * config.layers) if cond_dim else None
+        # SketchRNN sets the initial state from z; writer styles act through the inputs only.
+        self.initial_state = nn.Linear(cond_dim, 2 * hidden * config.layers) if config.kind == "vae" else None
         self.hidden = hidden
         self.layer_count = config.layers
 
     def start(self, text: Tensor, text_mask: Tensor, cond: Tensor | None = None) -> DecoderState:
-        """The state before the first point: zeros, or set by ``cond`` (SketchRNN's z -> h0)."""
+        """The state before the first point: zeros, or set by the VAE's z (SketchRNN's z -> h0)."""
         batch = text.shape[0]
         if self.initial_state is not None and cond is not None:
             h_c = torch.tanh(self.initial_state(cond)).chunk(2 * self.layer_count, dim=-1)
@@ -287,9 +298,10 @@ class ModelOutput:
 class HandwritingModel(nn.Module):
     """Text + previous points -> distribution of the next point.
 
-    ``kind="graves"`` is Graves' synthesis network; ``kind="vae"`` adds SketchRNN's
-    stroke encoder, and the decoder is conditioned on z at every step and in its
-    initial state, so z carries the style while the text carries the content.
+    ``kind="graves"`` is Graves' synthesis network, optionally with learned writer
+    styles (``config.styles``) read by the decoder at every step; ``kind="vae"`` adds
+    SketchRNN's stroke encoder, and the decoder is conditioned on z at every step and
+    in its initial state, so z carries the style while the text carries the content.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -300,11 +312,17 @@ class HandwritingModel(nn.Module):
         self.text_encoder = TextEncoder(config)
         self.is_vae = config.kind == "vae"
         self.stroke_encoder = StrokeEncoder(config) if self.is_vae else None
-        self.decoder = StrokeDecoder(config, cond_dim=config.latent_dim if self.is_vae else 0)
+        has_styles = not self.is_vae and config.styles > 0
+        self.style_embedding = nn.Embedding(config.styles + 1, config.style_dim) if has_styles else None
+        self.decoder = StrokeDecoder(config)
 
-    def start(self, text_ids: Tensor, text_mask: Tensor, z: Tensor | None = None) -> DecoderState:
-        """The decoder state before the first point, for sampling."""
-        return self.decoder.start(self.text_encoder(text_ids, text_mask), text_mask, z)
+    def style(self, style_ids: Tensor) -> Tensor | None:
+        """Writer-style vectors (B, style_dim) for style indices (B,); 0 is "any writer"."""
+        return None if self.style_embedding is None else self.style_embedding(style_ids)
+
+    def start(self, text_ids: Tensor, text_mask: Tensor, cond: Tensor | None = None) -> DecoderState:
+        """The decoder state before the first point; ``cond`` is z (VAE) or :meth:`style`."""
+        return self.decoder.start(self.text_encoder(text_ids, text_mask), text_mask, cond)
 
     def encode_style(self, offsets: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """q(z|x) of a line (VAE only): mean and log-variance."""
@@ -312,11 +330,22 @@ class HandwritingModel(nn.Module):
             raise ValueError("only the VAE encodes styles")
         return self.stroke_encoder(offsets, mask)
 
-    def forward(self, offsets: Tensor, offsets_mask: Tensor, text_ids: Tensor, text_mask: Tensor) -> ModelOutput:
-        """Teacher forcing: predict ``offsets[:, 1:]`` from ``offsets[:, :-1]``."""
-        mu = log_var = z = None
+    def forward(
+        self, offsets: Tensor, offsets_mask: Tensor, text_ids: Tensor, text_mask: Tensor, style_ids: Tensor | None = None
+    ) -> ModelOutput:
+        """Teacher forcing: predict ``offsets[:, 1:]`` from ``offsets[:, :-1]``.
+
+        ``style_ids`` (B,) pick writer styles (Graves with styles); None means "any writer".
+        """
+        mu = log_var = None
         if self.stroke_encoder is not None:
             mu, log_var = self.stroke_encoder(offsets, offsets_mask)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var) if self.training else mu
-        state = self.start(text_ids, text_mask, z)
+            cond = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var) if self.training else mu
+        elif self.style_embedding is not None:
+            if style_ids is None:
+                style_ids = torch.zeros(len(offsets), dtype=torch.long, device=offsets.device)
+            cond = self.style(style_ids)
+        else:
+            cond = None
+        state = self.start(text_ids, text_mask, cond)
         return ModelOutput(self.decoder(offsets[:, :-1], state), mu, log_var)

@@ -27,8 +27,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from scribe.checkpoint import model_checkpoint, read_checkpoint, save_checkpoint
-from scribe.data import Batch, BucketBatchSampler, StrokeDataset, collate
+from scribe.checkpoint import initialize_from, model_checkpoint, read_checkpoint, save_checkpoint
+from scribe.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
 from scribe.errors import ScribeError
 from scribe.eval import EvalResult, evaluate
 from scribe.loss import kl_divergence, kl_penalty, sequence_nll
@@ -64,6 +64,9 @@ class TrainOptions:
     # at half the writing's pace (the paper's unscaled step races ahead and is ignored).
     kappa_scale: float | None = None
     latent_dim: int = 32
+    writer_styles: bool = True  # Graves: learn one style embedding per training writer
+    style_dim: int = 16
+    style_dropout: float = 0.1  # fraction of lines trained as "any writer" (style 0)
     kl_weight: float = 1.0  # final weight of the KL term (VAE)
     kl_anneal_steps: int = 5_000  # steps over which the KL weight rises from 0 (VAE)
     free_bits: float = 0.25  # KL floor per latent dimension, nats (VAE)
@@ -73,8 +76,9 @@ class TrainOptions:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
+    init_from: Path | None = None  # start from these weights (fine-tuning, a grown model)
 
-    def model_config(self, vocab_size: int, points_per_char: float | None = None) -> ModelConfig:
+    def model_config(self, vocab_size: int, points_per_char: float | None = None, styles: int = 0) -> ModelConfig:
         kappa_scale = self.kappa_scale or 2 * (points_per_char or DEFAULT_POINTS_PER_CHAR)
         return ModelConfig(
             kind=self.model,
@@ -87,6 +91,8 @@ class TrainOptions:
             window_mixtures=self.window_mixtures,
             kappa_scale=kappa_scale,
             latent_dim=self.latent_dim,
+            styles=styles,
+            style_dim=self.style_dim,
         )
 
     def to_dict(self) -> dict:
@@ -106,7 +112,7 @@ def read_preset(path: Path) -> dict:
         raise ScribeError(f"cannot read --config {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScribeError(f"--config {path} is not valid TOML: {exc}") from exc
-    for key in ("data_dir", "out_dir"):
+    for key in ("data_dir", "out_dir", "init_from"):
         if key in values:
             values[key] = Path(values[key])
     return values
@@ -190,9 +196,11 @@ def kl_weight(step: int, options: TrainOptions) -> float:
     return options.kl_weight * min(1.0, step / options.kl_anneal_steps)
 
 
-def batch_loss(model: torch.nn.Module, batch: Batch, step: int, options: TrainOptions) -> tuple[torch.Tensor, dict]:
+def batch_loss(
+    model: torch.nn.Module, batch: Batch, step: int, options: TrainOptions, style_ids: torch.Tensor | None = None
+) -> tuple[torch.Tensor, dict]:
     """Training objective per point: NLL (+ annealed, floored KL for the VAE) over all real points."""
-    output = model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask)
+    output = model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask, style_ids)
     params = output.decoder.params
     if batch.offsets.device.type == "cuda":  # the mixture is evaluated in float32 after autocast
         params = type(params)(**{k: v.float() for k, v in vars(params).items()})
@@ -219,8 +227,13 @@ class Trainer:
         self.train_set = StrokeDataset(options.data_dir, "train", max_points=options.max_points)
         self.val_set = StrokeDataset(options.data_dir, "val")
         self.alphabet = self.train_set.alphabet
-        config = options.model_config(len(self.alphabet), self.train_set.meta.raw.get("points_per_char"))
+        with_styles = options.model == "graves" and options.writer_styles
+        self.styles = StyleTable(self.train_set.writers() if with_styles else [])
+        points_per_char = self.train_set.meta.raw.get("points_per_char")
+        config = options.model_config(len(self.alphabet), points_per_char, styles=len(self.styles))
         self.model = HandwritingModel(config).to(self.runtime.device)
+        if options.init_from is not None and not options.resume:
+            self._initialize_from(Path(options.init_from))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: learning_rate_factor(step, options)
@@ -263,6 +276,23 @@ class Trainer:
         self.state = TrainState(**training["state"])
         self._truncate_log()
 
+    def _initialize_from(self, path: Path) -> None:
+        checkpoint = read_checkpoint(path)
+        if checkpoint["alphabet"] != self.alphabet.characters:
+            raise ScribeError(f"--init-from {path}: its alphabet differs from this dataset's; use a matching split")
+        try:
+            initialize_from(self.model, checkpoint["state_dict"])
+        except ValueError as exc:
+            raise ScribeError(f"--init-from {path}: {exc}; use the same model options") from exc
+
+    def _style_ids(self, batch: Batch) -> torch.Tensor | None:
+        """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``."""
+        if not len(self.styles):
+            return None
+        ids = self.styles.indices(batch.writers)
+        kept = (torch.rand(len(ids)) >= self.options.style_dropout).to(ids.device)
+        return torch.where(kept, ids, torch.zeros_like(ids))
+
     def _truncate_log(self) -> None:
         """Drop log records written after the checkpoint we resume from: they will be redone."""
         log = self.out_dir / "metrics.jsonl"
@@ -275,7 +305,7 @@ class Trainer:
         if not self.runtime.is_main:
             return
         meta = self.train_set.meta
-        checkpoint = model_checkpoint(self.model, self.alphabet, meta.mean, meta.std, self.state.step)
+        checkpoint = model_checkpoint(self.model, self.alphabet, meta.mean, meta.std, self.state.step, self.styles)
         if with_training:
             checkpoint["training"] = {
                 "optimizer": self.optimizer.state_dict(),
@@ -317,7 +347,7 @@ class Trainer:
         """One optimizer step; returns its figures, or None when the loss was not finite."""
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=batch.offsets.device.type == "cuda")
         with autocast:
-            loss, figures = batch_loss(self.network, batch, self.state.step, self.options)
+            loss, figures = batch_loss(self.network, batch, self.state.step, self.options, self._style_ids(batch))
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             return None
