@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from scribe.data import Alphabet, BucketBatchSampler, StrokeDataset, collate, denormalize, normalize
+from scribe.alphabet import Alphabet
+from scribe.data import BucketBatchSampler, StrokeDataset, collate
 from scribe.errors import ScribeError
+from scribe.strokes import denormalize, normalize
 
 
 def test_alphabet_reserves_padding_and_end_ids() -> None:

@@ -1,4 +1,4 @@
-"""Sampling: determinism, batching, line ends and the sampling bias."""
+"""Sampling: determinism, batching, line ends, the sampling bias and the failure checks."""
 
 from __future__ import annotations
 
@@ -8,24 +8,39 @@ import numpy as np
 import pytest
 import torch
 
-from scribe.checkpoint import LoadedModel, load_model, model_checkpoint, save_checkpoint
-from scribe.data import Alphabet
-from scribe.generate import sample_lines, sample_offsets
-from scribe.model import HandwritingModel, MixtureParams, ModelConfig
+from scribe.alphabet import Alphabet
+from scribe.checkpoint import export_model_file, model_checkpoint
+from scribe.generate import (
+    Conditioning,
+    SampledLine,
+    line_problems,
+    sample_lines,
+    sample_offsets,
+    write_lines,
+)
+from scribe.inference import InferenceModel, Mixture, load_inference_model
+from scribe.model import HandwritingModel, ModelConfig
+
+
+def tiny_model_file(path: Path, kind: str = "graves", styles: int = 0) -> Path:
+    torch.manual_seed(0)
+    alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
+    config = ModelConfig(
+        kind=kind, vocab_size=len(alphabet), hidden=16, layers=2, mixtures=3, window_mixtures=2,
+        encoder_dim=8, embed_dim=8, latent_dim=4, stroke_encoder_dim=8, styles=styles, style_dim=4,
+    )
+    model = HandwritingModel(config)
+    mean, std = np.array([2.0, 0.0, 0.1]), np.array([5.0, 5.0, 0.3])
+    export_model_file(model_checkpoint(model, alphabet, mean, std, step=1, points_per_char=4.0), path)
+    return path
 
 
 @pytest.fixture
-def tiny_model(tmp_path: Path) -> LoadedModel:
-    torch.manual_seed(0)
-    alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
-    config = ModelConfig(kind="graves", vocab_size=len(alphabet), hidden=16, layers=2, mixtures=3, window_mixtures=2, encoder_dim=8, embed_dim=8)
-    model = HandwritingModel(config)
-    path = tmp_path / "tiny.pth"
-    save_checkpoint(model_checkpoint(model, alphabet, np.array([2.0, 0.0, 0.1]), np.array([5.0, 5.0, 0.3]), step=1), path)
-    return load_model(path)
+def tiny_model(tmp_path: Path) -> InferenceModel:
+    return load_inference_model(tiny_model_file(tmp_path / "tiny.npz"))
 
 
-def test_same_seed_gives_identical_lines(tiny_model: LoadedModel) -> None:
+def test_same_seed_gives_identical_lines(tiny_model: InferenceModel) -> None:
     a = sample_lines(tiny_model, ["hello", "world wide"], seed=7)
     b = sample_lines(tiny_model, ["hello", "world wide"], seed=7)
     c = sample_lines(tiny_model, ["hello", "world wide"], seed=8)
@@ -34,31 +49,88 @@ def test_same_seed_gives_identical_lines(tiny_model: LoadedModel) -> None:
     assert any(not np.array_equal(x.offsets, z.offsets) for x, z in zip(a, c))
 
 
-def test_lines_follow_the_stroke_format_and_stop(tiny_model: LoadedModel) -> None:
+def test_lines_follow_the_stroke_format_and_stop(tiny_model: InferenceModel) -> None:
     lines = sample_lines(tiny_model, ["ab", "a much longer line of text"], seed=1, max_steps_per_character=5)
     for line in lines:
         assert line.offsets.dtype == np.float32 and line.offsets.shape[1] == 3
         assert np.all(line.offsets[0] == 0)
         assert line.offsets[-1, 2] == 1.0
         assert set(np.unique(line.offsets[:, 2])) <= {0.0, 1.0}
-        assert len(line.offsets) == line.steps + 1
-        characters = len(line.text) + 1
-        assert line.steps <= characters * 5
+        assert len(line.offsets) == line.steps + 1 == len(line.focus) + 1
+        assert line.steps <= max(len(line.text), 1) * 5
+
+
+def test_batched_lines_equal_lines_sampled_alone_in_distribution_shape(tiny_model: InferenceModel) -> None:
+    """Each line of a batch stops on its own: a short line is not padded to the longest."""
+    short, long = sample_lines(tiny_model, ["ab", "abcdefghij klmnop"], seed=3, max_steps_per_character=6)
+    assert short.steps <= 6 * 2 and long.steps <= 6 * 17
+
+
+def test_priming_and_styles_condition_the_lines(tmp_path: Path) -> None:
+    model = load_inference_model(tiny_model_file(tmp_path / "styled.npz", styles=3))
+    assert model.styles is not None and model.styles.shape == (4, 4)
+    plain = sample_lines(model, ["abc"], seed=2)[0]
+    styled = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(style_id=2))[0]
+    assert not np.array_equal(plain.offsets, styled.offsets)
+    prime = np.array([[0, 0, 0], [3, 1, 0], [2, -1, 1], [4, 0, 0], [1, 1, 1]], np.float32)
+    primed = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(prime_offsets=prime, prime_text="hi"))[0]
+    assert np.all(primed.offsets[0] == 0) and not np.array_equal(plain.offsets, primed.offsets)
+    assert primed.focus.min() >= -3  # focus is counted from the target text, after "hi "
+
+
+def test_vae_samples_from_a_latent(tmp_path: Path) -> None:
+    model = load_inference_model(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
+    z_a, z_b = np.zeros(4, np.float32), np.full(4, 2.0, np.float32)
+    a = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(z=z_a))[0]
+    b = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(z=z_b))[0]
+    assert not np.array_equal(a.offsets, b.offsets)
 
 
 def test_bias_sharpens_the_mixture() -> None:
-    params = MixtureParams(
-        pi_logits=torch.tensor([[0.0, 0.5]]).expand(4000, 2),
-        mu=torch.tensor([[[0.0, 0.0], [10.0, 10.0]]]).expand(4000, 2, 2),
-        log_sigma=torch.zeros(4000, 2, 2),
-        rho=torch.zeros(4000, 2),
-        pen_logits=torch.zeros(4000, 1),
+    n = 4000
+    mixture = Mixture(
+        pi_logits=np.tile([[0.0, 0.5]], (n, 1)),
+        mu=np.tile([[[0.0, 0.0], [10.0, 10.0]]], (n, 1, 1)),
+        log_sigma=np.zeros((n, 2, 2)),
+        rho=np.zeros((n, 2)),
+        pen_logits=np.zeros((n, 1)),
     )
-    generator = torch.Generator().manual_seed(0)
-    plain = sample_offsets(params, bias=0.0, temperature=1.0, generator=generator)
-    biased = sample_offsets(params, bias=3.0, temperature=1.0, generator=generator)
-    near_second = lambda xy: (xy[:, 0] > 5).float().mean().item()  # noqa: E731
+    rng = np.random.default_rng(0)
+    plain = sample_offsets(mixture, bias=0.0, temperature=1.0, rng=rng)
+    biased = sample_offsets(mixture, bias=3.0, temperature=1.0, rng=rng)
+    near_second = lambda xy: (xy[:, 0] > 5).mean()  # noqa: E731
     assert 0.55 < near_second(plain) < 0.7  # softmax([0, 0.5]) = 0.62
     assert near_second(biased) > 0.85  # pi = softmax(pi_hat * (1 + b))
-    spread = lambda xy: (xy - xy.mean(0)).abs().mean().item()  # noqa: E731
+    spread = lambda xy: np.abs(xy - xy.mean(0)).mean()  # noqa: E731
     assert spread(biased[biased[:, 0] > 5]) < spread(plain[plain[:, 0] > 5]) / 5  # sigma = exp(sigma_hat - b)
+
+
+def fake_line(text: str, focus: list[int], width_per_char: float, finished: bool = True) -> SampledLine:
+    steps = len(focus)
+    offsets = np.zeros((steps + 1, 3), np.float32)
+    offsets[1:, 0] = width_per_char * len(text) / steps
+    offsets[-1, 2] = 1
+    return SampledLine(offsets, text, finished, steps, np.array(focus))
+
+
+def test_line_problems_name_what_a_reader_would_see(tiny_model: InferenceModel) -> None:
+    usual = tiny_model.points_per_char * float(tiny_model.mean[0])  # ink width per character
+    good = fake_line("abc", [0] * 4 + [1] * 4 + [2] * 4, usual)
+    assert line_problems(good, tiny_model) == []
+    assert "did not reach the end" in line_problems(fake_line("abc", [0] * 12, usual, finished=False), tiny_model)[0]
+    assert any("skipped" in p for p in line_problems(fake_line("abcdef", [0] * 6 + [5] * 6, usual), tiny_model))
+    assert any("stuck" in p for p in line_problems(fake_line("ab", [0] * 80 + [1] * 4, usual), tiny_model))
+    assert any("wide" in p for p in line_problems(fake_line("abc", [0, 1, 2] * 4, usual * 6), tiny_model))
+
+
+def test_write_lines_resamples_failures_reproducibly(tiny_model: InferenceModel) -> None:
+    texts = ["hello there", "abc", "the lazy dog"]
+    progress: list[tuple[int, int]] = []
+    a = write_lines(tiny_model, texts, seed=4, attempts=3, progress=lambda d, t: progress.append((d, t)))
+    b = write_lines(tiny_model, texts, seed=4, attempts=3)
+    assert [line.text for line in a] == texts
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.offsets, y.offsets)
+        assert x.problems == line_problems(x, tiny_model)
+    done = [d for d, _ in progress]
+    assert done == sorted(done) and progress[-1][0] == progress[-1][1]

@@ -6,7 +6,15 @@ import math
 
 import torch
 
-from scribe.loss import PEN_DOWN, PEN_END, PEN_UP, kl_divergence, mixture_log_density, pen_states, sequence_nll
+from scribe.loss import (
+    PEN_DOWN,
+    PEN_END,
+    PEN_UP,
+    kl_divergence,
+    mixture_log_density,
+    pen_states,
+    sequence_nll,
+)
 from scribe.model import MixtureParams
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from scribe.inference import InferenceModel
 from scribe.loss import sequence_nll
 from scribe.model import HandwritingModel, ModelConfig
 
@@ -56,17 +58,38 @@ def test_window_never_moves_backwards_and_ignores_padding() -> None:
     assert torch.all(out.decoder.phi[1, :, 3:] == 0)
 
 
-def test_step_by_step_sampling_matches_teacher_forcing() -> None:
+def numpy_twin(model: HandwritingModel) -> InferenceModel:
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    return InferenceModel(
+        {"kind": model.config.kind, "config": model.config.to_dict(), "alphabet": "abcdefghij",
+         "normalization": {"mean": [0, 0, 0], "std": [1, 1, 1]}, "state_dict": state}
+    )
+
+
+@pytest.mark.parametrize(("kind", "styles"), [("graves", 0), ("graves", 3), ("vae", 0)])
+def test_numpy_step_by_step_sampling_matches_torch_teacher_forcing(kind: str, styles: int) -> None:
+    """The NumPy engine that ``scribe write`` samples with is the trained network, step for step."""
     torch.manual_seed(2)
-    model = HandwritingModel(tiny_config()).eval()
+    model = HandwritingModel(tiny_config(kind, styles=styles, style_dim=4)).eval()
     offsets, offsets_mask, text_ids, text_mask = tiny_batch()
+    style_ids = torch.tensor([1, 0, 3]) if styles else None
     with torch.no_grad():
-        full = model(offsets, offsets_mask, text_ids, text_mask).decoder.params
-        state = model.start(text_ids, text_mask)
-        for t in range(offsets.shape[1] - 1):
-            params, state = model.decoder.step(offsets[:, t], state)
-            torch.testing.assert_close(params.mu, full.mu[:, t], atol=1e-5, rtol=1e-5)
-            torch.testing.assert_close(params.pen_logits, full.pen_logits[:, t], atol=1e-5, rtol=1e-5)
+        full = model(offsets, offsets_mask, text_ids, text_mask, style_ids)
+    twin = numpy_twin(model)
+    if kind == "vae":
+        cond = full.mu.numpy()
+        mu, _ = twin.encode_style(offsets[0, : int(offsets_mask[0].sum())].numpy())
+        np.testing.assert_allclose(mu, cond[0], atol=1e-5)
+    else:
+        cond = twin.style_vectors(style_ids.numpy()) if styles else None
+    state = twin.start(text_ids.numpy(), text_mask.numpy(), cond)
+    for t in range(offsets.shape[1] - 1):
+        params, state = twin.step(offsets[:, t].numpy(), state)
+        expected = full.decoder.params
+        np.testing.assert_allclose(params.mu, expected.mu[:, t].numpy(), atol=1e-5, rtol=1e-4)
+        np.testing.assert_allclose(params.log_sigma, expected.log_sigma[:, t].numpy(), atol=1e-5, rtol=1e-4)
+        np.testing.assert_allclose(params.pen_logits, expected.pen_logits[:, t].numpy(), atol=1e-5, rtol=1e-4)
+        np.testing.assert_allclose(state.phi, full.decoder.phi[:, t].numpy(), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["graves", "vae"])

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import SHARED_DATA, needs_shared_data
+
 from scribe.checkpoint import load_model, read_checkpoint, save_checkpoint
 from scribe.data import collate
 from scribe.errors import ScribeError
@@ -182,8 +182,8 @@ def test_eval_command_rejects_a_file_that_is_not_a_checkpoint(tiny_dataset: Path
 @needs_shared_data
 def test_real_data_smoke(tmp_path: Path) -> None:
     """Split the 100-line IAM-OnDB sample, train a few steps of both models, evaluate."""
-    from scribe.eval import evaluate
     from scribe.data import StrokeDataset
+    from scribe.eval import evaluate
     from scribe.split import split_dataset
 
     with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:

@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scribe.data import Alphabet, StyleTable
+from scribe.alphabet import Alphabet
+from scribe.data import StyleTable
 from scribe.errors import ScribeError
 from scribe.model import HandwritingModel, ModelConfig
+from scribe.modelfile import write_model_file
 
 FORMAT_VERSION = 1
 
@@ -107,6 +109,7 @@ def model_checkpoint(
     std: np.ndarray,
     step: int,
     styles: StyleTable | None = None,
+    points_per_char: float | None = None,
 ) -> dict:
     """The self-contained part of a checkpoint (everything but the training state)."""
     return {
@@ -118,7 +121,14 @@ def model_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "step": step,
         "style_writers": list(styles.writers) if styles is not None else [],
+        "points_per_char": points_per_char,
     }
+
+
+def export_model_file(checkpoint: dict, path: Path) -> None:
+    """Save the model of a checkpoint as a portable float16 model file (:mod:`scribe.modelfile`)."""
+    state = {name: tensor.float().numpy() for name, tensor in checkpoint["state_dict"].items()}
+    write_model_file({**checkpoint, "state_dict": state}, path)
 
 
 def initialize_from(model: HandwritingModel, state_dict: dict[str, torch.Tensor]) -> list[str]:

@@ -286,7 +286,7 @@ def evaluate_command(
 
     from scribe.checkpoint import load_model
     from scribe.data import StrokeDataset
-    from scribe.eval import EvalResult, evaluate
+    from scribe.eval import evaluate
     from scribe.train import pick_device
 
     torch_device = pick_device(device)

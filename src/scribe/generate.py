@@ -1,119 +1,249 @@
-"""Sampling handwriting from a trained model, all lines of a batch at once.
+"""Sampling handwriting from a trained model, all lines of a page in one batch.
 
 Each step draws the next offset from the mixture with Graves' sampling bias b
 (eqs. 61-62: sigma = exp(sigma_hat - b), pi = softmax(pi_hat * (1 + b))) and the
 pen state from its Bernoulli (or, for the VAE, categorical) head. A line ends
 when its attention window has moved past the last character onto the
-end-of-text position (and the pen has just lifted), or at a cap on steps per
+end-of-text position and the pen has just lifted, or at a cap on steps per
 character that stops lines that never get there.
+
+Sampling can fail in ways a reader sees at once: a line that runs on past its
+text, collapses into a scribble, skips letters or gets stuck on one.
+:func:`write_lines` checks every line against the attention window's path
+(:func:`line_problems`) and resamples the failed ones with new seeds.
+
+Runs on :mod:`scribe.inference` (NumPy), so writing never imports PyTorch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from scribe.checkpoint import LoadedModel
-from scribe.data import Alphabet, denormalize, normalize
-from scribe.loss import PEN_END
-from scribe.model import MixtureParams
+from scribe.alphabet import Alphabet
+from scribe.inference import InferenceModel, Mixture
+from scribe.strokes import denormalize, normalize
 
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
+PEN_END = 2  # the VAE's "end of sequence" pen state
+RESEED_STRIDE = 1_000_003  # resampling round r uses seed + r * RESEED_STRIDE
+# line_problems thresholds, relative to the model's typical points per character.
+SKIPPED_FRACTION = 0.2  # more unvisited letters than this fraction is a failure
+DWELL_FACTOR = 5.0  # the window resting on one character this many times its usual time
+WIDTH_RANGE = (0.35, 2.5)  # ink width per character, relative to the training data's
+
+
+@dataclass
+class Conditioning:
+    """Who writes: at most one of a writer style, a VAE latent, or priming ink.
+
+    ``prime_offsets`` are a real line in the dataset's units (the stroke format of
+    :mod:`scribe.strokes`) and ``prime_text`` what it says: the model reads them
+    first (Graves, section 5.5) and continues in their style.
+    """
+
+    style_id: int | None = None
+    z: np.ndarray | None = None
+    prime_offsets: np.ndarray | None = None
+    prime_text: str = ""
 
 
 @dataclass
 class SampledLine:
-    """One generated line: offsets in dataset units (y up) and how sampling ended."""
+    """One generated line: offsets in dataset units (y up) and how sampling went."""
 
-    offsets: np.ndarray  # float32 (T, 3) [dx, dy, pen_up]
+    offsets: np.ndarray  # float32 (T, 3) [dx, dy, pen_up], row 0 the origin
     text: str
     finished: bool  # True when the window passed the end of the text; False when the cap stopped it
     steps: int
+    focus: np.ndarray  # int (steps,): the character the window weighed most at each step
+    problems: list[str] = field(default_factory=list)
 
 
-def encode_texts(alphabet: Alphabet, texts: list[str]) -> tuple[Tensor, Tensor]:
+ProgressFn = Callable[[int, int], None]
+
+
+def _no_progress(done: int, total: int) -> None:
+    """The default progress callback: report nothing."""
+
+
+def encode_texts(alphabet: Alphabet, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Padded text ids (B, L) with their end-of-text ids, and the mask of real positions."""
-    encoded = [torch.tensor(alphabet.encode(text), dtype=torch.long) for text in texts]
-    ids = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=Alphabet.PAD)
-    lengths = torch.tensor([len(e) for e in encoded])
-    return ids, torch.arange(ids.shape[1])[None, :] < lengths[:, None]
+    encoded = [alphabet.encode(text) for text in texts]
+    width = max(len(e) for e in encoded)
+    ids = np.full((len(texts), width), Alphabet.PAD, dtype=np.int64)
+    for row, e in zip(ids, encoded):
+        row[: len(e)] = e
+    return ids, ids != Alphabet.PAD
 
 
-def sample_offsets(params: MixtureParams, bias: float, temperature: float, generator: torch.Generator) -> Tensor:
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of (B, N) probabilities."""
+    draws = rng.random((len(probabilities), 1))
+    return np.minimum((probabilities.cumsum(axis=1) < draws).sum(axis=1), probabilities.shape[1] - 1)
+
+
+def sample_offsets(mixture: Mixture, bias: float, temperature: float, rng: np.random.Generator) -> np.ndarray:
     """Draw (B, 2) offsets from a batch of bivariate mixtures (eqs. 61-62 for the bias)."""
-    pi = torch.softmax(params.pi_logits * (1 + bias) / temperature, dim=-1)
-    component = torch.multinomial(pi, 1, generator=generator).squeeze(-1)
-    rows = torch.arange(len(component))
-    mu = params.mu[rows, component]
-    sigma = torch.exp(params.log_sigma[rows, component] - bias) * temperature**0.5
-    rho = params.rho[rows, component]
-    normal = torch.randn(len(component), 2, generator=generator, dtype=mu.dtype)
+    component = _categorical(_softmax(mixture.pi_logits * (1 + bias) / temperature), rng)
+    rows = np.arange(len(component))
+    mu = mixture.mu[rows, component]
+    sigma = np.exp(mixture.log_sigma[rows, component] - bias) * temperature**0.5
+    rho = mixture.rho[rows, component]
+    normal = rng.standard_normal((len(component), 2))
     dx = mu[:, 0] + sigma[:, 0] * normal[:, 0]
-    dy = mu[:, 1] + sigma[:, 1] * (rho * normal[:, 0] + torch.sqrt(1 - rho.square()) * normal[:, 1])
-    return torch.stack([dx, dy], dim=-1)
+    dy = mu[:, 1] + sigma[:, 1] * (rho * normal[:, 0] + np.sqrt(1 - rho**2) * normal[:, 1])
+    return np.stack([dx, dy], axis=-1).astype(np.float32)
 
 
-def sample_pen(params: MixtureParams, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Draw the pen flag (B,) and whether the model ended the line itself (VAE's 'end' state)."""
-    logits = params.pen_logits
+def sample_pen(mixture: Mixture, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the pen flag (B,) and whether the model ended the line itself (the VAE's 'end' state)."""
+    logits = mixture.pen_logits
     if logits.shape[-1] == 1:
-        up = torch.bernoulli(torch.sigmoid(logits.squeeze(-1)), generator=generator)
-        return up, torch.zeros_like(up, dtype=torch.bool)
-    state = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
-    return (state != 0).to(logits.dtype), state == PEN_END
+        up = (rng.random(len(logits)) < 1 / (1 + np.exp(-logits[:, 0]))).astype(np.float32)
+        return up, np.zeros(len(logits), dtype=bool)
+    state = _categorical(_softmax(logits), rng)
+    return (state != 0).astype(np.float32), state == PEN_END
 
 
-@torch.no_grad()
+def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) -> tuple:
+    """The decoder state after reading any priming ink, the window's end positions, and the text offset."""
+    prefix = conditioning.prime_text + " " if conditioning.prime_offsets is not None else ""
+    alphabet = Alphabet(model.alphabet)
+    text_ids, text_mask = encode_texts(alphabet, [prefix + text for text in texts])
+    batch = len(texts)
+    cond = None
+    if conditioning.z is not None:
+        cond = np.repeat(np.asarray(conditioning.z, np.float32)[None], batch, axis=0)
+    elif conditioning.style_id is not None:
+        cond = model.style_vectors(np.full(batch, conditioning.style_id))
+    state = model.start(text_ids, text_mask, cond)
+    # Row 0 of every training line is the origin (0, 0), seen through the normalization.
+    point = np.repeat(normalize(np.zeros((1, 3), np.float32), model.mean, model.std), batch, axis=0)
+    if conditioning.prime_offsets is not None:
+        prime = normalize(conditioning.prime_offsets, model.mean, model.std)
+        for row in prime:
+            _, state = model.step(point, state)
+            point = np.repeat(row[None], batch, axis=0)
+    return state, point, text_mask.sum(axis=1) - 1, len(prefix)
+
+
 def sample_lines(
-    loaded: LoadedModel,
+    model: InferenceModel,
     texts: list[str],
     *,
     bias: float = 0.0,
     temperature: float = 1.0,
     seed: int = 0,
-    z: Tensor | None = None,
+    conditioning: Conditioning | None = None,
     max_steps_per_character: int = MAX_STEPS_PER_CHARACTER,
+    progress: ProgressFn = _no_progress,
 ) -> list[SampledLine]:
     """Write every text of ``texts`` as one line, all in one batch; each line stops on its own."""
-    model = loaded.model
-    device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    text_ids, text_mask = encode_texts(loaded.alphabet, texts)
-    text_ids, text_mask = text_ids.to(device), text_mask.to(device)
-    end_index = text_mask.sum(dim=1) - 1  # position of each line's end-of-text id
+    rng = np.random.default_rng(seed)
+    state, point, end_index, prefix = _start(model, texts, conditioning or Conditioning())
     batch = len(texts)
-    state = model.start(text_ids, text_mask, z)
-    # Row 0 of every training line is the origin (0, 0), seen through the normalization.
-    origin = normalize(np.zeros((1, 3), np.float32), loaded.mean, loaded.std)
-    point = torch.from_numpy(origin).to(device).expand(batch, 3)
-    done = torch.zeros(batch, dtype=torch.bool)
-    finished = torch.zeros(batch, dtype=torch.bool)
-    steps = torch.zeros(batch, dtype=torch.long)
-    limit = (end_index.cpu() * max_steps_per_character).clamp(min=max_steps_per_character)
-    points: list[Tensor] = []
+    done = np.zeros(batch, dtype=bool)
+    finished = np.zeros(batch, dtype=bool)
+    steps = np.zeros(batch, dtype=np.int64)
+    limit = np.maximum((end_index - prefix) * max_steps_per_character, max_steps_per_character)
+    points, focuses = [], []
     for _ in range(int(limit.max())):
-        params, state = model.decoder.step(point, state)
-        params = MixtureParams(*(t.float().cpu() for t in vars(params).values()))
-        xy = sample_offsets(params, bias, temperature, generator)
-        pen_up, model_ended = sample_pen(params, generator)
-        focus = state.window.phi.cpu().argmax(dim=-1)
-        past_text = (focus >= end_index.cpu()) & (pen_up > 0)
+        mixture, state = model.step(point, state)
+        xy = sample_offsets(mixture, bias, temperature, rng)
+        pen_up, model_ended = sample_pen(mixture, rng)
+        focus = state.phi.argmax(axis=1)
+        past_text = (focus >= end_index) & (pen_up > 0)
         ending = ~done & (past_text | model_ended | (steps + 1 >= limit))
         finished |= ~done & (past_text | model_ended)
-        pen_up = torch.where(ending, torch.ones_like(pen_up), pen_up)
-        step_point = torch.cat([xy, pen_up[:, None]], dim=-1)
-        points.append(torch.where(done[:, None], torch.zeros_like(step_point), step_point))
-        steps += (~done).long()
+        pen_up = np.where(ending, 1.0, pen_up).astype(np.float32)
+        point = np.concatenate([xy, pen_up[:, None]], axis=1)
+        points.append(np.where(done[:, None], 0.0, point))
+        focuses.append(focus - prefix)
+        steps += ~done
+        newly_done = int(ending.sum())
         done |= ending
-        if bool(done.all()):
+        if newly_done:
+            progress(int(done.sum()), batch)
+        if done.all():
             break
-        point = step_point.to(device)
-    stacked = torch.stack(points, dim=1).numpy() if points else np.zeros((batch, 0, 3), np.float32)
+    stacked = np.stack(points, axis=1).astype(np.float32)
+    focus_paths = np.stack(focuses, axis=1)
     lines = []
     for i, text in enumerate(texts):
-        offsets = np.concatenate([np.zeros((1, 3), np.float32), denormalize(stacked[i, : int(steps[i])], loaded.mean, loaded.std)])
-        lines.append(SampledLine(offsets, text, bool(finished[i]), int(steps[i])))
+        drawn = denormalize(stacked[i, : steps[i]], model.mean, model.std)
+        offsets = np.concatenate([np.zeros((1, 3), np.float32), drawn])
+        lines.append(SampledLine(offsets, text, bool(finished[i]), int(steps[i]), focus_paths[i, : steps[i]]))
     return lines
+
+
+def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
+    """What a reader would see is wrong with ``line``, judged from its ink and the window's path."""
+    problems = []
+    if not line.finished:
+        problems.append("did not reach the end of its text")
+    letters = [i for i, ch in enumerate(line.text) if not ch.isspace()]
+    visited = set(line.focus.tolist())
+    skipped = [i for i in letters if i not in visited]
+    if letters and len(skipped) > SKIPPED_FRACTION * len(letters):
+        problems.append(f"skipped {len(skipped)} of {len(letters)} letters")
+    if len(line.focus):
+        dwell = np.bincount(np.clip(line.focus, 0, None)).max()
+        if dwell > DWELL_FACTOR * model.points_per_char + 10:
+            problems.append(f"stuck on one letter for {dwell} points")
+    width = np.ptp(np.cumsum(line.offsets[:, 0])) if len(line.offsets) else 0.0
+    typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
+    if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
+        problems.append(f"ink {width / typical:.1f} times as wide as usual")
+    return problems
+
+
+def write_lines(
+    model: InferenceModel,
+    texts: list[str],
+    *,
+    bias: float = 0.0,
+    temperature: float = 1.0,
+    seed: int = 0,
+    conditioning: Conditioning | None = None,
+    attempts: int = 3,
+    progress: ProgressFn = _no_progress,
+) -> list[SampledLine]:
+    """Sample all ``texts`` in one batch, then resample the failed lines (up to ``attempts`` in all).
+
+    Each round draws with its own seed derived from ``seed``, so the whole result is
+    reproducible; of a line's attempts the one with the fewest problems is kept.
+    """
+    best: list[SampledLine | None] = [None] * len(texts)
+    pending = list(range(len(texts)))
+    sampled_before = 0  # lines sampled in earlier rounds: progress counts every line sampled
+
+    def report(done: int, total: int) -> None:
+        progress(sampled_before + done, sampled_before + total)
+
+    for attempt in range(attempts):
+        sampled = sample_lines(
+            model,
+            [texts[i] for i in pending],
+            bias=bias,
+            temperature=temperature,
+            seed=seed + RESEED_STRIDE * attempt,
+            conditioning=conditioning,
+            progress=report,
+        )
+        sampled_before += len(pending)
+        for index, line in zip(pending, sampled):
+            line.problems = line_problems(line, model)
+            if best[index] is None or len(line.problems) < len(best[index].problems):
+                best[index] = line
+        pending = [i for i in pending if best[i].problems]
+        if not pending:
+            break
+    return [line for line in best if line is not None]

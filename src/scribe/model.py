@@ -184,6 +184,7 @@ class StrokeDecoder(nn.Module):
     below (skip connections), and all layers feed the output (Graves, section 5).
     Only layer 1 and the window depend on each other step by step, so training runs
     them in a Python loop and every other layer as one fused ``nn.LSTM`` call.
+    Sampling runs the same network step by step in NumPy (:mod:`scribe.inference`).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -238,22 +239,6 @@ class StrokeDecoder(nn.Module):
             outputs.append(below)
         params = self.head(torch.cat(outputs, dim=-1))
         return DecoderOutput(params, torch.stack(phis, dim=1), torch.stack(kappas, dim=1))
-
-    @torch.no_grad()
-    def step(self, point: Tensor, state: DecoderState) -> tuple[MixtureParams, DecoderState]:
-        """One sampling step: the previous point (B, 3) -> parameters of the next one."""
-        h, c = self.first(self._with_cond([point, state.window.context], state.cond), state.layers[0])
-        window = self.window(h, state.window, state.text, state.text_mask)
-        layers = [(h, c)]
-        below, outputs = h, [h]
-        for layer, (h0, c0) in zip(self.upper, state.layers[1:]):
-            layer_input = self._with_cond([point, window.context, below], state.cond).unsqueeze(1)
-            out, (h1, c1) = layer(layer_input, (h0.unsqueeze(0), c0.unsqueeze(0)))
-            below = out.squeeze(1)
-            layers.append((h1.squeeze(0), c1.squeeze(0)))
-            outputs.append(below)
-        params = self.head(torch.cat(outputs, dim=-1))
-        return params, DecoderState(layers, window, state.text, state.text_mask, state.cond)
 
 
 def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:

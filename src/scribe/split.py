@@ -30,7 +30,13 @@ from scribe import paths, strokes
 from scribe.errors import ScribeError
 from scribe.progress import ProgressFn, no_progress
 from scribe.readers import RawSample
-from scribe.strokes import offsets_stats, points_to_offsets, remove_outliers, simplify, validate_offsets
+from scribe.strokes import (
+    offsets_stats,
+    points_to_offsets,
+    remove_outliers,
+    simplify,
+    validate_offsets,
+)
 
 #: Ramer-Douglas-Peucker tolerance for IAM-OnDB, in tablet units. Measured on the full
 #: line set after outlier removal (median points per character): eps 0: 21.2, 1: 16.9,

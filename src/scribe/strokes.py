@@ -365,3 +365,20 @@ def offsets_stats(offsets_list: Iterable[np.ndarray]) -> tuple[np.ndarray, np.nd
     mean = np.sum([a.sum(axis=0) for a in arrays], axis=0) / count
     var = np.sum([np.square(a - mean).sum(axis=0) for a in arrays], axis=0) / count
     return mean, np.sqrt(var)
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def normalize(offsets: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Scale ``dx, dy`` to zero mean and unit variance; the pen column is left as 0/1."""
+    out = offsets.astype(np.float32, copy=True)
+    out[:, :2] = (out[:, :2] - mean[:2]) / std[:2]
+    return out
+
+
+def denormalize(offsets: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`normalize`: back to the dataset's units."""
+    out = offsets.astype(np.float32, copy=True)
+    out[:, :2] = out[:, :2] * std[:2] + mean[:2]
+    return out

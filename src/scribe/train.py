@@ -27,7 +27,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from scribe.checkpoint import initialize_from, model_checkpoint, read_checkpoint, save_checkpoint
+from scribe.checkpoint import (
+    initialize_from,
+    model_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from scribe.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
 from scribe.errors import ScribeError
 from scribe.eval import EvalResult, evaluate
@@ -305,7 +310,9 @@ class Trainer:
         if not self.runtime.is_main:
             return
         meta = self.train_set.meta
-        checkpoint = model_checkpoint(self.model, self.alphabet, meta.mean, meta.std, self.state.step, self.styles)
+        checkpoint = model_checkpoint(
+            self.model, self.alphabet, meta.mean, meta.std, self.state.step, self.styles, meta.raw.get("points_per_char")
+        )
         if with_training:
             checkpoint["training"] = {
                 "optimizer": self.optimizer.state_dict(),

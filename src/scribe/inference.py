@@ -1,0 +1,254 @@
+"""The trained network run forward in NumPy: what ``scribe write`` samples from.
+
+Sampling is a loop of hundreds of tiny steps, and PyTorch costs more to import
+than a whole page takes to write, so writing runs the model with NumPy and the
+weights of a model file (:mod:`scribe.modelfile`) or checkpoint. This mirrors
+:mod:`scribe.model` exactly (a test compares the two): the same text encoder, soft
+window (Graves eqs. 46-51), decoder stack and mixture head, one step at a time.
+Gate order and weight layout are PyTorch's (``i, f, g, o``; ``W_ih``, ``W_hh``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from scribe.errors import ScribeError
+from scribe.modelfile import read_model_file
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class LSTMWeights:
+    """One LSTM layer's weights, with input and recurrent matrices stacked for one matmul.
+
+    The last ``cond_dim`` input features (a line's conditioning, constant while it is
+    written) are kept apart in ``cond_matrix`` so that their gate input is computed
+    once per line instead of at every step.
+    """
+
+    def __init__(self, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray, cond_dim: int = 0) -> None:
+        self.hidden = w_hh.shape[1]
+        self.inputs = w_ih.shape[1] - cond_dim
+        self.matrix = np.ascontiguousarray(np.concatenate([w_ih[:, : self.inputs], w_hh], axis=1).T)  # (in + H, 4H)
+        self.cond_matrix = np.ascontiguousarray(w_ih[:, self.inputs :].T)  # (cond_dim, 4H)
+        self.bias = b_ih + b_hh
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], prefix: str, suffix: str = "", cond_dim: int = 0) -> LSTMWeights:
+        """Read ``nn.LSTMCell`` (no suffix) or one ``nn.LSTM`` layer/direction (suffix ``_l0``...)."""
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return cls(*(state[f"{prefix}{name}{suffix}"] for name in names), cond_dim=cond_dim)
+
+    def cell(
+        self, x: np.ndarray, h: np.ndarray, c: np.ndarray, cond_gates: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One step; ``cond_gates`` (B, 4H) is the conditioning's precomputed share of the gates."""
+        gates = np.concatenate([x, h], axis=1) @ self.matrix + self.bias
+        if cond_gates is not None:
+            gates += cond_gates
+        i, f, g, o = np.split(gates, 4, axis=1)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        return _sigmoid(o) * np.tanh(c), c
+
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state."""
+        batch, steps, _ = inputs.shape
+        h = np.zeros((batch, self.hidden), np.float32)
+        c = np.zeros_like(h)
+        outputs = np.empty((batch, steps, self.hidden), np.float32)
+        for t in range(steps):
+            h, c = self.cell(inputs[:, t], h, c)
+            outputs[:, t] = h
+        return outputs
+
+
+def reverse_within_length(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Reverse the first ``lengths[b]`` steps of every sequence of ``x`` (B, T, ...); padding stays put."""
+    steps = np.arange(x.shape[1])
+    index = np.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    return np.take_along_axis(x, index.reshape(*index.shape, *([1] * (x.ndim - 2))), axis=1)
+
+
+def bidirectional(forward: LSTMWeights, backward: LSTMWeights, inputs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs of both directions (B, T, H) over right-padded sequences of ``lengths``."""
+    ahead = forward.run(inputs)
+    behind = reverse_within_length(backward.run(reverse_within_length(inputs, lengths)), lengths)
+    return ahead, behind
+
+
+@dataclass
+class Mixture:
+    """The mixture head's output for one step (NumPy twin of ``model.MixtureParams``)."""
+
+    pi_logits: np.ndarray  # (B, M)
+    mu: np.ndarray  # (B, M, 2)
+    log_sigma: np.ndarray  # (B, M, 2)
+    rho: np.ndarray  # (B, M)
+    pen_logits: np.ndarray  # (B, 1) or (B, 3)
+
+
+@dataclass
+class State:
+    """Everything carried from one sampling step to the next."""
+
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (h, c) per layer
+    kappa: np.ndarray  # (B, K) window positions
+    context: np.ndarray  # (B, D) window reading
+    phi: np.ndarray  # (B, U) window weights of the last step
+    text: np.ndarray  # (B, U, D) encoded text
+    text_mask: np.ndarray  # (B, U) float
+    cond_gates: list[np.ndarray] | None  # per layer, the conditioning's (B, 4H) gate input
+
+
+class InferenceModel:
+    """A trained model (Graves or VAE) ready to sample, in NumPy."""
+
+    def __init__(self, model: dict) -> None:
+        self.kind: str = model["kind"]
+        self.config: dict = model["config"]
+        self.alphabet: str = model["alphabet"]
+        self.mean = np.asarray(model["normalization"]["mean"], np.float32)
+        self.std = np.asarray(model["normalization"]["std"], np.float32)
+        self.style_writers: list[int] = [int(w) for w in model.get("style_writers") or []]
+        self.points_per_char: float = float(model.get("points_per_char") or self.config["kappa_scale"] / 2)
+        self.step_count = int(model.get("step") or 0)
+        state = {k: np.asarray(v, np.float32) for k, v in model["state_dict"].items()}
+        try:
+            self._read_weights(state)
+        except KeyError as exc:
+            raise ScribeError(f"the model's weights lack {exc.args[0]}; the model file is damaged") from exc
+
+    def _read_weights(self, state: dict[str, np.ndarray]) -> None:
+        c = self.config
+        self.embedding = state["text_encoder.embedding.weight"]
+        self.text_forward = LSTMWeights.from_state(state, "text_encoder.lstm.", "_l0")
+        self.text_backward = LSTMWeights.from_state(state, "text_encoder.lstm.", "_l0_reverse")
+        self.styles = state.get("style_embedding.weight")
+        cond = self.cond_dim
+        self.first = LSTMWeights.from_state(state, "decoder.first.", cond_dim=cond)
+        self.upper = [
+            LSTMWeights.from_state(state, f"decoder.upper.{i}.", "_l0", cond_dim=cond) for i in range(c["layers"] - 1)
+        ]
+        self.window_w = state["decoder.window.params.weight"].T.copy()
+        self.window_b = state["decoder.window.params.bias"]
+        self.head_w = state["decoder.head.linear.weight"].T.copy()
+        self.head_b = state["decoder.head.linear.bias"]
+        if "decoder.initial_state.weight" in state:
+            self.initial_w = state["decoder.initial_state.weight"].T.copy()
+            self.initial_b = state["decoder.initial_state.bias"]
+        if self.kind == "vae":
+            self.stroke_forward = LSTMWeights.from_state(state, "stroke_encoder.forward_lstm.", "_l0")
+            self.stroke_backward = LSTMWeights.from_state(state, "stroke_encoder.backward_lstm.", "_l0")
+            self.to_latent_w = state["stroke_encoder.to_latent.weight"].T.copy()
+            self.to_latent_b = state["stroke_encoder.to_latent.bias"]
+
+    @property
+    def cond_dim(self) -> int:
+        if self.kind == "vae":
+            return int(self.config["latent_dim"])
+        return int(self.config["style_dim"]) if self.styles is not None else 0
+
+    # ------------------------------------------------------------------ conditioning
+
+    def style_vectors(self, style_ids: np.ndarray) -> np.ndarray | None:
+        """Writer-style vectors for style indices (0 = any writer); None if the model has none."""
+        return None if self.styles is None else self.styles[style_ids]
+
+    def encode_style(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """VAE: q(z|x) of one normalized line (T, 3) -> mean and log-variance (each (Z,))."""
+        if self.kind != "vae":
+            raise ScribeError("only a VAE model encodes a style into z; use --model with a VAE")
+        inputs = offsets[None].astype(np.float32)
+        # Each direction's state after reading the whole line, as in the model's StrokeEncoder.
+        last = np.concatenate([self.stroke_forward.run(inputs)[0, -1], self.stroke_backward.run(inputs[:, ::-1])[0, -1]])
+        mu, log_var = np.split(last @ self.to_latent_w + self.to_latent_b, 2)
+        return mu, log_var
+
+    # ------------------------------------------------------------------ stepping
+
+    def encode_text(self, text_ids: np.ndarray, text_mask: np.ndarray) -> np.ndarray:
+        """(B, U) ids -> (B, U, D): the BiLSTM's directions summed, zero on padding."""
+        lengths = np.maximum(text_mask.sum(axis=1), 1)
+        ahead, behind = bidirectional(self.text_forward, self.text_backward, self.embedding[text_ids], lengths)
+        return (ahead + behind) * text_mask[..., None]
+
+    def start(self, text_ids: np.ndarray, text_mask: np.ndarray, cond: np.ndarray | None = None) -> State:
+        """The state before the first point; ``cond`` is z (VAE) or a writer-style vector per line."""
+        batch = len(text_ids)
+        text = self.encode_text(text_ids, text_mask)
+        hidden, layer_count = int(self.config["hidden"]), int(self.config["layers"])
+        if self.kind == "vae" and cond is not None:
+            h_c = np.split(np.tanh(cond @ self.initial_w + self.initial_b), 2 * layer_count, axis=1)
+            layers = [(h_c[2 * i], h_c[2 * i + 1]) for i in range(layer_count)]
+        else:
+            zeros = np.zeros((batch, hidden), np.float32)
+            layers = [(zeros, zeros) for _ in range(layer_count)]
+        if cond is None and self.styles is not None:
+            cond = self.style_vectors(np.zeros(batch, dtype=np.int64))  # "any writer"
+        cond_gates = None
+        if cond is not None and self.cond_dim:
+            # The conditioning is appended last to every layer's input and never changes
+            # during a line, so its share of the gates is computed once.
+            cond_gates = [cond @ layer.cond_matrix for layer in [self.first, *self.upper]]
+        kappa = np.zeros((batch, int(self.config["window_mixtures"])), np.float32)
+        context = np.zeros((batch, text.shape[2]), np.float32)
+        phi = np.zeros(text_mask.shape, np.float32)
+        return State(layers, kappa, context, phi, text, text_mask.astype(np.float32), cond_gates)
+
+    def window(self, h1: np.ndarray, state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Graves' soft window (eqs. 46-51) -> new kappa, context and phi."""
+        alpha_hat, beta_hat, kappa_hat = np.split(h1 @ self.window_w + self.window_b, 3, axis=1)  # eq. 48
+        kappa = state.kappa + np.exp(kappa_hat) / self.config["kappa_scale"]  # eq. 51, scaled
+        positions = np.arange(state.text.shape[1], dtype=np.float32)
+        distance = kappa[:, :, None] - positions  # (B, K, U)
+        phi = (np.exp(alpha_hat)[:, :, None] * np.exp(-np.exp(beta_hat)[:, :, None] * distance**2)).sum(axis=1)  # eq. 46
+        phi *= state.text_mask
+        context = np.einsum("bu,bud->bd", phi, state.text)  # eq. 47
+        return kappa, context, phi
+
+    def step(self, point: np.ndarray, state: State) -> tuple[Mixture, State]:
+        """One step: the previous point (B, 3), normalized -> the next point's distribution."""
+        gates = state.cond_gates or [None] * (1 + len(self.upper))
+        h, c = self.first.cell(np.concatenate([point, state.context], axis=1), *state.layers[0], gates[0])
+        kappa, context, phi = self.window(h, state)
+        layers, outputs, below = [(h, c)], [h], h
+        for layer, (h0, c0), extra in zip(self.upper, state.layers[1:], gates[1:]):
+            below, c_new = layer.cell(np.concatenate([point, context, below], axis=1), h0, c0, extra)
+            layers.append((below, c_new))
+            outputs.append(below)
+        mixture = self.head(np.concatenate(outputs, axis=1))
+        return mixture, replace(state, layers=layers, kappa=kappa, context=context, phi=phi)
+
+    def head(self, hidden: np.ndarray) -> Mixture:
+        """Mixture and pen parameters (eqs. 17-22) from the concatenated layer outputs."""
+        out = hidden @ self.head_w + self.head_b
+        m = int(self.config["mixtures"])
+        pen = 3 if self.kind == "vae" else 1
+        bounds = np.cumsum([pen, m, 2 * m, 2 * m])
+        pen_logits, pi_logits, mu, log_sigma, rho_hat = np.split(out, bounds, axis=1)
+        return Mixture(
+            pi_logits=pi_logits,
+            mu=mu.reshape(-1, m, 2),
+            log_sigma=log_sigma.reshape(-1, m, 2),
+            rho=np.tanh(rho_hat) * (1 - 1e-5),  # eq. 22, kept strictly inside (-1, 1)
+            pen_logits=pen_logits,
+        )
+
+
+def load_inference_model(path: Path) -> InferenceModel:
+    """A model file (``.npz``, no PyTorch needed) or a training checkpoint (``.pth``)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        return InferenceModel(read_model_file(path))
+    from scribe.checkpoint import (
+        read_checkpoint,  # imports PyTorch: only for .pth files
+    )
+
+    checkpoint = read_checkpoint(path)
+    state = {k: v.float().numpy() for k, v in checkpoint["state_dict"].items()}
+    return InferenceModel({**checkpoint, "state_dict": state})
