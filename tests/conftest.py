@@ -75,3 +75,23 @@ def tiny_dataset(tmp_path: Path) -> Path:
             "val": ["dozen jugs", "liquor"],
         },
     )
+
+
+def tiny_model_file(path: Path, kind: str = "graves", styles: int = 0) -> Path:
+    """An untrained tiny model saved as a portable model file (.npz), as shipped models are."""
+    import torch
+
+    from scribe.alphabet import Alphabet
+    from scribe.checkpoint import export_model_file, model_checkpoint
+    from scribe.model import HandwritingModel, ModelConfig
+
+    torch.manual_seed(0)
+    alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
+    config = ModelConfig(
+        kind=kind, vocab_size=len(alphabet), hidden=16, layers=2, mixtures=3, window_mixtures=2,
+        encoder_dim=8, embed_dim=8, latent_dim=4, stroke_encoder_dim=8, styles=styles, style_dim=4,
+    )
+    model = HandwritingModel(config)
+    mean, std = np.array([2.0, 0.0, 0.1]), np.array([5.0, 5.0, 0.3])
+    export_model_file(model_checkpoint(model, alphabet, mean, std, step=1, points_per_char=4.0), path)
+    return path

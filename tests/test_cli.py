@@ -41,12 +41,18 @@ def test_help_lists_every_subcommand_and_each_has_help() -> None:
         assert "Usage:" in sub.stdout and len(sub.stdout.splitlines()) > 3
 
 
-def test_unfinished_commands_fail_with_one_line() -> None:
+def test_unknown_options_fail_with_one_line() -> None:
     result = run_scribe("write", "--some-option", "value")
-    assert result.returncode != 0
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--some-option" in lines[0]
+    assert "scribe write --help" in lines[0]
     assert result.stdout == ""
+
+
+def test_plain_scribe_shows_its_help() -> None:
+    result = run_scribe()
+    assert result.returncode == 0 and "Usage:" in result.stdout and "write" in result.stdout
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

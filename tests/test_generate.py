@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import tiny_model_file
 
-from scribe.alphabet import Alphabet
-from scribe.checkpoint import export_model_file, model_checkpoint
 from scribe.generate import (
     Conditioning,
     SampledLine,
@@ -19,20 +17,6 @@ from scribe.generate import (
     write_lines,
 )
 from scribe.inference import InferenceModel, Mixture, load_inference_model
-from scribe.model import HandwritingModel, ModelConfig
-
-
-def tiny_model_file(path: Path, kind: str = "graves", styles: int = 0) -> Path:
-    torch.manual_seed(0)
-    alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
-    config = ModelConfig(
-        kind=kind, vocab_size=len(alphabet), hidden=16, layers=2, mixtures=3, window_mixtures=2,
-        encoder_dim=8, embed_dim=8, latent_dim=4, stroke_encoder_dim=8, styles=styles, style_dim=4,
-    )
-    model = HandwritingModel(config)
-    mean, std = np.array([2.0, 0.0, 0.1]), np.array([5.0, 5.0, 0.3])
-    export_model_file(model_checkpoint(model, alphabet, mean, std, step=1, points_per_char=4.0), path)
-    return path
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -27,16 +27,19 @@ from rich.progress import (
 
 from scribe import __version__
 from scribe.errors import ScribeError
+from scribe.generate import DEFAULT_BIAS
+from scribe.models import DEFAULT_MODEL
 from scribe.progress import ProgressFn
 
 if TYPE_CHECKING:
+    from scribe.document import Document, Scribe
     from scribe.eval import EvalResult
+    from scribe.render import PageSetup
     from scribe.train import TrainEvent, TrainOptions
 
 app = typer.Typer(
     name="scribe",
     help="Turn text into realistic, human-like handwriting, and train the models that write it.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -44,6 +47,7 @@ app = typer.Typer(
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
+PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
 ProgressFactory = Callable[[str, Optional[int]], ProgressFn]
 
 
@@ -53,8 +57,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    context: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -63,6 +68,9 @@ def _root(
 
     Data lives in $SCRIBE_HOME (default: your platform's user data folder for scribe).
     """
+    if context.invoked_subcommand is None:  # plain `scribe`: show what it can do
+        print(context.get_help())
+        raise typer.Exit()
 
 
 @contextmanager
@@ -314,22 +322,166 @@ def _format_result(result: EvalResult, prefix: str = "") -> str:
     return text + f" [{result.sequences} sequences, {result.points} points]"
 
 
-_LATER = {"allow_extra_args": True, "ignore_unknown_options": True}
+def _bar_when(bars: ProgressFactory, description: str, min_total: int) -> ProgressFn:
+    """A progress callback that draws its bar only once the total is known to exceed ``min_total``."""
+    update: Optional[ProgressFn] = None
+
+    def report(done: int, total: Optional[int]) -> None:
+        nonlocal update
+        if update is None and (total or 0) > min_total:
+            update = bars(description, total)
+        if update is not None:
+            update(done, total)
+
+    return report
 
 
-@app.command(context_settings=_LATER)
-def write() -> None:
-    """Write text as handwriting to SVG, PNG or PDF."""
-    raise ScribeError(f"`scribe write` is not available in scribe {__version__} yet; it arrives in a later release")
+def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]:
+    """The text to write: the argument, --input FILE, or piped stdin; None means ask interactively."""
+    import sys
+
+    from scribe.text import decode_input
+
+    if text is not None and input_file is not None:
+        raise ScribeError("give the text either as an argument or with --input FILE, not both")
+    if text is not None:
+        return text
+    if input_file is not None:
+        try:
+            return decode_input(input_file.read_bytes(), str(input_file))
+        except OSError as exc:
+            raise ScribeError(f"cannot read --input {input_file}: {exc.strerror}; check the path") from exc
+    if not sys.stdin.isatty():
+        return decode_input(sys.stdin.buffer.read(), "stdin")
+    return None
+
+
+def _page_setup(page: str, margin: float, line_spacing: float, x_height: Optional[float], align: str,
+                ink: str, pen_width: float, ruled: bool, transparent: bool) -> PageSetup:
+    from scribe.render import PageSetup, parse_page_size
+
+    setup = PageSetup(
+        size=parse_page_size(page), margin=margin, line_spacing=line_spacing, x_height=x_height, align=align,
+        ink=ink, pen_width=pen_width, ruled=ruled, background=None if transparent else "white",
+    )
+    setup.validate()
+    return setup
+
+
+def _warn_about(document: Document) -> None:
+    from scribe.text import describe_substitutions
+
+    if document.substitutions:
+        changes = describe_substitutions(document.substitutions)
+        stderr.print(f"warning: the model cannot write every character; {changes}", markup=False)
+    for number, line in enumerate(document.lines, 1):
+        if line.problems:
+            stderr.print(
+                f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
+                "try another --seed", markup=False,
+            )
+
+
+@app.command("write")
+def write_command(
+    text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to write. [default: --input FILE, or stdin, or ask]")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Output file (.svg, .png, .pdf) or - for stdout.")] = Path("handwriting.svg"),
+    input_file: Annotated[Optional[Path], typer.Option("--input", "-i", metavar="FILE", help="Read the text from a UTF-8 file.")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="svg, png or pdf. [default: from the extension]")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
+    style: Annotated[Optional[int], typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
+    style_file: Annotated[Optional[Path], typer.Option("--style-file", metavar="FILE", help="Write like this sample: SVG, JSON, .npz or IAM-OnDB XML.")] = None,
+    style_text: Annotated[Optional[str], typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
+    style_seed: Annotated[Optional[int], typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
+    bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
+    temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on characters the model cannot write instead of substituting.")] = False,
+    page: Annotated[str, typer.Option("--page", metavar="SIZE", help="a4, a5, letter, legal or WIDTHxHEIGHT in mm.")] = "a4",
+    margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = 20.0,
+    line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = 10.0,
+    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help="Height of small letters. [default: 0.25 x line spacing]")] = None,
+    align: Annotated[str, typer.Option("--align", metavar="left|center", help="Line alignment.")] = "left",
+    ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = "#1b2a6b",
+    pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = 0.5,
+    ruled: Annotated[bool, typer.Option("--ruled", help="Draw ruled paper behind the writing.")] = False,
+    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = 150,
+    transparent: Annotated[bool, typer.Option("--transparent", help="PNG/SVG without the white background.")] = False,
+) -> None:
+    """Write text as handwriting to SVG, PNG or PDF pages.
+
+    The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
+    -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
+    """
+    import sys
+
+    from scribe.document import Scribe, check_output_folder, output_format
+
+    to_stdout = str(output) == "-"
+    fmt = output_format(Path("stdout"), format or "svg") if to_stdout else output_format(output, format)
+    if not to_stdout:
+        check_output_folder(output)  # before the work, not after it
+    setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
+    content = _read_text(text, input_file)
+    with _progress_bars("bytes") as bars:
+        scribe = Scribe(model, download_progress=_bar_when(bars, f"downloading {model}", 0))
+    prime = _read_style_file(style_file, style_text, scribe) if style_file is not None else None
+
+    def write_one(words: str, target: Path) -> None:
+        with _progress_bars("items") as bars:
+            document = scribe.write(
+                words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
+                temperature=temperature, seed=seed, strict=strict,
+                progress=_bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
+            )
+        _warn_about(document)
+        if to_stdout:
+            sys.stdout.buffer.write(document.to_bytes(fmt, dpi))
+            sys.stdout.buffer.flush()
+            return
+        for path in document.save(target, fmt, dpi):
+            stderr.print(f"wrote {path}", markup=False)
+
+    if content is not None:
+        write_one(content, output)
+        return
+    stderr.print("Type a text and press Enter to write it; an empty line or Ctrl-D ends.", markup=False)
+    for number in range(1, sys.maxsize):
+        try:
+            entry = input("text> ")
+        except EOFError:
+            break
+        if not entry.strip():
+            break
+        write_one(entry, output.with_name(f"{output.stem}-{number}{output.suffix}"))
+
+
+def _read_style_file(path: Path, text: Optional[str], scribe: Scribe) -> tuple:
+    from scribe.stylefile import read_style_file
+
+    return read_style_file(path, text, scribe.model)
 
 
 def main() -> None:
-    """Entry point of the ``scribe`` console script."""
+    """Entry point of the ``scribe`` console script: every failure a user can fix is one line."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except ScribeError as exc:
-        stderr.print(f"error: {exc}", markup=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        _fail(str(exc), 1)
     except KeyboardInterrupt:
-        stderr.print("interrupted", markup=False)
-        raise SystemExit(130) from None
+        _fail("interrupted", 130)
+    except Exception as exc:
+        # Typer's command-line parsing errors (unknown option, bad value) carry their own
+        # message and exit status; anything else is a bug and keeps its traceback.
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        context = getattr(exc, "ctx", None)
+        hint = f"; see `{context.command_path} --help`" if context is not None else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    stderr.print(message if message == "interrupted" else f"error: {message}", markup=False, soft_wrap=True)
+    raise SystemExit(status)

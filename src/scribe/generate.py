@@ -17,15 +17,16 @@ Runs on :mod:`scribe.inference` (NumPy), so writing never imports PyTorch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from scribe.alphabet import Alphabet
 from scribe.inference import InferenceModel, Mixture
+from scribe.progress import ProgressFn, no_progress
 from scribe.strokes import denormalize, normalize
 
+DEFAULT_BIAS = 0.75  # Graves' sampling bias: higher is neater and less varied
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
 PEN_END = 2  # the VAE's "end of sequence" pen state
 RESEED_STRIDE = 1_000_003  # resampling round r uses seed + r * RESEED_STRIDE
@@ -60,13 +61,6 @@ class SampledLine:
     steps: int
     focus: np.ndarray  # int (steps,): the character the window weighed most at each step
     problems: list[str] = field(default_factory=list)
-
-
-ProgressFn = Callable[[int, int], None]
-
-
-def _no_progress(done: int, total: int) -> None:
-    """The default progress callback: report nothing."""
 
 
 def encode_texts(alphabet: Alphabet, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +138,7 @@ def sample_lines(
     seed: int = 0,
     conditioning: Conditioning | None = None,
     max_steps_per_character: int = MAX_STEPS_PER_CHARACTER,
-    progress: ProgressFn = _no_progress,
+    progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
     """Write every text of ``texts`` as one line, all in one batch; each line stops on its own."""
     rng = np.random.default_rng(seed)
@@ -214,7 +208,7 @@ def write_lines(
     seed: int = 0,
     conditioning: Conditioning | None = None,
     attempts: int = 3,
-    progress: ProgressFn = _no_progress,
+    progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
     """Sample all ``texts`` in one batch, then resample the failed lines (up to ``attempts`` in all).
 

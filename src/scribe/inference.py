@@ -122,6 +122,9 @@ class InferenceModel:
             self._read_weights(state)
         except KeyError as exc:
             raise ScribeError(f"the model's weights lack {exc.args[0]}; the model file is damaged") from exc
+        # Curated at export (the styles that read best); otherwise every learned style, 0 = any writer.
+        every_style = list(range(len(self.styles))) if self.styles is not None else []
+        self.builtin_styles: list[int] = [int(s) for s in model.get("builtin_styles") or every_style]
 
     def _read_weights(self, state: dict[str, np.ndarray]) -> None:
         c = self.config

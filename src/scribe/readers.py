@@ -364,6 +364,24 @@ class _NoDoctypeBuilder(ET.TreeBuilder):
         raise ScribeError("XML document type declarations are not allowed")
 
 
+def parse_xml_safely(data: bytes, source: str, expected: str) -> ET.Element:
+    """Parse XML from outside, refusing DOCTYPE/ENTITY declarations (entity-expansion attacks).
+
+    ``expected`` names what the file should be, for the error messages.
+    """
+    refusal = f"{source}: refusing an XML file with DOCTYPE/ENTITY declarations; it is not {expected}"
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ScribeError(refusal)
+    parser = ET.XMLParser(target=_NoDoctypeBuilder())
+    try:
+        parser.feed(data)
+        return parser.close()
+    except ScribeError:
+        raise ScribeError(refusal) from None
+    except ET.ParseError as exc:
+        raise ScribeError(f"{source}: malformed XML ({exc}); the file is damaged or not {expected}") from None
+
+
 def read_iam_ondb_xml(data: bytes | Path, source: str | None = None) -> np.ndarray:
     """Parse one ``lineStrokes`` XML into int32 (N, 3) ``[x, y, end_of_stroke]``, y down as in the file.
 
@@ -379,16 +397,7 @@ def read_iam_ondb_xml(data: bytes | Path, source: str | None = None) -> np.ndarr
         except OSError as exc:
             raise ScribeError(f"{source}: cannot read the file ({exc.strerror or exc}); check the path") from None
     source = source or "IAM-OnDB line file"
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise ScribeError(f"{source}: refusing an XML file with DOCTYPE/ENTITY declarations; it is not an IAM-OnDB line file")
-    parser = ET.XMLParser(target=_NoDoctypeBuilder())
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except ScribeError:
-        raise ScribeError(f"{source}: refusing an XML file with DOCTYPE/ENTITY declarations; it is not an IAM-OnDB line file") from None
-    except ET.ParseError as exc:
-        raise ScribeError(f"{source}: malformed XML ({exc}); the file is damaged, extract or download it again") from None
+    root = parse_xml_safely(data, source, "an IAM-OnDB line file")
     rows: list[tuple[int, int, int]] = []
     try:
         for stroke in root.iter("Stroke"):

@@ -1,0 +1,225 @@
+"""The Python API: text in, a handwritten :class:`Document` out.
+
+    >>> from scribe import write
+    >>> doc = write("Meet me at the station before nine tonight.")
+    >>> doc.save("note.png")
+
+The flow is one way: text -> fitted to the model's alphabet and wrapped to the page
+(:mod:`scribe.text`) -> sampled, all lines at once (:mod:`scribe.generate`) -> laid
+out on pages and drawn as SVG (:mod:`scribe.render`) -> PNG or PDF on saving.
+A :class:`Scribe` holds a loaded model for many documents; :func:`write` keeps one
+per model name.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scribe.errors import ScribeError
+from scribe.generate import DEFAULT_BIAS, Conditioning, SampledLine, write_lines
+from scribe.inference import InferenceModel, load_inference_model
+from scribe.models import DEFAULT_MODEL, resolve_model
+from scribe.progress import ProgressFn, no_progress
+from scribe.render import (
+    Page,
+    PageSetup,
+    estimated_line_width,
+    layout,
+    page_svg,
+    svg_to_png,
+    svgs_to_pdf,
+)
+from scribe.strokes import normalize
+from scribe.text import (
+    Substitution,
+    check_text,
+    fit_to_alphabet,
+    relative_char_width,
+    wrap_text,
+)
+
+FORMATS = ("svg", "png", "pdf")
+
+
+@dataclass
+class Document:
+    """Handwritten pages, ready to show or save."""
+
+    pages: list[Page]
+    setup: PageSetup
+    lines: list[SampledLine]  # the sampled lines, in text order (strokes in dataset units)
+    substitutions: list[Substitution] = field(default_factory=list)  # characters replaced to fit the model
+
+    @functools.cached_property
+    def svgs(self) -> list[str]:
+        """Every page as a standalone SVG document."""
+        return [page_svg(page, self.setup) for page in self.pages]
+
+    def to_svg(self, page: int = 0) -> str:
+        return self.svgs[page]
+
+    def to_png(self, page: int = 0, dpi: float = 150) -> bytes:
+        return svg_to_png(self.svgs[page], dpi=dpi)
+
+    def to_pdf(self) -> bytes:
+        """All pages as one vector PDF."""
+        return svgs_to_pdf(self.svgs)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows the first page inline."""
+        return self.svgs[0]
+
+    def save(self, path: str | Path, format: str | None = None, dpi: float = 150) -> list[Path]:
+        """Write the document; returns the files written.
+
+        PDF holds every page; SVG and PNG write one file per page, named
+        ``name-1.png``, ``name-2.png``, ... when there are several. The format comes
+        from ``format`` or the extension. Every file is written to a temporary name
+        and renamed, so a failure leaves no partial file.
+        """
+        path = Path(path)
+        fmt = output_format(path, format)
+        check_output_folder(path)
+        if fmt == "pdf":
+            write_atomic(path, self.to_pdf())
+            return [path]
+        paths = page_paths(path, len(self.pages))
+        for number, target in enumerate(paths):
+            data = self.to_png(number, dpi) if fmt == "png" else self.to_svg(number).encode("utf-8")
+            write_atomic(target, data)
+        return paths
+
+    def to_bytes(self, format: str, dpi: float = 150) -> bytes:
+        """The document in one byte string (for ``-o -``): SVG and PNG need a one-page document."""
+        if format == "pdf":
+            return self.to_pdf()
+        if len(self.pages) > 1:
+            raise ScribeError(
+                f"the text fills {len(self.pages)} pages and {format.upper()} holds one; write PDF to stdout or give -o FILE"
+            )
+        return self.to_png(0, dpi) if format == "png" else self.to_svg(0).encode("utf-8")
+
+
+def output_format(path: Path, format: str | None) -> str:
+    """The output format from ``format`` or the file's extension."""
+    chosen = (format or path.suffix.lstrip(".")).lower()
+    if chosen not in FORMATS:
+        given = f"--format {format}" if format else f"extension {path.suffix or '(none)'!s} of {path}"
+        raise ScribeError(f"unknown output format ({given}); use .svg, .png or .pdf, or pass --format")
+    return chosen
+
+
+def check_output_folder(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ScribeError(f"output folder {folder} does not exist; create it or choose another -o path")
+
+
+def page_paths(path: Path, count: int) -> list[Path]:
+    """``path`` for one page; ``stem-1.ext``, ``stem-2.ext``, ... for several."""
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{number}{path.suffix}") for number in range(1, count + 1)]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Scribe:
+    """A loaded handwriting model that writes documents."""
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, download_progress: ProgressFn = no_progress) -> None:
+        self.model: InferenceModel = load_inference_model(resolve_model(model, download_progress))
+
+    @property
+    def styles(self) -> list[int]:
+        """The model's built-in styles (writer-style ids); ``style=N`` picks ``styles[N]``."""
+        return self.model.builtin_styles
+
+    def conditioning(
+        self, style: int | None = None, style_seed: int | None = None, prime: tuple[np.ndarray, str] | None = None
+    ) -> Conditioning:
+        """Who writes, for every line of a document: a built-in style, a sampled z, or priming ink."""
+        if prime is not None:
+            if self.model.kind == "vae":
+                return Conditioning(z=self.model.encode_style(normalize(prime[0], self.model.mean, self.model.std))[0])
+            return Conditioning(prime_offsets=prime[0], prime_text=prime[1])
+        if self.model.kind == "vae":
+            rng = np.random.default_rng(style_seed if style_seed is not None else 0)
+            return Conditioning(z=rng.standard_normal(int(self.model.config["latent_dim"])).astype(np.float32))
+        if style_seed is not None:
+            raise ScribeError("--style-seed samples a VAE style; this model has built-in styles: use --style N")
+        return Conditioning(style_id=self._style_id(style))
+
+    def _style_id(self, style: int | None) -> int | None:
+        styles = self.styles
+        if not styles:
+            if style not in (None, 0):
+                raise ScribeError("this model has no built-in styles; leave out --style or use --style-file")
+            return None
+        index = 0 if style is None else style
+        if not 0 <= index < len(styles):
+            raise ScribeError(f"--style {style} does not exist; this model has styles 0 to {len(styles) - 1}")
+        return styles[index]
+
+    def write(
+        self,
+        text: str,
+        *,
+        setup: PageSetup | None = None,
+        style: int | None = None,
+        style_seed: int | None = None,
+        prime: tuple[np.ndarray, str] | None = None,
+        bias: float = DEFAULT_BIAS,
+        temperature: float = 1.0,
+        seed: int = 0,
+        strict: bool = False,
+        attempts: int = 3,
+        progress: ProgressFn = no_progress,
+    ) -> Document:
+        """Write ``text`` as handwritten pages.
+
+        ``prime`` is a sample of the user's handwriting (offsets in the model's units,
+        see :mod:`scribe.stylefile`) with its text; all lines share one style.
+        """
+        setup = setup or PageSetup()
+        setup.validate()
+        fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
+        width_units = setup.text_width / estimated_line_width(1, setup)  # in average characters
+        items = wrap_text(fitted, width_units, relative_char_width)
+        texts = [item for item in items if item is not None]
+        if not texts:
+            raise ScribeError("nothing left to write once unsupported characters were dropped; check the text")
+        conditioning = self.conditioning(style, style_seed, prime)
+        lines = write_lines(
+            self.model, texts, bias=bias, temperature=temperature, seed=seed,
+            conditioning=conditioning, attempts=attempts, progress=progress,
+        )
+        inks = iter(line.offsets for line in lines)
+        pages = layout([None if item is None else next(inks) for item in items], setup)
+        return Document(pages, setup, lines, substitutions)
+
+
+@functools.lru_cache(maxsize=4)
+def _scribe(model: str) -> Scribe:
+    return Scribe(model)
+
+
+def write(text: str, model: str | Path = DEFAULT_MODEL, **options: object) -> Document:
+    """Write ``text`` with ``model`` (a registry name or a path); see :meth:`Scribe.write` for options."""
+    return _scribe(str(model)).write(text, **options)  # type: ignore[arg-type]

@@ -1,0 +1,365 @@
+"""Page layout and vector output (scribe.render), on synthetic ink whose baseline and x-height are known."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import cairocffi
+import numpy as np
+import pytest
+from conftest import SHARED_DATA, needs_shared_data
+
+from scribe.errors import ScribeError
+from scribe.render import (
+    ADVANCE_PER_X_HEIGHT,
+    MAX_TILT_DEGREES,
+    PAGE_SIZES,
+    X_HEIGHT_PER_SPACING,
+    Page,
+    PageSetup,
+    PlacedLine,
+    estimated_line_width,
+    layout,
+    line_metrics,
+    page_svg,
+    parse_page_size,
+    svg_to_png,
+    svgs_to_pdf,
+)
+from scribe.strokes import points_to_offsets
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+SMALL = PageSetup(size=(100.0, 60.0), margin=10.0, line_spacing=10.0)  # 4 line slots, 80 mm of text width
+POINTS_PER_LETTER = 12
+
+
+def written(
+    text: str, x_height: float = 40.0, tilt_degrees: float = 0.0, origin: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
+    """Synthetic handwriting as offsets (dataset units, y up), its baseline at height 0 through ``origin``.
+
+    Each word is one stroke. ``n`` is an arch from the baseline up to the
+    x-height and back, ``l`` an ascender to 2.2 x-heights, ``g`` an arch that
+    dips to one x-height below the baseline, ``.`` a single point on the
+    baseline; a space moves on with the pen up. The line is then rotated by
+    ``tilt_degrees`` and moved to ``origin``.
+    """
+    width = 0.7 * x_height
+    t = np.linspace(0.0, 1.0, POINTS_PER_LETTER, endpoint=False)
+    shapes = {"n": np.sin(np.pi * t), "l": 2.2 * np.sin(np.pi * t), "g": np.sin(2 * np.pi * t)}
+    strokes, x = [], 0.0
+    for word in text.split(" "):
+        xs, ys, dots = [], [], []
+        for letter in word:
+            if letter == ".":
+                dots.append(np.array([[x + 0.3 * width, 0.0]]))
+            else:
+                xs.append(x + t * width)
+                ys.append(shapes[letter] * x_height)
+                end = x + width
+            x += width
+        if xs:
+            strokes.append(np.column_stack([np.concatenate([*xs, [end]]), np.concatenate([*ys, [0.0]])]))
+        strokes.extend(dots)
+        x += width
+    a = math.radians(tilt_degrees)
+    rotation = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    points = [s @ rotation + origin for s in strokes]
+    ends = [np.eye(1, len(s), len(s) - 1).ravel() for s in points]
+    y_down = np.concatenate([np.column_stack([s[:, 0], -s[:, 1], e]) for s, e in zip(points, ends, strict=True)])
+    return points_to_offsets(y_down)
+
+
+def ink(line: PlacedLine) -> np.ndarray:
+    """All points of a placed line, (n, 2) mm, y down."""
+    return np.concatenate(line.strokes)
+
+
+def png_pixels(png: bytes) -> tuple[int, int, np.ndarray]:
+    """Width, height and (height, width, 4) premultiplied BGRA bytes of a PNG, read with cairo."""
+    surface = cairocffi.ImageSurface.create_from_png(io.BytesIO(png))
+    width, height, stride = surface.get_width(), surface.get_height(), surface.get_stride()
+    data = np.frombuffer(bytes(surface.get_data()), dtype=np.uint8).reshape(height, stride)
+    return width, height, data[:, : 4 * width].reshape(height, width, 4)
+
+
+# --------------------------------------------------------------------------- page setup
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("a4", (210.0, 297.0)),
+        ("Letter", (215.9, 279.4)),
+        (" LEGAL ", (215.9, 355.6)),
+        ("a5", (148.0, 210.0)),
+        ("120x80", (120.0, 80.0)),
+        ("120.5x80", (120.5, 80.0)),
+        ("90 X 60.25", (90.0, 60.25)),
+    ],
+)
+def test_parse_page_size(value: str, size: tuple[float, float]) -> None:
+    assert parse_page_size(value) == size
+
+
+@pytest.mark.parametrize("value", ["b5", "", "120x", "x80", "120x80x3", "-120x80", "0x80", "120x0", "axb", "120,80"])
+def test_parse_page_size_rejects_nonsense(value: str) -> None:
+    with pytest.raises(ScribeError, match="120x80") as error:
+        parse_page_size(value)
+    assert "\n" not in str(error.value)
+
+
+def test_default_setup() -> None:
+    setup = PageSetup()
+    setup.validate()
+    assert setup.size == PAGE_SIZES["a4"]
+    assert setup.text_width == 170
+    assert setup.lines_per_page == 25
+    assert setup.x_height_mm == pytest.approx(2.5)
+    assert [setup.baseline_y(0), setup.baseline_y(24)] == [30, 270]
+    assert SMALL.lines_per_page == 4
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"margin": 105.0}, "margins"),
+        ({"margin": -1.0}, "negative"),
+        ({"line_spacing": 0.0}, "spacing"),
+        ({"line_spacing": 300.0}, "margins"),
+        ({"x_height": 0.0}, "x-height"),
+        ({"x_height": 12.0}, "x-height"),
+        ({"align": "right"}, "left"),
+        ({"pen_width": 0.0}, "pen width"),
+        ({"ink": "bleu"}, "colour"),
+        ({"ink": 'red" onload="x'}, "colour"),
+        ({"background": "#12"}, "colour"),
+        ({"size": (0.0, 297.0)}, "page size"),
+        ({"margin": float("nan")}, "finite"),
+    ],
+)
+def test_page_setup_rejects_nonsense(change: dict[str, object], message: str) -> None:
+    setup = PageSetup(**change)
+    with pytest.raises(ScribeError, match=message):
+        setup.validate()
+    with pytest.raises(ScribeError):
+        layout([], setup)
+
+
+def test_page_setup_accepts_colours() -> None:
+    for colour in ("navy", "#000", "#1B2A6B", "rgb(10, 20, 30)"):
+        PageSetup(ink=colour, background=colour).validate()
+
+
+def test_estimated_line_width_follows_the_x_height() -> None:
+    assert estimated_line_width(10, PageSetup(x_height=4.0)) == pytest.approx(10 * ADVANCE_PER_X_HEIGHT * 4.0)
+    assert estimated_line_width(10, PageSetup()) == pytest.approx(10 * ADVANCE_PER_X_HEIGHT * X_HEIGHT_PER_SPACING * 10.0)
+
+
+# --------------------------------------------------------------------------- line metrics
+
+
+def test_line_metrics_ignores_ascenders_and_descenders() -> None:
+    offsets = written("nlnn gnnl nnng lnn. nnn", x_height=40.0, tilt_degrees=3.0, origin=(5.0, 7.0))
+    m = line_metrics(offsets)
+    assert m.x_height == pytest.approx(40.0, rel=0.03)
+    assert math.degrees(math.atan(m.slope)) == pytest.approx(3.0, abs=0.3)
+    # The baseline passes through the origin of the synthetic line, which is (0, 0) after the offsets' shift.
+    assert m.baseline_at(0.0) == pytest.approx(0.0, abs=0.05 * 40)
+    assert m.tops >= 10
+    assert m.top > 2 * 40 and m.bottom < -20
+
+
+def test_line_metrics_of_a_dot_and_a_dash() -> None:
+    dot = line_metrics(np.array([[0.0, 0.0, 1.0]], dtype=np.float32))
+    dash = line_metrics(np.array([[0, 0, 0], [30, 0, 1]], dtype=np.float32))
+    assert dot.tops == dash.tops == 0
+    assert dot.x_height > 0 and dash.x_height > 0
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_layout_puts_baselines_on_slots_and_scales_to_the_x_height() -> None:
+    setup = PageSetup(x_height=4.0)
+    lines = [written("nnnn nnn", x_height=30.0), written("nnn nnnnn nn", x_height=75.0)]
+    (page,) = layout(lines, setup)
+    assert (page.width, page.height) == PAGE_SIZES["a4"]
+    for slot, line in enumerate(page.lines):
+        points = ink(line)
+        assert points[:, 1].max() == pytest.approx(setup.baseline_y(slot), abs=0.01)
+        assert points[:, 1].min() == pytest.approx(setup.baseline_y(slot) - 4.0, abs=0.05)
+        assert points[:, 0].min() == pytest.approx(setup.margin)
+    assert all(s.dtype == np.float64 and s.shape[1] == 2 for line in page.lines for s in line.strokes)
+
+
+def test_layout_default_x_height_is_a_share_of_the_spacing() -> None:
+    (page,) = layout([written("nnn nnn")], PageSetup(line_spacing=12.0))
+    assert np.ptp(ink(page.lines[0])[:, 1]) == pytest.approx(X_HEIGHT_PER_SPACING * 12.0, abs=0.05)
+
+
+def test_layout_overflows_onto_new_pages() -> None:
+    pages = layout([written("nn nn")] * 9, SMALL)
+    assert [len(p.lines) for p in pages] == [4, 4, 1]
+    assert ink(pages[2].lines[0])[:, 1].max() == pytest.approx(SMALL.baseline_y(0), abs=0.01)
+
+
+def test_blank_lines_take_a_slot_but_never_start_a_page() -> None:
+    line = written("nn nn")
+    pages = layout([None, line, None, line, None, None, line, np.zeros((0, 3), np.float32), line], SMALL)
+    assert [len(p.lines) for p in pages] == [2, 2]
+    bottoms = [[ink(placed)[:, 1].max() for placed in page.lines] for page in pages]
+    assert bottoms[0] == pytest.approx([SMALL.baseline_y(1), SMALL.baseline_y(3)], abs=0.01)
+    assert bottoms[1] == pytest.approx([SMALL.baseline_y(0), SMALL.baseline_y(2)], abs=0.01)
+
+
+def test_blank_lines_only_give_one_empty_page() -> None:
+    assert [len(p.lines) for p in layout([], SMALL)] == [0]
+    assert [len(p.lines) for p in layout([None] * 9, SMALL)] == [0]
+
+
+def test_centred_lines() -> None:
+    setup = PageSetup(align="center")
+    (page,) = layout([written("nnn n"), written("nnnnnnn nnnnnnn")], setup)
+    for line in page.lines:
+        xs = ink(line)[:, 0]
+        assert (xs.min() + xs.max()) / 2 == pytest.approx(setup.size[0] / 2)
+        assert xs.min() > setup.margin + 1
+
+
+def test_over_wide_line_is_scaled_down_to_fit_the_margins() -> None:
+    setup = PageSetup(x_height=5.0)
+    (page,) = layout([written(" ".join(["nnnnnnnn"] * 12)), written("nnnn")], setup)
+    wide, normal = (ink(line) for line in page.lines)
+    assert wide[:, 0].min() == pytest.approx(setup.margin)
+    assert wide[:, 0].max() == pytest.approx(setup.size[0] - setup.margin)
+    assert np.ptp(wide[:, 1]) < 0.5 * np.ptp(normal[:, 1])
+    assert wide[:, 1].max() == pytest.approx(setup.baseline_y(0), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("tilt", "kept"), [(1.0, 1.0), (-1.5, -1.5), (9.0, MAX_TILT_DEGREES), (-12.0, -MAX_TILT_DEGREES)]
+)
+def test_gross_tilt_is_removed_but_natural_drift_kept(tilt: float, kept: float) -> None:
+    setup = PageSetup()
+    (page,) = layout([written("nnnnnn nnnnnn nnnnnnn nnnnnn", tilt_degrees=tilt)], setup)
+    # Every word starts and ends on the baseline.
+    on_baseline = np.array([stroke[i] for stroke in page.lines[0].strokes for i in (0, -1)])
+    baseline = np.polyfit(on_baseline[:, 0], on_baseline[:, 1], 1)
+    assert -math.degrees(math.atan(baseline[0])) == pytest.approx(kept, abs=0.05)
+    xs = ink(page.lines[0])[:, 0]
+    assert np.polyval(baseline, (xs.min() + xs.max()) / 2) == pytest.approx(setup.baseline_y(0), abs=0.2)
+
+
+def test_line_with_too_few_letters_takes_the_scale_of_the_others() -> None:
+    setup = PageSetup()
+    (page,) = layout([written("nnnnn nnnnn", x_height=40.0), written("n", x_height=80.0)], setup)
+    heights = [np.ptp(ink(line)[:, 1]) for line in page.lines]
+    assert heights == pytest.approx([setup.x_height_mm, 2 * setup.x_height_mm], abs=0.05)
+
+
+# --------------------------------------------------------------------------- SVG, PNG, PDF
+
+
+def sample_page(setup: PageSetup) -> Page:
+    """One page of two written lines with dots."""
+    (page,) = layout([written("nlnn. gnn"), written("nn. nnnn")], setup)
+    return page
+
+
+def test_page_svg_is_well_formed_with_one_path_per_line_and_a_subpath_per_stroke() -> None:
+    setup = PageSetup()
+    page = sample_page(setup)
+    svg = page_svg(page, setup)
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    assert (root.get("width"), root.get("height"), root.get("viewBox")) == ("210mm", "297mm", "0 0 210 297")
+    assert root.find(f"{SVG_NS}rect").get("fill") == "white"
+    (ink_group,) = root.findall(f"{SVG_NS}g")
+    assert ink_group.get("stroke") == setup.ink and ink_group.get("stroke-width") == "0.5"
+    assert ink_group.get("fill") == "none" and ink_group.get("stroke-linecap") == "round"
+    paths = [p.get("d") for p in ink_group.findall(f"{SVG_NS}path")]
+    assert [d.count("M") for d in paths] == [len(line.strokes) for line in page.lines]
+    assert all("C" in d for d in paths)
+    assert "l0 0" in paths[0]  # the dot
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", svg.split("?>", 1)[1])
+    assert numbers and all(len(n.split(".")[1]) <= 2 for n in numbers if "." in n)
+
+
+def test_page_svg_ruled_and_transparent() -> None:
+    setup = PageSetup(ruled=True, background=None, margin=25.0)
+    root = ET.fromstring(page_svg(sample_page(setup), setup))
+    assert root.find(f"{SVG_NS}rect") is None
+    rules = [p.get("d") for p in root.findall(f"{SVG_NS}path")]
+    assert rules[0].count("H210") == setup.lines_per_page and "M0 35H210" in rules[0]
+    assert rules[1] == "M25 0V297"
+
+
+def test_strokes_are_smooth_curves_through_their_points() -> None:
+    square = np.array([[10.0, 10.0], [20.0, 10.0], [20.0, 20.0], [10.0, 20.0]])
+    svg = page_svg(Page(50.0, 50.0, [PlacedLine([square])]), PageSetup(size=(50.0, 50.0), margin=5.0))
+    d = ET.fromstring(svg).find(f"{SVG_NS}g/{SVG_NS}path").get("d")
+    start, curves = d[1:].split("C")
+    values = np.array([float(v) for v in curves.split()]).reshape(-1, 6)
+    assert start == "10 10"
+    assert np.allclose(values[:, 4:], square[1:])  # every segment ends on the next point
+    assert np.allclose(values[0, :2], [10 + 10 / 3, 10], atol=0.01)  # the first handle follows the first segment
+    assert np.allclose(values[1, :2], [20 + 10 / 6, 10 + 10 / 6], atol=0.01)  # the corner is rounded
+
+
+def test_png_has_the_page_size_for_the_dpi_and_a_white_background() -> None:
+    setup = PageSetup()
+    png = svg_to_png(page_svg(sample_page(setup), setup), dpi=72)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height, pixels = png_pixels(png)
+    assert (width, height) == (round(210 / 25.4 * 72), round(297 / 25.4 * 72))
+    assert pixels[0, 0].tolist() == [255, 255, 255, 255]
+    assert (pixels[..., :3] < 200).any()  # some ink
+
+
+def test_transparent_png_keeps_alpha_and_dots_are_visible() -> None:
+    setup = PageSetup(size=(40.0, 30.0), margin=5.0, background=None, pen_width=1.0)
+    page = Page(40.0, 30.0, [PlacedLine([np.array([[20.0, 15.0]])])])
+    width, height, pixels = png_pixels(svg_to_png(page_svg(page, setup), dpi=100))
+    assert pixels[0, 0, 3] == 0
+    assert pixels[height // 2, width // 2, 3] == 255
+
+
+def test_pdf_has_one_vector_page_per_svg_at_its_size() -> None:
+    a4, a5 = PageSetup(), PageSetup(size=PAGE_SIZES["a5"])
+    pdf = svgs_to_pdf([page_svg(sample_page(a4), a4), page_svg(sample_page(a5), a5)])
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 2
+    boxes = [[float(v) for v in box.split()] for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)]
+    expected = [[0, 0, 419.53, 595.28], [0, 0, 595.28, 841.89]]  # A5 and A4 in points
+    assert np.array(sorted(boxes)) == pytest.approx(np.array(expected), abs=0.01)
+    assert b"/Image" not in pdf
+
+
+def test_output_rejects_nonsense() -> None:
+    with pytest.raises(ScribeError, match="page"):
+        svgs_to_pdf([])
+    with pytest.raises(ScribeError, match="dpi"):
+        svg_to_png(page_svg(Page(10.0, 10.0, []), PageSetup(size=(10.0, 10.0), margin=0.0)), dpi=0)
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@needs_shared_data
+def test_real_lines_match_the_measured_advance_and_sit_on_their_slots() -> None:
+    with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as npz:
+        points, bounds, texts = npz["points"], npz["line_offsets"], npz["texts"]
+    lines = [points_to_offsets(points[bounds[i] : bounds[i + 1]]) for i in range(len(texts))]
+    metrics = [line_metrics(offsets) for offsets in lines]
+    advance = [(m.right - m.left) / len(text) / m.x_height for m, text in zip(metrics, texts, strict=True)]
+    assert np.median(advance) == pytest.approx(ADVANCE_PER_X_HEIGHT, abs=0.01)
+    setup = PageSetup()
+    pages = layout(lines[:30], setup)
+    assert [len(p.lines) for p in pages] == [25, 5]
+    for slot, line in enumerate(pages[0].lines):
+        ys = ink(line)[:, 1]
+        assert setup.baseline_y(slot) - 1.5 * setup.x_height_mm < np.median(ys) < setup.baseline_y(slot)
