@@ -159,3 +159,12 @@ def test_bad_input_is_one_line_and_writes_nothing(
 def test_page_paths_number_pages() -> None:
     assert page_paths(Path("a/note.png"), 1) == [Path("a/note.png")]
     assert page_paths(Path("a/note.png"), 2) == [Path("a/note-1.png"), Path("a/note-2.png")]
+
+
+def test_the_package_exports_the_writing_api(model_path: Path, tmp_path: Path) -> None:
+    import scribe as package
+
+    document = package.write("abc", model=model_path, seed=1)
+    assert isinstance(document, package.Document)
+    assert document.save(tmp_path / "a.pdf") == [tmp_path / "a.pdf"]
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")

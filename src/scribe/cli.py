@@ -322,6 +322,79 @@ def _format_result(result: EvalResult, prefix: str = "") -> str:
     return text + f" [{result.sequences} sequences, {result.points} points]"
 
 
+models_app = typer.Typer(help="List and download the registered models.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models_list(context: typer.Context) -> None:
+    """List the registered models: name, kind, where it is (installed or not), and its styles."""
+    if context.invoked_subcommand is not None:
+        return
+    from scribe.models import DEFAULT_MODEL, REGISTRY, installed_path
+
+    for entry in REGISTRY.values():
+        path = installed_path(entry)
+        if path is not None:
+            where = str(path) + _style_note(path)
+        elif entry.package_file:
+            where = "missing from this installation: reinstall scribe"
+        else:
+            where = f"not downloaded ({entry.size or '?'} bytes): scribe models download {entry.name}"
+        default = " (default)" if entry.name == DEFAULT_MODEL else ""
+        print(f"{entry.name}{default}  [{entry.kind}]  {entry.description}\n    {where}")
+
+
+def _style_note(path: Path) -> str:
+    from scribe.inference import load_inference_model
+
+    model = load_inference_model(path)
+    count = len(model.builtin_styles)
+    if model.kind == "vae":
+        return "; styles: any --style-seed N, or --style-file"
+    return f"; built-in styles: --style 0 to {count - 1}" if count else ""
+
+
+@app.command("export")
+def export_command(
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A training checkpoint (.pth).")],
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="The model file to write (.npz).")],
+    styles: Annotated[Optional[str], typer.Option("--styles", metavar="IDS", help="Built-in styles, in order: comma-separated writer-style ids (0 = any writer).")] = None,
+) -> None:
+    """Turn a checkpoint into a portable float16 model file that `scribe write` loads fast."""
+    from scribe.checkpoint import export_model_file, read_checkpoint
+
+    if output.suffix != ".npz":
+        raise ScribeError(f"model files end in .npz, not {output.suffix or '(none)'}; name the output like model.npz")
+    loaded = read_checkpoint(checkpoint)
+    chosen = _style_ids(styles, len(loaded.get("style_writers") or []))
+    export_model_file({**loaded, "builtin_styles": chosen}, output)
+    stderr.print(f"wrote {output}", markup=False)
+
+
+def _style_ids(text: Optional[str], count: int) -> Optional[list[int]]:
+    if text is None:
+        return None
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ScribeError(f"--styles {text!r}: give comma-separated style ids like 0,12,40") from None
+    wrong = [i for i in ids if not 0 <= i <= count]
+    if wrong or not ids:
+        raise ScribeError(f"--styles: the model has styles 0 to {count}; {wrong or 'none given'} is not among them")
+    return ids
+
+
+@models_app.command("download")
+def models_download(name: Annotated[str, typer.Argument(metavar="NAME", help="A name from `scribe models`.")]) -> None:
+    """Fetch a registered model into $SCRIBE_HOME/models (verified by size and SHA-256)."""
+    from scribe.models import download_model
+
+    with _progress_bars("bytes") as bars:
+        path = download_model(name, _bar_when(bars, f"downloading {name}", 0))
+    stderr.print(f"{name}: {path}", markup=False)
+
+
 def _bar_when(bars: ProgressFactory, description: str, min_total: int) -> ProgressFn:
     """A progress callback that draws its bar only once the total is known to exceed ``min_total``."""
     update: Optional[ProgressFn] = None
