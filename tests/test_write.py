@@ -168,3 +168,21 @@ def test_the_package_exports_the_writing_api(model_path: Path, tmp_path: Path) -
     assert isinstance(document, package.Document)
     assert document.save(tmp_path / "a.pdf") == [tmp_path / "a.pdf"]
     assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_interactive_prompt_writes_each_entry(model_path: Path, tmp_path: Path) -> None:
+    """With no text on a terminal, scribe asks for texts and writes each to its own file."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scribe", "write", "-o", "entry.svg", "--model", str(model_path)],
+        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    os.close(terminal)
+    os.write(controller, b"first entry\nsecond entry\n\n")
+    _, err = process.communicate(timeout=120)
+    os.close(controller)
+    assert process.returncode == 0, err.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry-1.svg", "entry-2.svg"]
+    assert "text> " in err.decode() and "wrote entry-2.svg" in err.decode()

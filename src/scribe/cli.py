@@ -521,7 +521,7 @@ def write_command(
     stderr.print("Type a text and press Enter to write it; an empty line or Ctrl-D ends.", markup=False)
     for number in range(1, sys.maxsize):
         try:
-            entry = input("text> ")
+            entry = stderr.input("text> ")  # the prompt goes to stderr: stdout may carry -o - data
         except EOFError:
             break
         if not entry.strip():
