@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scribe.document import Scribe
-from scribe.generate import write_lines
+from scribe.generate import DEFAULT_BIAS, SamplingOptions, write_lines
 from scribe.models import DEFAULT_MODEL
 
 # Twenty lines that each fit one line of an A4 page at the default x-height.
@@ -78,9 +78,9 @@ def main() -> None:
         command = [sys.executable, "-m", "scribe", "write", "--input", str(page), "-o", str(Path(folder) / "page.png"), "--model", args.model]
         whole = best_of(args.repeats, lambda: subprocess.run(command, check=True, capture_output=True))
     in_process = best_of(args.repeats, lambda: scribe.write(text))
-    conditioning = scribe.conditioning()
+    options = SamplingOptions(bias=DEFAULT_BIAS, conditioning=scribe.conditioning())
     one_by_one = best_of(
-        args.repeats, lambda: [write_lines(scribe.model, [line], conditioning=conditioning) for line in PAGE]
+        args.repeats, lambda: [write_lines(scribe.model, [line], options) for line in PAGE]
     )
     print(json.dumps({
         "model": args.model,

@@ -11,6 +11,7 @@ from conftest import tiny_model_file
 from scribe.generate import (
     Conditioning,
     SampledLine,
+    SamplingOptions,
     line_problems,
     sample_lines,
     sample_offsets,
@@ -34,7 +35,7 @@ def test_same_seed_gives_identical_lines(tiny_model: InferenceModel) -> None:
 
 
 def test_lines_follow_the_stroke_format_and_stop(tiny_model: InferenceModel) -> None:
-    lines = sample_lines(tiny_model, ["ab", "a much longer line of text"], seed=1, max_steps_per_character=5)
+    lines = sample_lines(tiny_model, ["ab", "a much longer line of text"], SamplingOptions(max_steps_per_character=5), seed=1)
     for line in lines:
         assert line.offsets.dtype == np.float32 and line.offsets.shape[1] == 3
         assert np.all(line.offsets[0] == 0)
@@ -46,7 +47,7 @@ def test_lines_follow_the_stroke_format_and_stop(tiny_model: InferenceModel) -> 
 
 def test_batched_lines_equal_lines_sampled_alone_in_distribution_shape(tiny_model: InferenceModel) -> None:
     """Each line of a batch stops on its own: a short line is not padded to the longest."""
-    short, long = sample_lines(tiny_model, ["ab", "abcdefghij klmnop"], seed=3, max_steps_per_character=6)
+    short, long = sample_lines(tiny_model, ["ab", "abcdefghij klmnop"], SamplingOptions(max_steps_per_character=6), seed=3)
     assert short.steps <= 6 * 2 and long.steps <= 6 * 17
 
 
@@ -54,10 +55,10 @@ def test_priming_and_styles_condition_the_lines(tmp_path: Path) -> None:
     model = load_inference_model(tiny_model_file(tmp_path / "styled.npz", styles=3))
     assert model.styles is not None and model.styles.shape == (4, 4)
     plain = sample_lines(model, ["abc"], seed=2)[0]
-    styled = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(style_id=2))[0]
+    styled = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(style_id=2)), seed=2)[0]
     assert not np.array_equal(plain.offsets, styled.offsets)
     prime = np.array([[0, 0, 0], [3, 1, 0], [2, -1, 1], [4, 0, 0], [1, 1, 1]], np.float32)
-    primed = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(prime_offsets=prime, prime_text="hi"))[0]
+    primed = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(prime_offsets=prime, prime_text="hi")), seed=2)[0]
     assert np.all(primed.offsets[0] == 0) and not np.array_equal(plain.offsets, primed.offsets)
     assert primed.focus.min() >= -3  # focus is counted from the target text, after "hi "
 
@@ -65,8 +66,8 @@ def test_priming_and_styles_condition_the_lines(tmp_path: Path) -> None:
 def test_vae_samples_from_a_latent(tmp_path: Path) -> None:
     model = load_inference_model(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
     z_a, z_b = np.zeros(4, np.float32), np.full(4, 2.0, np.float32)
-    a = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(z=z_a))[0]
-    b = sample_lines(model, ["abc"], seed=2, conditioning=Conditioning(z=z_b))[0]
+    a = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(z=z_a)), seed=2)[0]
+    b = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(z=z_b)), seed=2)[0]
     assert not np.array_equal(a.offsets, b.offsets)
 
 

@@ -14,9 +14,7 @@ the data and the training options, so that ``--resume`` continues exactly.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 
 from scribe.alphabet import Alphabet
+from scribe.atomic import atomic_write
 from scribe.data import StyleTable
 from scribe.errors import ScribeError
 from scribe.model import HandwritingModel, ModelConfig
@@ -37,14 +36,8 @@ def save_checkpoint(checkpoint: dict, path: Path) -> None:
     """Write ``checkpoint`` to ``path`` atomically: a temporary file renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        torch.save(checkpoint, handle)
 
 
 def read_checkpoint(path: Path) -> dict:

@@ -14,15 +14,20 @@ per model name.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
-from scribe.generate import DEFAULT_BIAS, Conditioning, SampledLine, write_lines
+from scribe.generate import (
+    DEFAULT_BIAS,
+    Conditioning,
+    SampledLine,
+    SamplingOptions,
+    write_lines,
+)
 from scribe.inference import InferenceModel, load_inference_model
 from scribe.models import DEFAULT_MODEL, resolve_model
 from scribe.progress import ProgressFn, no_progress
@@ -87,12 +92,12 @@ class Document:
         fmt = output_format(path, format)
         check_output_folder(path)
         if fmt == "pdf":
-            write_atomic(path, self.to_pdf())
+            _write_bytes(path, self.to_pdf())
             return [path]
         paths = page_paths(path, len(self.pages))
         for number, target in enumerate(paths):
             data = self.to_png(number, dpi) if fmt == "png" else self.to_svg(number).encode("utf-8")
-            write_atomic(target, data)
+            _write_bytes(target, data)
         return paths
 
     def to_bytes(self, format: str, dpi: float = 150) -> bytes:
@@ -104,6 +109,11 @@ class Document:
                 f"the text fills {len(self.pages)} pages and {format.upper()} holds one; write PDF to stdout or give -o FILE"
             )
         return self.to_png(0, dpi) if format == "png" else self.to_svg(0).encode("utf-8")
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 def output_format(path: Path, format: str | None) -> str:
@@ -126,18 +136,6 @@ def page_paths(path: Path, count: int) -> list[Path]:
     if count == 1:
         return [path]
     return [path.with_name(f"{path.stem}-{number}{path.suffix}") for number in range(1, count + 1)]
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Scribe:
@@ -206,10 +204,8 @@ class Scribe:
         if not texts:
             raise ScribeError("nothing left to write once unsupported characters were dropped; check the text")
         conditioning = self.conditioning(style, style_seed, prime)
-        lines = write_lines(
-            self.model, texts, bias=bias, temperature=temperature, seed=seed,
-            conditioning=conditioning, attempts=attempts, progress=progress,
-        )
+        options = SamplingOptions(bias=bias, temperature=temperature, conditioning=conditioning)
+        lines = write_lines(self.model, texts, options, seed=seed, attempts=attempts, progress=progress)
         inks = iter(line.offsets for line in lines)
         pages = layout([None if item is None else next(inks) for item in items], setup)
         return Document(pages, setup, lines, substitutions)

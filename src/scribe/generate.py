@@ -51,6 +51,16 @@ class Conditioning:
     prime_text: str = ""
 
 
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How lines are drawn: Graves' bias, a temperature, who writes, and the runaway cap."""
+
+    bias: float = 0.0
+    temperature: float = 1.0
+    conditioning: Conditioning = field(default_factory=Conditioning)
+    max_steps_per_character: int = MAX_STEPS_PER_CHARACTER
+
+
 @dataclass
 class SampledLine:
     """One generated line: offsets in dataset units (y up) and how sampling went."""
@@ -132,22 +142,21 @@ def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) 
 def sample_lines(
     model: InferenceModel,
     texts: list[str],
+    options: SamplingOptions = SamplingOptions(),
     *,
-    bias: float = 0.0,
-    temperature: float = 1.0,
     seed: int = 0,
-    conditioning: Conditioning | None = None,
-    max_steps_per_character: int = MAX_STEPS_PER_CHARACTER,
     progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
     """Write every text of ``texts`` as one line, all in one batch; each line stops on its own."""
     rng = np.random.default_rng(seed)
-    state, point, end_index, prefix = _start(model, texts, conditioning or Conditioning())
+    bias, temperature = options.bias, options.temperature
+    state, point, end_index, prefix = _start(model, texts, options.conditioning)
     batch = len(texts)
     done = np.zeros(batch, dtype=bool)
     finished = np.zeros(batch, dtype=bool)
     steps = np.zeros(batch, dtype=np.int64)
-    limit = np.maximum((end_index - prefix) * max_steps_per_character, max_steps_per_character)
+    cap = options.max_steps_per_character
+    limit = np.maximum((end_index - prefix) * cap, cap)
     points, focuses = [], []
     for _ in range(int(limit.max())):
         mixture, state = model.step(point, state)
@@ -202,11 +211,9 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
 def write_lines(
     model: InferenceModel,
     texts: list[str],
+    options: SamplingOptions = SamplingOptions(),
     *,
-    bias: float = 0.0,
-    temperature: float = 1.0,
     seed: int = 0,
-    conditioning: Conditioning | None = None,
     attempts: int = 3,
     progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
@@ -223,15 +230,8 @@ def write_lines(
         progress(sampled_before + done, sampled_before + total)
 
     for attempt in range(attempts):
-        sampled = sample_lines(
-            model,
-            [texts[i] for i in pending],
-            bias=bias,
-            temperature=temperature,
-            seed=seed + RESEED_STRIDE * attempt,
-            conditioning=conditioning,
-            progress=report,
-        )
+        batch = [texts[i] for i in pending]
+        sampled = sample_lines(model, batch, options, seed=seed + RESEED_STRIDE * attempt, progress=report)
         sampled_before += len(pending)
         for index, line in zip(pending, sampled):
             line.problems = line_problems(line, model)

@@ -16,13 +16,12 @@ Nothing in it is pickled: it is read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
 
 MODEL_FILE_VERSION = 1
@@ -40,14 +39,8 @@ def write_model_file(model: dict, path: Path, dtype: type = np.float16) -> None:
     meta["format_version"] = MODEL_FILE_VERSION
     arrays = {PARAM_PREFIX + name: np.asarray(value, dtype=dtype) for name, value in model["state_dict"].items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        np.savez_compressed(handle, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def read_model_file(path: Path) -> dict:
