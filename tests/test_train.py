@@ -166,6 +166,13 @@ def test_eval_command_prints_both_metrics_and_json(tiny_dataset: Path, tmp_path:
     figures = json.loads(as_json.stdout)
     assert 0 <= figures["pen_lift_accuracy"] <= 100 and figures["nll"] > 0 and figures["kl"] >= 0
     assert figures["sequences"] == 2
+    exported = subprocess.run(
+        [sys.executable, "-m", "scribe", "export", str(out / "best.pth"), str(tmp_path / "vae.npz")], capture_output=True, text=True
+    )
+    assert exported.returncode == 0, exported.stderr
+    common[common.index("--model") + 1] = str(tmp_path / "vae.npz")
+    from_model_file = json.loads(subprocess.run(common + ["--json"], capture_output=True, text=True, timeout=120).stdout)
+    assert from_model_file["nll"] == pytest.approx(figures["nll"], rel=1e-2)  # float16 weights, same model
 
 
 def test_eval_command_rejects_a_file_that_is_not_a_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:

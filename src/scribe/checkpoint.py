@@ -27,7 +27,7 @@ from scribe.atomic import atomic_write
 from scribe.data import StyleTable
 from scribe.errors import ScribeError
 from scribe.model import HandwritingModel, ModelConfig
-from scribe.modelfile import write_model_file
+from scribe.modelfile import read_model_file, write_model_file
 
 FORMAT_VERSION = 1
 
@@ -74,8 +74,13 @@ class LoadedModel:
 
 
 def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Build the model stored in ``path`` (in eval mode, on ``device``)."""
-    checkpoint = read_checkpoint(path)
+    """Build the model stored in ``path``, a checkpoint or a model file (in eval mode, on ``device``)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        stored = read_model_file(path)
+        checkpoint = {**stored, "state_dict": {k: torch.from_numpy(v) for k, v in stored["state_dict"].items()}}
+    else:
+        checkpoint = read_checkpoint(path)
     try:
         config = ModelConfig.from_dict(checkpoint["config"])
         model = HandwritingModel(config)

@@ -281,7 +281,7 @@ def train_command(
 
 @app.command("eval")
 def evaluate_command(
-    model: Annotated[Path, typer.Option("--model", metavar="PATH", help="A scribe checkpoint (.pth).")],
+    model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help="Registered model name, model file (.npz) or checkpoint (.pth).")] = DEFAULT_MODEL,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", metavar="DIR", help="Split dataset. [default: the one in the data dir]")] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="val or test.")] = "val",
     batch_size: Annotated[int, typer.Option("--batch-size", metavar="N")] = 32,
@@ -297,8 +297,10 @@ def evaluate_command(
     from scribe.eval import evaluate
     from scribe.train import pick_device
 
+    from scribe.models import resolve_model
+
     torch_device = pick_device(device)
-    loaded = load_model(model, torch_device)
+    loaded = load_model(resolve_model(model), torch_device)
     dataset = StrokeDataset(
         _resolve_data_dir(data_dir), split_name, alphabet=loaded.alphabet, stats=(loaded.mean, loaded.std)
     )
