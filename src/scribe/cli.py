@@ -7,6 +7,7 @@ Messages and progress bars go to stderr; stdout is kept for data. A
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -295,9 +296,8 @@ def evaluate_command(
     from scribe.checkpoint import load_model
     from scribe.data import StrokeDataset
     from scribe.eval import evaluate
-    from scribe.train import pick_device
-
     from scribe.models import resolve_model
+    from scribe.train import pick_device
 
     torch_device = pick_device(device)
     loaded = load_model(resolve_model(model), torch_device)
@@ -333,7 +333,7 @@ def models_list(context: typer.Context) -> None:
     """List the registered models: name, kind, where it is (installed or not), and its styles."""
     if context.invoked_subcommand is not None:
         return
-    from scribe.models import DEFAULT_MODEL, REGISTRY, installed_path
+    from scribe.models import REGISTRY, installed_path
 
     for entry in REGISTRY.values():
         path = installed_path(entry)
@@ -413,8 +413,6 @@ def _bar_when(bars: ProgressFactory, description: str, min_total: int) -> Progre
 
 def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]:
     """The text to write: the argument, --input FILE, or piped stdin; None means ask interactively."""
-    import sys
-
     from scribe.text import decode_input
 
     if text is not None and input_file is not None:
@@ -488,8 +486,6 @@ def write_command(
     The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
     -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
     """
-    import sys
-
     from scribe.document import Scribe, check_output_folder, output_format
 
     to_stdout = str(output) == "-"
