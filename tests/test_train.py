@@ -43,7 +43,7 @@ def test_training_writes_checkpoints_and_a_metrics_log(tiny_dataset: Path, tmp_p
     assert loaded.model.config.hidden == 16 and not loaded.model.training
 
 
-@pytest.mark.parametrize("kind", ["graves", "vae"])
+@pytest.mark.parametrize("kind", ["graves", "vae", "recognizer"])
 def test_interrupted_seeded_run_ends_with_the_same_weights(kind: str, tiny_dataset: Path, tmp_path: Path) -> None:
     whole = tmp_path / "whole"
     train(tiny_options(tiny_dataset, whole, model=kind, max_steps=9, seed=5))

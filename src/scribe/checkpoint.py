@@ -2,8 +2,8 @@
 
 Every checkpoint holds what is needed to use the model on its own::
 
-    {"format_version": 1, "kind": "graves" | "vae",
-     "config": ModelConfig as dict, "alphabet": str,
+    {"format_version": 1, "kind": "graves" | "vae" | "recognizer",
+     "config": ModelConfig (RecognizerConfig) as dict, "alphabet": str,
      "normalization": {"mean": [3 floats], "std": [3 floats]},
      "state_dict": {...}, "step": int,
      "style_writers": [dataset writer id of style 1, 2, ...]}   # Graves with writer styles
@@ -28,6 +28,7 @@ from scribe.data import StyleTable
 from scribe.errors import ScribeError
 from scribe.model import HandwritingModel, ModelConfig
 from scribe.modelfile import read_model_file, write_model_file
+from scribe.recognizer import Recognizer, RecognizerConfig
 
 FORMAT_VERSION = 1
 
@@ -64,7 +65,7 @@ def read_checkpoint(path: Path) -> dict:
 class LoadedModel:
     """A model ready to use, with what it needs to read text and write strokes."""
 
-    model: HandwritingModel
+    model: HandwritingModel | Recognizer
     alphabet: Alphabet
     mean: np.ndarray
     std: np.ndarray
@@ -82,8 +83,7 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
     else:
         checkpoint = read_checkpoint(path)
     try:
-        config = ModelConfig.from_dict(checkpoint["config"])
-        model = HandwritingModel(config)
+        model = build_model(checkpoint["config"])
         model.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
         normalization = checkpoint["normalization"]
         loaded = LoadedModel(
@@ -100,8 +100,15 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
     return loaded
 
 
+def build_model(config: dict) -> HandwritingModel | Recognizer:
+    """The untrained network a checkpoint's ``config`` describes."""
+    if config.get("kind") == "recognizer":
+        return Recognizer(RecognizerConfig.from_dict(config))
+    return HandwritingModel(ModelConfig.from_dict(config))
+
+
 def model_checkpoint(
-    model: HandwritingModel,
+    model: HandwritingModel | Recognizer,
     alphabet: Alphabet,
     mean: np.ndarray,
     std: np.ndarray,

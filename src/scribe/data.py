@@ -60,6 +60,25 @@ class DatasetMeta:
 UNKNOWN_WRITER = -1
 
 
+def read_sample(path: Path) -> tuple[np.ndarray, str, int]:
+    """One per-sample file of a split dataset: offsets (dataset units), text and writer id."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return npz["offsets"], str(npz["text"]), int(npz["writer"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ScribeError(f"cannot read sample {path} ({exc}); run `scribe split` again") from exc
+
+
+def sample_files(data_dir: Path, split: str) -> list[Path]:
+    """The per-sample files of one split, in a fixed order."""
+    if split not in SPLITS:
+        raise ScribeError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    files = sorted((Path(data_dir) / split).glob("*.npz"))
+    if not files:
+        raise ScribeError(f"no samples in {Path(data_dir) / split}; run `scribe split` to create them")
+    return files
+
+
 @dataclass
 class Sample:
     """One training example, normalized and encoded."""
@@ -88,15 +107,11 @@ class StrokeDataset(Dataset):
         alphabet: Alphabet | None = None,
         stats: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        if split not in SPLITS:
-            raise ScribeError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         self.data_dir = Path(data_dir)
         self.meta = DatasetMeta.load(self.data_dir)
         self.alphabet = alphabet or Alphabet(self.meta.alphabet)
         self.mean, self.std = stats if stats is not None else (self.meta.mean, self.meta.std)
-        files = sorted((self.data_dir / split).glob("*.npz"))
-        if not files:
-            raise ScribeError(f"no samples in {self.data_dir / split}; run `scribe split` to create them")
+        files = sample_files(self.data_dir, split)
         self.samples: list[Sample] = []
         self.dropped = 0
         for done, path in enumerate(files, 1):
@@ -110,13 +125,7 @@ class StrokeDataset(Dataset):
             raise ScribeError(f"every sample in {self.data_dir / split} is longer than max_points={max_points}")
 
     def _load(self, path: Path) -> Sample:
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                offsets = npz["offsets"]
-                text = str(npz["text"])
-                writer = int(npz["writer"])
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise ScribeError(f"cannot read sample {path} ({exc}); run `scribe split` again") from exc
+        offsets, text, writer = read_sample(path)
         normalized = normalize(offsets, self.mean, self.std)
         return Sample(
             offsets=torch.from_numpy(normalized),

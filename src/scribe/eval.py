@@ -16,8 +16,10 @@ import torch
 from torch import Tensor
 
 from scribe.data import Batch, BucketBatchSampler, StrokeDataset, collate
-from scribe.loss import PEN_DOWN, kl_divergence, sequence_nll
+from scribe.legibility import error_rates
+from scribe.loss import PEN_DOWN, ctc_loss, kl_divergence, sequence_nll
 from scribe.model import HandwritingModel, MixtureParams
+from scribe.recognizer import BLANK, Recognizer, ctc_targets, greedy_decode
 
 
 @dataclass
@@ -34,6 +36,28 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def score(self) -> float:
+        """What training minimizes and keeps the best checkpoint by."""
+        return self.nll
+
+
+@dataclass
+class RecognitionResult:
+    """The recognizer's figures over the evaluated lines (greedy CTC decoding)."""
+
+    cer: float  # character error rate, percent
+    wer: float  # word error rate, percent
+    ctc_per_char: float  # CTC loss, nats per character
+    sequences: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def score(self) -> float:
+        return self.cer
 
 
 @dataclass
@@ -134,3 +158,29 @@ def evaluate(
             on_batch(number, batch_totals.result(model.is_vae))
     model.train(was_training)
     return totals.result(model.is_vae)
+
+
+@torch.no_grad()
+def evaluate_recognizer(
+    model: Recognizer,
+    dataset: StrokeDataset,
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    max_batches: int | None = None,
+) -> RecognitionResult:
+    """How well ``model`` reads the real ink of ``dataset``: CER, WER and CTC loss."""
+    was_training = model.training
+    model.eval()
+    references, readings, loss, characters = [], [], 0.0, 0
+    for batch in iterate_batches(dataset, batch_size, max_batches):
+        batch = batch.to(device)
+        log_probs, frames = model(batch.offsets, batch.offsets_mask)
+        targets = ctc_targets(batch.text_ids, batch.text_mask)
+        loss += ctc_loss(log_probs, frames, targets, BLANK).sum().item()
+        characters += sum(len(t) for t in targets)
+        references += batch.texts
+        readings += [dataset.alphabet.decode(ids) for ids in greedy_decode(log_probs, frames)]
+    model.train(was_training)
+    rates = error_rates(references, readings)
+    return RecognitionResult(rates.cer, rates.wer, loss / max(characters, 1), len(references))

@@ -110,6 +110,8 @@ class InferenceModel:
 
     def __init__(self, model: dict) -> None:
         self.kind: str = model["kind"]
+        if self.kind not in ("graves", "vae"):
+            raise ScribeError(f"this is a {self.kind} model, which reads handwriting; writing needs a graves or vae model")
         self.config: dict = model["config"]
         self.alphabet: str = model["alphabet"]
         self.mean = np.asarray(model["normalization"]["mean"], np.float32)

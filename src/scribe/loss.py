@@ -82,3 +82,22 @@ def kl_divergence(mu: Tensor, log_var: Tensor) -> Tensor:
 def kl_penalty(kl: Tensor, free_bits: float) -> Tensor:
     """The KL term SketchRNN optimizes: no gradient below ``free_bits`` nats per sequence."""
     return torch.clamp(kl, min=free_bits)
+
+
+def ctc_loss(log_probs: Tensor, frame_lengths: Tensor, targets: list[Tensor], blank: int) -> Tensor:
+    """Connectionist temporal classification loss per line (Graves et al., ICML 2006), shape (B,).
+
+    ``log_probs`` (B, T, C) are per-frame log-probabilities, ``targets`` the label ids
+    of each line (no blanks). A line too short to emit its labels costs 0 instead of
+    infinity (it carries no usable gradient).
+    """
+    target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
+    return F.ctc_loss(
+        log_probs.transpose(0, 1).float(),
+        torch.cat(targets).to(log_probs.device),
+        frame_lengths.cpu(),
+        target_lengths,
+        blank=blank,
+        reduction="none",
+        zero_infinity=True,
+    )

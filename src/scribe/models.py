@@ -44,9 +44,16 @@ REGISTRY: dict[str, ModelEntry] = {
             description="Graves MDN-LSTM with attention and writer styles, trained on IAM-OnDB (the default).",
             package_file="graves-iam.npz",
         ),
+        ModelEntry(
+            name="recognizer-iam",
+            kind="recognizer",
+            description="Online handwriting recognizer (CTC) trained on IAM-OnDB; reads ink for `scribe eval --legibility`.",
+            package_file="recognizer-iam.npz",
+        ),
     ]
 }
 DEFAULT_MODEL = "graves-iam"
+DEFAULT_RECOGNIZER = "recognizer-iam"  # reads ink for `scribe eval --legibility`
 
 
 def shipped_path(entry: ModelEntry) -> Path:

@@ -35,12 +35,16 @@ from scribe.checkpoint import (
 )
 from scribe.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
 from scribe.errors import ScribeError
-from scribe.eval import EvalResult, evaluate
-from scribe.loss import kl_divergence, kl_penalty, sequence_nll
+from scribe.eval import EvalResult, RecognitionResult, evaluate, evaluate_recognizer
+from scribe.loss import ctc_loss, kl_divergence, kl_penalty, sequence_nll
 from scribe.model import HandwritingModel, ModelConfig
+from scribe.recognizer import BLANK, Recognizer, RecognizerConfig, ctc_targets
 
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
 DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x decimation)
+MODEL_KINDS = ("graves", "vae", "recognizer")
+# LSTM size and depth when not given: the paper's for the writers, a small stack for the recognizer.
+DEFAULT_SIZES = {"graves": (400, 3), "vae": (400, 3), "recognizer": (192, 2)}
 
 
 @dataclass
@@ -58,8 +62,8 @@ class TrainOptions:
     lr_half_life: int = 20_000  # steps for the learning rate to halve after warm-up
     min_lr_fraction: float = 0.05
     grad_clip: float = 5.0
-    hidden: int = 400
-    layers: int = 3
+    hidden: int | None = None  # LSTM size; None: DEFAULT_SIZES of the model
+    layers: int | None = None
     mixtures: int = 20
     window_mixtures: int = 10
     embed_dim: int = 64
@@ -83,15 +87,22 @@ class TrainOptions:
     resume: bool = False
     init_from: Path | None = None  # start from these weights (fine-tuning, a grown model)
 
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """LSTM size and depth: as given, else the model's defaults."""
+        hidden, layers = DEFAULT_SIZES[self.model]
+        return self.hidden or hidden, self.layers or layers
+
     def model_config(self, vocab_size: int, points_per_char: float | None = None, styles: int = 0) -> ModelConfig:
         kappa_scale = self.kappa_scale or 2 * (points_per_char or DEFAULT_POINTS_PER_CHAR)
+        hidden, layers = self.sizes
         return ModelConfig(
             kind=self.model,
             vocab_size=vocab_size,
             embed_dim=self.embed_dim,
             encoder_dim=self.encoder_dim,
-            hidden=self.hidden,
-            layers=self.layers,
+            hidden=hidden,
+            layers=layers,
             mixtures=self.mixtures,
             window_mixtures=self.window_mixtures,
             kappa_scale=kappa_scale,
@@ -99,6 +110,16 @@ class TrainOptions:
             styles=styles,
             style_dim=self.style_dim,
         )
+
+    def recognizer_config(self, vocab_size: int) -> RecognizerConfig:
+        hidden, layers = self.sizes
+        return RecognizerConfig(vocab_size=vocab_size, hidden=hidden, layers=layers)
+
+    def build_model(self, vocab_size: int, points_per_char: float | None, styles: int) -> torch.nn.Module:
+        """The untrained network these options describe."""
+        if self.model == "recognizer":
+            return Recognizer(self.recognizer_config(vocab_size))
+        return HandwritingModel(self.model_config(vocab_size, points_per_char, styles))
 
     def to_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -201,10 +222,23 @@ def kl_weight(step: int, options: TrainOptions) -> float:
     return options.kl_weight * min(1.0, step / options.kl_anneal_steps)
 
 
+def recognizer_loss(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict]:
+    """The recognizer's objective: CTC loss per character of the batch's texts."""
+    log_probs, frames = model(batch.offsets, batch.offsets_mask)
+    targets = ctc_targets(batch.text_ids, batch.text_mask)
+    loss = ctc_loss(log_probs, frames, targets, BLANK).sum() / max(sum(len(t) for t in targets), 1)
+    return loss, {"ctc_per_char": loss.item()}
+
+
 def batch_loss(
     model: torch.nn.Module, batch: Batch, step: int, options: TrainOptions, style_ids: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, dict]:
-    """Training objective per point: NLL (+ annealed, floored KL for the VAE) over all real points."""
+    """Training objective per point: NLL (+ annealed, floored KL for the VAE) over all real points.
+
+    The recognizer's is its CTC loss per character.
+    """
+    if options.model == "recognizer":
+        return recognizer_loss(model, batch)
     output = model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask, style_ids)
     params = output.decoder.params
     if batch.offsets.device.type == "cuda":  # the mixture is evaluated in float32 after autocast
@@ -235,8 +269,7 @@ class Trainer:
         with_styles = options.model == "graves" and options.writer_styles
         self.styles = StyleTable(self.train_set.writers() if with_styles else [])
         points_per_char = self.train_set.meta.raw.get("points_per_char")
-        config = options.model_config(len(self.alphabet), points_per_char, styles=len(self.styles))
-        self.model = HandwritingModel(config).to(self.runtime.device)
+        self.model = options.build_model(len(self.alphabet), points_per_char, len(self.styles)).to(self.runtime.device)
         if options.init_from is not None and not options.resume:
             self._initialize_from(Path(options.init_from))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
@@ -331,12 +364,17 @@ class Trainer:
             with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
                 log.write(json.dumps(record) + "\n")
 
-    def validate(self) -> EvalResult | None:
-        """Validation figures (main process only); keeps ``best.pth`` at the lowest NLL."""
+    def validate(self) -> EvalResult | RecognitionResult | None:
+        """Validation figures (main process only); keeps ``best.pth`` at the best score.
+
+        The score is the NLL for the handwriting models, the character error rate for
+        the recognizer.
+        """
         if not self.runtime.is_main:
             return None
         self.last_eval_step = self.state.step
-        result = evaluate(
+        run = evaluate_recognizer if self.options.model == "recognizer" else evaluate
+        result = run(
             self.model,
             self.val_set,
             batch_size=self.options.batch_size,
@@ -344,8 +382,8 @@ class Trainer:
             max_batches=self.options.eval_batches,
         )
         self._log({"event": "eval", "step": self.state.step, "epoch": self.state.epoch, **result.to_dict()})
-        if result.nll < self.state.best_val:
-            self.state.best_val = result.nll
+        if result.score < self.state.best_val:
+            self.state.best_val = result.score
             self._checkpoint("best.pth", with_training=False)
         self.on_event(TrainEvent("eval", self.state.step, self.total_steps, metrics=result.to_dict()))
         return result

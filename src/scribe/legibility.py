@@ -1,0 +1,193 @@
+"""Legibility: write texts with a generator, read them back with a recognizer, count the errors.
+
+The measurement behind ``scribe eval --legibility`` (see docs/legibility.md):
+
+1. the generator writes every text as one line, exactly as ``scribe write`` would
+   (same default bias and style, failed lines resampled);
+2. the recognizer (:mod:`scribe.recognizer`) reads the generated ink, and, when the
+   texts come from a split dataset, the real ink of the same texts;
+3. character and word error rates are edit distances between what was asked for
+   and what was read, summed over all lines and divided by the length of the
+   texts (so long lines weigh more, as in the handwriting-recognition literature).
+
+The real-ink error rate is the yardstick: the recognizer is imperfect, and a
+generator whose ink reads as well as real handwriting scores the same.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scribe.data import DatasetMeta, read_sample, sample_files
+from scribe.generate import SamplingOptions, write_lines
+from scribe.inference import InferenceModel
+from scribe.progress import ProgressFn, no_progress
+
+MISREAD_LISTED = 10  # characters listed in a report's most-misread table
+
+
+def edit_alignment(reference: list[str], hypothesis: list[str]) -> list[tuple[str | None, str | None]]:
+    """A minimal Levenshtein alignment as pairs (reference item, hypothesis item).
+
+    ``(a, a)`` is a match, ``(a, b)`` a substitution, ``(a, None)`` a deletion and
+    ``(None, b)`` an insertion; the number of non-matching pairs is the edit distance.
+    """
+    rows, cols = len(reference), len(hypothesis)
+    cost = np.zeros((rows + 1, cols + 1), dtype=np.int64)
+    cost[:, 0] = np.arange(rows + 1)
+    cost[0, :] = np.arange(cols + 1)
+    for i in range(1, rows + 1):
+        for j in range(1, cols + 1):
+            substitution = cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1])
+            cost[i, j] = min(substitution, cost[i - 1, j] + 1, cost[i, j - 1] + 1)
+    pairs: list[tuple[str | None, str | None]] = []
+    i, j = rows, cols
+    while i or j:
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            pairs.append((reference[i - 1], hypothesis[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and cost[i, j] == cost[i - 1, j] + 1:
+            pairs.append((reference[i - 1], None))
+            i -= 1
+        else:
+            pairs.append((None, hypothesis[j - 1]))
+            j -= 1
+    return pairs[::-1]
+
+
+def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
+    return sum(a != b for a, b in edit_alignment(reference, hypothesis))
+
+
+@dataclass
+class ErrorRates:
+    """Error rates of readings against their references, in percent."""
+
+    cer: float
+    wer: float
+    misread: Counter = field(default_factory=Counter)  # reference character -> times misread or dropped
+    occurrences: Counter = field(default_factory=Counter)  # reference character -> times it occurs
+
+
+def error_rates(references: list[str], readings: list[str]) -> ErrorRates:
+    """Character and word error rates over all lines (total edits / total reference length)."""
+    char_edits = word_edits = chars = words = 0
+    misread: Counter = Counter()
+    occurrences: Counter = Counter()
+    for reference, reading in zip(references, readings):
+        pairs = edit_alignment(list(reference), list(reading))
+        char_edits += sum(a != b for a, b in pairs)
+        misread.update(a for a, b in pairs if a is not None and a != b)
+        occurrences.update(reference)
+        chars += len(reference)
+        word_edits += edit_distance(reference.split(), reading.split())
+        words += len(reference.split())
+    return ErrorRates(100.0 * char_edits / max(chars, 1), 100.0 * word_edits / max(words, 1), misread, occurrences)
+
+
+@dataclass
+class LineReading:
+    """One text: what the generated ink (and the real ink, when known) read as."""
+
+    text: str
+    generated: str
+    real: str | None
+    finished: bool  # the generated line ended where its text ends
+
+
+@dataclass
+class LegibilityReport:
+    """What ``scribe eval --legibility`` prints."""
+
+    generated_cer: float
+    generated_wer: float
+    real_cer: float | None  # None when no real ink of the texts is known
+    real_wer: float | None
+    completion_rate: float  # percent of generated lines that ended where their text ends
+    most_misread: list[tuple[str, int, int]]  # (character, times misread, occurrences) in generated ink
+    lines: list[LineReading]
+
+    def to_dict(self) -> dict:
+        return {
+            "generated_cer": self.generated_cer,
+            "generated_wer": self.generated_wer,
+            "real_cer": self.real_cer,
+            "real_wer": self.real_wer,
+            "completion_rate": self.completion_rate,
+            "texts": len(self.lines),
+            "most_misread": [{"char": c, "misread": n, "occurrences": total} for c, n, total in self.most_misread],
+        }
+
+
+def dataset_lines(data_dir: Path, count: int, seed: int = 0, split: str = "val") -> tuple[list[str], list[np.ndarray]]:
+    """``count`` lines of a split dataset drawn at random (reproducibly): their texts and real ink."""
+    DatasetMeta.load(data_dir)  # a clear error when data_dir is not a split dataset
+    files = sample_files(data_dir, split)
+    chosen = np.random.default_rng(seed).permutation(len(files))[:count]
+    samples = [read_sample(files[i]) for i in sorted(chosen)]
+    return [text for _, text, _ in samples], [offsets for offsets, _, _ in samples]
+
+
+class InkReader:
+    """A recognizer (PyTorch) with the alphabet and normalization it was trained with."""
+
+    def __init__(self, path: str) -> None:
+        from scribe.checkpoint import load_model
+        from scribe.errors import ScribeError
+
+        loaded = load_model(path)
+        if loaded.checkpoint.get("kind") != "recognizer":
+            raise ScribeError(f"{path} is a {loaded.checkpoint.get('kind')} model, not a recognizer; pass --recognizer")
+        self.loaded = loaded
+
+    def read(self, lines: list[np.ndarray], batch_size: int = 32) -> list[str]:
+        """The text read in each line (offsets in dataset units, :mod:`scribe.strokes`)."""
+        import torch
+
+        from scribe.recognizer import read_lines
+        from scribe.strokes import normalize
+
+        loaded = self.loaded
+        readings: list[str] = []
+        for start in range(0, len(lines), batch_size):
+            chunk = [torch.from_numpy(normalize(line, loaded.mean, loaded.std)) for line in lines[start : start + batch_size]]
+            offsets = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
+            mask = torch.arange(offsets.shape[1])[None, :] < torch.tensor([len(c) for c in chunk])[:, None]
+            readings += read_lines(loaded.model, offsets, mask, loaded.alphabet)
+        return readings
+
+
+def measure_legibility(
+    generator: InferenceModel,
+    reader: InkReader,
+    texts: list[str],
+    options: SamplingOptions,
+    *,
+    real_lines: list[np.ndarray] | None = None,
+    seed: int = 0,
+    attempts: int = 3,
+    progress: ProgressFn = no_progress,
+) -> LegibilityReport:
+    """Write ``texts``, read the ink back, and compare with the real ink of the same texts."""
+    written = write_lines(generator, texts, options, seed=seed, attempts=attempts, progress=progress)
+    generated = reader.read([line.offsets for line in written])
+    real = reader.read(real_lines) if real_lines is not None else None
+    generated_rates = error_rates(texts, generated)
+    real_rates = error_rates(texts, real) if real is not None else None
+    most = generated_rates.misread.most_common(MISREAD_LISTED)
+    return LegibilityReport(
+        generated_cer=generated_rates.cer,
+        generated_wer=generated_rates.wer,
+        real_cer=real_rates.cer if real_rates else None,
+        real_wer=real_rates.wer if real_rates else None,
+        completion_rate=100.0 * sum(line.finished for line in written) / max(len(written), 1),
+        most_misread=[(char, n, generated_rates.occurrences[char]) for char, n in most],
+        lines=[
+            LineReading(text, read, real[i] if real is not None else None, line.finished)
+            for i, (text, read, line) in enumerate(zip(texts, generated, written))
+        ],
+    )

@@ -1,0 +1,84 @@
+"""`scribe train --model recognizer`, `scribe eval` of a recognizer, and `scribe eval --legibility` end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import tiny_model_file
+from test_train import tiny_options
+
+from scribe.checkpoint import load_model
+from scribe.train import train
+
+
+def scribe(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scribe", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def recognizer(tiny_dataset: Path, tmp_path: Path) -> Path:
+    """A tiny recognizer trained for a few steps on the tiny dataset."""
+    train(tiny_options(tiny_dataset, tmp_path / "recognizer", model="recognizer", max_steps=3))
+    return tmp_path / "recognizer" / "best.pth"
+
+
+def test_recognizer_training_keeps_the_checkpoint_with_the_lowest_error_rate(recognizer: Path) -> None:
+    log = [json.loads(line) for line in (recognizer.parent / "metrics.jsonl").read_text().splitlines()]
+    evals = [record for record in log if record["event"] == "eval"]
+    assert evals and all(0 <= record["cer"] and 0 <= record["wer"] for record in evals)
+    assert all("ctc_per_char" in record for record in log if record["event"] == "train")
+    loaded = load_model(recognizer)
+    assert loaded.checkpoint["kind"] == "recognizer" and loaded.model.config.hidden == 16
+
+
+def test_eval_of_a_recognizer_reports_its_error_rates(recognizer: Path, tiny_dataset: Path) -> None:
+    result = scribe("eval", "--model", str(recognizer), "--data-dir", str(tiny_dataset), "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["sequences"] == 2 and figures["cer"] >= 0 and figures["ctc_per_char"] > 0
+
+
+def test_legibility_writes_reads_back_and_compares_with_real_ink(recognizer: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+    generator = tiny_model_file(tmp_path / "generator.npz")
+    common = ["eval", "--legibility", "--model", str(generator), "--recognizer", str(recognizer), "--data-dir", str(tiny_dataset)]
+    as_json = scribe(*common, "--json", "-n", "5")
+    assert as_json.returncode == 0, as_json.stderr
+    figures = json.loads(as_json.stdout)
+    assert figures["texts"] == 2  # the tiny validation split has two lines
+    assert figures["generated_cer"] >= 0 and figures["generated_wer"] >= 0
+    assert figures["real_cer"] is not None and figures["real_cer"] >= 0
+    assert 0 <= figures["completion_rate"] <= 100
+    assert all(set(entry) == {"char", "misread", "occurrences"} for entry in figures["most_misread"])
+    text = scribe(*common, "--per-line")
+    assert text.returncode == 0, text.stderr
+    assert "generated ink: CER" in text.stdout and "real ink:" in text.stdout and "completion:" in text.stdout
+    assert "text:      dozen jugs" in text.stdout and "text:      liquor" in text.stdout
+
+
+def test_legibility_of_texts_from_a_file_has_no_real_ink(recognizer: Path, tmp_path: Path) -> None:
+    generator = tiny_model_file(tmp_path / "generator.npz")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("abc\n\nhello there\nzebra\n")
+    result = scribe("eval", "--legibility", "--model", str(generator), "--recognizer", str(recognizer),
+                    "--texts", str(texts), "-n", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["texts"] == 2 and figures["real_cer"] is None
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [(("generator", "generator"), "not a recognizer"), (("recognizer", "recognizer"), "writing needs a graves or vae model")],
+)
+def test_a_model_in_the_wrong_role_is_a_one_line_error(
+    roles: tuple[str, str], message: str, recognizer: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    files = {"generator": str(tiny_model_file(tmp_path / "generator.npz")), "recognizer": str(recognizer)}
+    result = scribe("eval", "--legibility", "--model", files[roles[0]], "--recognizer", files[roles[1]],
+                    "--data-dir", str(tiny_dataset))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
