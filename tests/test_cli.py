@@ -79,10 +79,17 @@ def test_default_home_is_the_platform_user_data_dir(monkeypatch: pytest.MonkeyPa
 
 
 def test_train_help_states_the_real_defaults() -> None:
-    from scribe.train import TrainOptions
+    from scribe.train import DEFAULT_SIZES, TrainOptions
 
     text = " ".join(run_scribe("train", "--help").stdout.split())
-    for flag, name in [("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--hidden", "hidden"),
+
+    def help_of(flag: str) -> str:
+        return text.split(flag, 1)[1].split("--", 1)[0]
+
+    for flag, name in [("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
                        ("--device", "device"), ("--seed", "seed")]:
         default = TrainOptions.__dataclass_fields__[name].default
-        assert f"[default: {default}]" in text.split(flag, 1)[1].split("--", 1)[0], flag
+        assert f"[default: {default}]" in help_of(flag), flag
+    graves, recognizer = DEFAULT_SIZES["graves"], DEFAULT_SIZES["recognizer"]
+    assert f"[default: {graves[0]}; recognizer {recognizer[0]}]" in help_of("--hidden")
+    assert f"[default: {graves[1]}; recognizer {recognizer[1]}]" in help_of("--layers")
