@@ -15,6 +15,7 @@ from scribe.generate import (
     line_problems,
     sample_lines,
     sample_offsets,
+    trailing_points,
     write_lines,
 )
 from scribe.inference import InferenceModel, Mixture, load_inference_model
@@ -106,6 +107,17 @@ def test_line_problems_name_what_a_reader_would_see(tiny_model: InferenceModel) 
     assert any("skipped" in p for p in line_problems(fake_line("abcdef", [0] * 6 + [5] * 6, usual), tiny_model))
     assert any("stuck" in p for p in line_problems(fake_line("ab", [0] * 80 + [1] * 4, usual), tiny_model))
     assert any("wide" in p for p in line_problems(fake_line("abc", [0, 1, 2] * 4, usual * 6), tiny_model))
+
+
+def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: InferenceModel) -> None:
+    usual = tiny_model.points_per_char * float(tiny_model.mean[0])
+    extra = fake_line("abc", [0] * 3 + [1] * 3 + [2] * 2 + [3] * 5, usual)
+    extra.offsets[8, 2] = 1  # the pen lifts after step 7; the last stroke is drawn past the text
+    assert trailing_points(extra) == 5
+    assert any("past the end of its text" in p for p in line_problems(extra, tiny_model))
+    clean = fake_line("abc", [0] * 4 + [1] * 4 + [2] * 3 + [3], usual)
+    clean.offsets[8, 2] = 1  # the last letter's stroke reaches the end position as it finishes
+    assert trailing_points(clean) == 1 and line_problems(clean, tiny_model) == []
 
 
 def test_write_lines_resamples_failures_reproducibly(tiny_model: InferenceModel) -> None:

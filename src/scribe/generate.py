@@ -4,11 +4,13 @@ Each step draws the next offset from the mixture with Graves' sampling bias b
 (eqs. 61-62: sigma = exp(sigma_hat - b), pi = softmax(pi_hat * (1 + b))) and the
 pen state from its Bernoulli (or, for the VAE, categorical) head. A line ends
 when its attention window has moved past the last character onto the
-end-of-text position and the pen has just lifted, or at a cap on steps per
-character that stops lines that never get there.
+end-of-text position and the pen has just lifted; a pen that keeps writing
+there is stopped after a few characters' worth of points, and a cap on steps per
+character stops lines that never get there.
 
 Sampling can fail in ways a reader sees at once: a line that runs on past its
-text, collapses into a scribble, skips letters or gets stuck on one.
+text or adds a mark after it, collapses into a scribble, skips letters or gets
+stuck on one.
 :func:`write_lines` checks every line against the attention window's path
 (:func:`line_problems`) and resamples the failed ones with new seeds.
 
@@ -34,6 +36,10 @@ RESEED_STRIDE = 1_000_003  # resampling round r uses seed + r * RESEED_STRIDE
 SKIPPED_FRACTION = 0.2  # more unvisited letters than this fraction is a failure
 DWELL_FACTOR = 5.0  # the window resting on one character this many times its usual time
 WIDTH_RANGE = (0.35, 2.5)  # ink width per character, relative to the training data's
+# The last stroke normally reaches the end-of-text position only as it finishes; one
+# drawn mostly past it is an extra mark. A pen that never lifts there is stopped.
+TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
+RUN_ON_FACTOR = 3.0  # points past the text after which sampling stops the line
 
 
 @dataclass
@@ -157,14 +163,17 @@ def sample_lines(
     steps = np.zeros(batch, dtype=np.int64)
     cap = options.max_steps_per_character
     limit = np.maximum((end_index - prefix) * cap, cap)
+    run_on = int(RUN_ON_FACTOR * model.points_per_char)
+    steps_past_text = np.zeros(batch, dtype=np.int64)
     points, focuses = [], []
     for _ in range(int(limit.max())):
         mixture, state = model.step(point, state)
         xy = sample_offsets(mixture, bias, temperature, rng)
         pen_up, model_ended = sample_pen(mixture, rng)
         focus = state.phi.argmax(axis=1)
+        steps_past_text += focus >= end_index
         past_text = (focus >= end_index) & (pen_up > 0)
-        ending = ~done & (past_text | model_ended | (steps + 1 >= limit))
+        ending = ~done & (past_text | model_ended | (steps + 1 >= limit) | (steps_past_text >= run_on))
         finished |= ~done & (past_text | model_ended)
         pen_up = np.where(ending, 1.0, pen_up).astype(np.float32)
         point = np.concatenate([xy, pen_up[:, None]], axis=1)
@@ -187,6 +196,14 @@ def sample_lines(
     return lines
 
 
+def trailing_points(line: SampledLine) -> int:
+    """Points of the line's last stroke drawn while the window was already past the text."""
+    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
+    lifts = np.flatnonzero(pen_up)
+    last_stroke = slice(lifts[-1] + 1 if len(lifts) else 0, len(line.focus))
+    return int((line.focus[last_stroke] >= len(line.text)).sum())
+
+
 def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
     """What a reader would see is wrong with ``line``, judged from its ink and the window's path."""
     problems = []
@@ -201,6 +218,9 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
         dwell = np.bincount(np.clip(line.focus, 0, None)).max()
         if dwell > DWELL_FACTOR * model.points_per_char + 10:
             problems.append(f"stuck on one letter for {dwell} points")
+    trailing = trailing_points(line)
+    if trailing > TRAILING_FACTOR * model.points_per_char:
+        problems.append(f"drew {trailing} points past the end of its text")
     width = np.ptp(np.cumsum(line.offsets[:, 0])) if len(line.offsets) else 0.0
     typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
     if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
