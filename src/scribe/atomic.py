@@ -22,7 +22,21 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
+        os.chmod(tmp, _final_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _final_mode(path: Path) -> int:
+    """The permissions ``path`` should get: its old ones, or what ``open`` would give a new file.
+
+    ``mkstemp`` creates private (0600) files; a written page or model file should be
+    readable like any other file its user makes, so the umask decides, as for ``open``.
+    """
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
