@@ -16,6 +16,7 @@ from scribe.generate import (
     sample_lines,
     sample_offsets,
     trailing_points,
+    without_trailing_marks,
     write_lines,
 )
 from scribe.inference import InferenceModel, Mixture, load_inference_model
@@ -112,12 +113,29 @@ def test_line_problems_name_what_a_reader_would_see(tiny_model: InferenceModel) 
 def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: InferenceModel) -> None:
     usual = tiny_model.points_per_char * float(tiny_model.mean[0])
     extra = fake_line("abc", [0] * 3 + [1] * 3 + [2] * 2 + [3] * 5, usual)
-    extra.offsets[8, 2] = 1  # the pen lifts after step 7; the last stroke is drawn past the text
+    extra.offsets[7, 2] = 1  # the pen lifts after step 6; the last stroke ends the "c", then goes on
     assert trailing_points(extra) == 5
     assert any("past the end of its text" in p for p in line_problems(extra, tiny_model))
     clean = fake_line("abc", [0] * 4 + [1] * 4 + [2] * 3 + [3], usual)
     clean.offsets[8, 2] = 1  # the last letter's stroke reaches the end position as it finishes
     assert trailing_points(clean) == 1 and line_problems(clean, tiny_model) == []
+
+
+def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) -> None:
+    line = fake_line("ab.", [0] * 4 + [1] * 4 + [2] * 2 + [3] * 3 + [3] * 2, 1.0)
+    line.offsets[[8, 10, 13], 2] = 1  # strokes: "ab" (steps 0-7), "." (8-9), two marks past the text
+    trimmed = without_trailing_marks(line)  # every step moves right: the marks lie right of the text
+    assert trimmed.steps == 10 and len(trimmed.offsets) == 11 and len(trimmed.focus) == 10
+    assert trimmed.offsets[-1, 2] == 1 and trimmed.focus.max() == 2
+    np.testing.assert_array_equal(trimmed.offsets, line.offsets[:11])
+    crossed = fake_line("at", [0] * 4 + [1] * 4 + [2] * 3, 1.0)
+    crossed.offsets[8, 2] = 1  # the "t" bar, drawn after the window left the text, goes back over the stem
+    crossed.offsets[9, 0] = -2.0
+    assert without_trailing_marks(crossed).steps == 11
+    lone = fake_line("a", [1] * 5, 1.0)  # a line's only stroke stays, wherever the window was
+    assert without_trailing_marks(lone).steps == 5
+    sampled = sample_lines(tiny_model, ["hello there", "abc"], SamplingOptions(bias=1.0), seed=3)
+    assert all(without_trailing_marks(drawn).steps == drawn.steps for drawn in sampled)
 
 
 def test_write_lines_resamples_failures_reproducibly(tiny_model: InferenceModel) -> None:

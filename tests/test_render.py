@@ -15,6 +15,7 @@ from conftest import SHARED_DATA, needs_shared_data
 from scribe.errors import ScribeError
 from scribe.render import (
     ADVANCE_PER_X_HEIGHT,
+    LINE_SCALE_SPREAD,
     MAX_TILT_DEGREES,
     PAGE_SIZES,
     X_HEIGHT_PER_SPACING,
@@ -185,7 +186,7 @@ def test_line_metrics_of_a_dot_and_a_dash() -> None:
 
 def test_layout_puts_baselines_on_slots_and_scales_to_the_x_height() -> None:
     setup = PageSetup(x_height=4.0)
-    lines = [written("nnnn nnn", x_height=30.0), written("nnn nnnnn nn", x_height=75.0)]
+    lines = [written("nnnn nnn", x_height=40.0), written("nnn nnnnn nn", x_height=44.0)]
     (page,) = layout(lines, setup)
     assert (page.width, page.height) == PAGE_SIZES["a4"]
     for slot, line in enumerate(page.lines):
@@ -252,6 +253,16 @@ def test_gross_tilt_is_removed_but_natural_drift_kept(tilt: float, kept: float) 
     assert -math.degrees(math.atan(baseline[0])) == pytest.approx(kept, abs=0.05)
     xs = ink(page.lines[0])[:, 0]
     assert np.polyval(baseline, (xs.min() + xs.max()) / 2) == pytest.approx(setup.baseline_y(0), abs=0.2)
+
+
+def test_a_line_measured_far_off_the_page_size_stays_near_the_others() -> None:
+    setup = PageSetup()
+    sizes = [40.0, 40.0, 40.0, 80.0]
+    (page,) = layout([written("nnnnn nnnnn", x_height=size) for size in sizes], setup)
+    heights = [np.ptp(ink(line)[:, 1]) for line in page.lines]
+    median_scale = setup.x_height_mm / 40.0
+    assert heights[:3] == pytest.approx([setup.x_height_mm] * 3, abs=0.05)
+    assert heights[3] == pytest.approx(80.0 * median_scale * (1 - LINE_SCALE_SPREAD), abs=0.05)
 
 
 def test_line_with_too_few_letters_takes_the_scale_of_the_others() -> None:

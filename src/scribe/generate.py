@@ -37,7 +37,8 @@ SKIPPED_FRACTION = 0.2  # more unvisited letters than this fraction is a failure
 DWELL_FACTOR = 5.0  # the window resting on one character this many times its usual time
 WIDTH_RANGE = (0.35, 2.5)  # ink width per character, relative to the training data's
 # The last stroke normally reaches the end-of-text position only as it finishes; one
-# drawn mostly past it is an extra mark. A pen that never lifts there is stopped.
+# drawn wholly past it is cut off (without_trailing_marks), one drawn mostly past it
+# is an extra mark to resample. A pen that never lifts there is stopped.
 TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
 RUN_ON_FACTOR = 3.0  # points past the text after which sampling stops the line
 
@@ -165,11 +166,16 @@ def sample_lines(
     limit = np.maximum((end_index - prefix) * cap, cap)
     run_on = int(RUN_ON_FACTOR * model.points_per_char)
     steps_past_text = np.zeros(batch, dtype=np.int64)
+    # A stroke of one point is a dot; under 1% of the data's strokes are, but a pen
+    # lift sampled on a stroke's first point turns a "t" bar into one ("the" reads
+    # "lhe"), so every stroke gets at least two points.
+    lifted = np.zeros(batch, dtype=bool)
     points, focuses = [], []
     for _ in range(int(limit.max())):
         mixture, state = model.step(point, state)
         xy = sample_offsets(mixture, bias, temperature, rng)
         pen_up, model_ended = sample_pen(mixture, rng)
+        pen_up = np.where(lifted, 0.0, pen_up).astype(np.float32)  # no one-point strokes
         focus = state.phi.argmax(axis=1)
         steps_past_text += focus >= end_index
         past_text = (focus >= end_index) & (pen_up > 0)
@@ -177,6 +183,7 @@ def sample_lines(
         finished |= ~done & (past_text | model_ended)
         pen_up = np.where(ending, 1.0, pen_up).astype(np.float32)
         point = np.concatenate([xy, pen_up[:, None]], axis=1)
+        lifted = pen_up > 0
         points.append(np.where(done[:, None], 0.0, point))
         focuses.append(focus - prefix)
         steps += ~done
@@ -192,16 +199,44 @@ def sample_lines(
     for i, text in enumerate(texts):
         drawn = denormalize(stacked[i, : steps[i]], model.mean, model.std)
         offsets = np.concatenate([np.zeros((1, 3), np.float32), drawn])
-        lines.append(SampledLine(offsets, text, bool(finished[i]), int(steps[i]), focus_paths[i, : steps[i]]))
+        line = SampledLine(offsets, text, bool(finished[i]), int(steps[i]), focus_paths[i, : steps[i]])
+        lines.append(without_trailing_marks(line))
     return lines
+
+
+def _last_stroke_start(line: SampledLine) -> int:
+    """The step at which the line's last stroke begins (0 when the line is one stroke)."""
+    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
+    lifts = np.flatnonzero(pen_up)
+    return int(lifts[-1]) + 1 if len(lifts) else 0
+
+
+def _is_trailing_mark(line: SampledLine, start: int) -> bool:
+    """Whether the stroke from step ``start`` on is a stray mark after the written text.
+
+    Once the window has passed the last character the text is written. A stroke
+    begun after that which goes back over the ink is a delayed part of a letter (the
+    bar of a final "t", the dot of an "i") and stays; one wholly to the right of
+    everything written is a stray mark (a tick after "dog.", a dot after "!").
+    """
+    if start == 0 or not (line.focus[start:] >= len(line.text)).all():
+        return False
+    x = np.cumsum(line.offsets[:, 0])  # row k + 1 is where step k puts the pen
+    return bool(x[start + 1 :].min() > x[1 : start + 1].max())
+
+
+def without_trailing_marks(line: SampledLine) -> SampledLine:
+    """``line`` without the stray marks after its text (:func:`_is_trailing_mark`)."""
+    start = _last_stroke_start(line)
+    while _is_trailing_mark(line, start):
+        line = SampledLine(line.offsets[: start + 1], line.text, line.finished, start, line.focus[:start])
+        start = _last_stroke_start(line)
+    return line
 
 
 def trailing_points(line: SampledLine) -> int:
     """Points of the line's last stroke drawn while the window was already past the text."""
-    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
-    lifts = np.flatnonzero(pen_up)
-    last_stroke = slice(lifts[-1] + 1 if len(lifts) else 0, len(line.focus))
-    return int((line.focus[last_stroke] >= len(line.text)).sum())
+    return int((line.focus[_last_stroke_start(line) :] >= len(line.text)).sum())
 
 
 def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:

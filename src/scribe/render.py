@@ -361,6 +361,12 @@ class Page:
 #: its own guess. Real lines have about 0.9 tops per character.
 MIN_TOPS = 5
 
+#: How far one line's scale may stray from the page's median scale. The lines of a
+#: page come from one hand (one model and style), so they share one size; a line's
+#: own x-height estimate is noisy (a line of "lazy dog" has few plain x-height
+#: letters), and trusting it fully makes single lines jump in size.
+LINE_SCALE_SPREAD = 0.15
+
 
 def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
     """Place line inks on pages; always returns at least one (possibly empty) page.
@@ -371,9 +377,9 @@ def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
     Lines flow onto a new page when a page is full.
 
     Each line is scaled so its estimated x-height (:func:`line_metrics`) equals
-    the setup's, so the page looks written by one hand whatever size the model
-    drew each line at; a line with too few letters to tell (:data:`MIN_TOPS`)
-    gets the median scale of the others. Its baseline is put on the slot's
+    the setup's, within :data:`LINE_SCALE_SPREAD` of the median scale of the
+    page's lines, so the page looks written by one hand at one size; a line with
+    too few letters to tell (:data:`MIN_TOPS`) gets the median scale. Its baseline is put on the slot's
     baseline at the middle of the line, and the line starts at the left margin
     or is centred. A line still wider than the text width is shrunk to fit.
     Natural drift stays: only the part of the baseline's tilt beyond
@@ -394,10 +400,19 @@ def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
             slot = 0
         if entry is not None:
             strokes, m = entry
-            scale = typical if m.tops < MIN_TOPS and typical is not None else setup.x_height_mm / m.x_height
+            scale = _line_scale(setup.x_height_mm / m.x_height, m.tops, typical)
             pages[-1].lines.append(_place(strokes, m, scale, setup.baseline_y(slot), setup))
         slot += 1
     return pages
+
+
+def _line_scale(own: float, tops: int, typical: float | None) -> float:
+    """A line's scale: its own estimate kept near the page's median (:data:`LINE_SCALE_SPREAD`)."""
+    if typical is None:
+        return own
+    if tops < MIN_TOPS:
+        return typical
+    return min(max(own, typical * (1 - LINE_SCALE_SPREAD)), typical * (1 + LINE_SCALE_SPREAD))
 
 
 def _place(strokes: list[np.ndarray], m: LineMetrics, scale: float, baseline_y: float, setup: PageSetup) -> PlacedLine:
