@@ -14,8 +14,14 @@ from scribe import models
 from scribe.cli import app
 from scribe.errors import ScribeError
 from scribe.inference import load_inference_model
-from scribe.models import REGISTRY, ModelEntry, download_model, installed_path, resolve_model
 from scribe.modelfile import read_model_file
+from scribe.models import (
+    REGISTRY,
+    ModelEntry,
+    download_model,
+    installed_path,
+    resolve_model,
+)
 
 
 @pytest.mark.parametrize("name", [name for name, entry in REGISTRY.items() if entry.package_file])
@@ -39,13 +45,13 @@ def hosted(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scri
 
 
 def test_a_downloaded_model_is_verified_cached_and_used_by_name(hosted: tuple[Server, bytes], scribe_home: Path) -> None:
-    server, data = hosted
+    host, data = hosted
     reported: list[tuple[int, int | None]] = []
     path = download_model("tiny-online", lambda done, total: reported.append((done, total)))
     assert path == scribe_home / "models" / "tiny-online.npz" and path.read_bytes() == data
     assert reported and reported[-1] == (len(data), len(data))
     assert resolve_model("tiny-online") == path  # from the cache: no second request
-    assert server.routes["/models/tiny-online.npz"].hits == 1
+    assert host.routes["/models/tiny-online.npz"].hits == 1
     assert load_inference_model(path).kind == "graves"
 
 

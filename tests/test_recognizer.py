@@ -10,7 +10,15 @@ import torch
 from scribe.alphabet import Alphabet
 from scribe.legibility import edit_alignment, edit_distance, error_rates
 from scribe.loss import ctc_loss
-from scribe.recognizer import BLANK, Recognizer, RecognizerConfig, ctc_targets, greedy_decode, line_features, read_lines
+from scribe.recognizer import (
+    BLANK,
+    Recognizer,
+    RecognizerConfig,
+    ctc_targets,
+    greedy_decode,
+    line_features,
+    read_lines,
+)
 
 A, B, C = 2, 3, 4  # label ids of three characters (0 is the blank, 1 end-of-text)
 

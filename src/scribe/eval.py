@@ -10,6 +10,7 @@ the text at the writing's pace keeps the two together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -136,6 +137,17 @@ def iterate_batches(dataset: StrokeDataset, batch_size: int, limit: int | None =
         yield collate([dataset[i] for i in indices])
 
 
+@contextmanager
+def _evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in evaluation mode (no dropout) for the block, then back as it was."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate(
     model: HandwritingModel,
@@ -147,16 +159,14 @@ def evaluate(
     on_batch: Callable[[int, EvalResult], None] | None = None,
 ) -> EvalResult:
     """Teacher-forced figures of ``model`` over ``dataset`` (all of it, or ``max_batches``)."""
-    was_training = model.training
-    model.eval()
     totals = _Totals()
     mean_x, std_x = float(dataset.mean[0]), float(dataset.std[0])
-    for number, batch in enumerate(iterate_batches(dataset, batch_size, max_batches)):
-        batch_totals = evaluate_batch(model, batch.to(device), std_x, mean_x)
-        totals.add(batch_totals)
-        if on_batch is not None:
-            on_batch(number, batch_totals.result(model.is_vae))
-    model.train(was_training)
+    with _evaluating(model):
+        for number, batch in enumerate(iterate_batches(dataset, batch_size, max_batches)):
+            batch_totals = evaluate_batch(model, batch.to(device), std_x, mean_x)
+            totals.add(batch_totals)
+            if on_batch is not None:
+                on_batch(number, batch_totals.result(model.is_vae))
     return totals.result(model.is_vae)
 
 
@@ -170,17 +180,15 @@ def evaluate_recognizer(
     max_batches: int | None = None,
 ) -> RecognitionResult:
     """How well ``model`` reads the real ink of ``dataset``: CER, WER and CTC loss."""
-    was_training = model.training
-    model.eval()
     references, readings, loss, characters = [], [], 0.0, 0
-    for batch in iterate_batches(dataset, batch_size, max_batches):
-        batch = batch.to(device)
-        log_probs, frames = model(batch.offsets, batch.offsets_mask)
-        targets = ctc_targets(batch.text_ids, batch.text_mask)
-        loss += ctc_loss(log_probs, frames, targets, BLANK).sum().item()
-        characters += sum(len(t) for t in targets)
-        references += batch.texts
-        readings += [dataset.alphabet.decode(ids) for ids in greedy_decode(log_probs, frames)]
-    model.train(was_training)
+    with _evaluating(model):
+        for batch in iterate_batches(dataset, batch_size, max_batches):
+            batch = batch.to(device)
+            log_probs, frames = model(batch.offsets, batch.offsets_mask)
+            targets = ctc_targets(batch.text_ids, batch.text_mask)
+            loss += ctc_loss(log_probs, frames, targets, BLANK).sum().item()
+            characters += sum(len(t) for t in targets)
+            references += batch.texts
+            readings += [dataset.alphabet.decode(ids) for ids in greedy_decode(log_probs, frames)]
     rates = error_rates(references, readings)
     return RecognitionResult(rates.cer, rates.wer, loss / max(characters, 1), len(references))
