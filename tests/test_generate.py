@@ -108,6 +108,12 @@ def test_line_problems_name_what_a_reader_would_see(tiny_model: InferenceModel) 
     assert any("skipped" in p for p in line_problems(fake_line("abcdef", [0] * 6 + [5] * 6, usual), tiny_model))
     assert any("stuck" in p for p in line_problems(fake_line("ab", [0] * 80 + [1] * 4, usual), tiny_model))
     assert any("wide" in p for p in line_problems(fake_line("abc", [0, 1, 2] * 4, usual * 6), tiny_model))
+    assert any("wide" in p for p in line_problems(fake_line("abc", [0] * 4 + [1] * 4 + [2] * 4, usual * 2), tiny_model))
+    run_on = int(3 * tiny_model.points_per_char)  # three characters' worth of points on each letter
+    long = fake_line("abc", [0] * run_on + [1] * run_on + [2] * run_on, usual)
+    assert any("took" in p for p in line_problems(long, tiny_model))
+    lost = fake_line("abcdefgh", [0, 1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7, 8], usual)
+    assert any("fell back 6 letters" in p for p in line_problems(lost, tiny_model))
 
 
 def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: InferenceModel) -> None:

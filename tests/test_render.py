@@ -119,7 +119,7 @@ def test_default_setup() -> None:
     assert setup.size == PAGE_SIZES["a4"]
     assert setup.text_width == 170
     assert setup.lines_per_page == 25
-    assert setup.x_height_mm == pytest.approx(2.5)
+    assert setup.x_height_mm == pytest.approx(2.2)
     assert [setup.baseline_y(0), setup.baseline_y(24)] == [30, 270]
     assert SMALL.lines_per_page == 4
 

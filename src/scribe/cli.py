@@ -567,7 +567,7 @@ def write_command(
     page: Annotated[str, typer.Option("--page", metavar="SIZE", help="a4, a5, letter, legal or WIDTHxHEIGHT in mm.")] = "a4",
     margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = 20.0,
     line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = 10.0,
-    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help="Height of small letters. [default: 0.25 x line spacing]")] = None,
+    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help="Height of small letters. [default: 0.22 x line spacing]")] = None,
     align: Annotated[str, typer.Option("--align", metavar="left|center", help="Line alignment.")] = "left",
     ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = "#1b2a6b",
     pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = 0.5,

@@ -28,14 +28,16 @@ from scribe.inference import InferenceModel, Mixture
 from scribe.progress import ProgressFn, no_progress
 from scribe.strokes import denormalize, normalize
 
-DEFAULT_BIAS = 0.75  # Graves' sampling bias: higher is neater and less varied
+DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
 PEN_END = 2  # the VAE's "end of sequence" pen state
 RESEED_STRIDE = 1_000_003  # resampling round r uses seed + r * RESEED_STRIDE
 # line_problems thresholds, relative to the model's typical points per character.
 SKIPPED_FRACTION = 0.2  # more unvisited letters than this fraction is a failure
 DWELL_FACTOR = 5.0  # the window resting on one character this many times its usual time
-WIDTH_RANGE = (0.35, 2.5)  # ink width per character, relative to the training data's
+WIDTH_RANGE = (0.35, 1.8)  # ink width per character, relative to the training data's
+MAX_POINTS_FACTOR = 2.0  # points per character, relative to the training data's
+MAX_FOCUS_SETBACK = 4  # characters the window's focus may fall back behind its furthest point
 # The last stroke normally reaches the end-of-text position only as it finishes; one
 # drawn wholly past it is cut off (without_trailing_marks), one drawn mostly past it
 # is an extra mark to resample. A pen that never lifts there is stopped.
@@ -256,6 +258,10 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
     trailing = trailing_points(line)
     if trailing > TRAILING_FACTOR * model.points_per_char:
         problems.append(f"drew {trailing} points past the end of its text")
+    if line.steps > MAX_POINTS_FACTOR * max(len(line.text), 1) * model.points_per_char:
+        problems.append(f"took {line.steps} points for {len(line.text)} characters")
+    if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
+        problems.append(f"lost its place: the window fell back {setback} letters")
     width = np.ptp(np.cumsum(line.offsets[:, 0])) if len(line.offsets) else 0.0
     typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
     if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
