@@ -17,13 +17,29 @@ Sketch Drawings", ICLR 2018 (SketchRNN).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
 
+ConfigT = TypeVar("ConfigT", bound="StoredConfig")
+
+
+class StoredConfig:
+    """A dataclass config kept in checkpoints as a plain dict (see :mod:`scribe.checkpoint`)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[ConfigT], values: dict) -> ConfigT:
+        """The config from a checkpoint's dict; keys this version does not know are ignored."""
+        known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in values.items() if k in known})
+
 
 @dataclass
-class ModelConfig:
+class ModelConfig(StoredConfig):
     """Hyper-parameters of either model; stored in every checkpoint."""
 
     kind: str  # "graves" or "vae"
@@ -44,13 +60,6 @@ class ModelConfig:
     styles: int = 0
     style_dim: int = 16
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ModelConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
     @property
     def pen_classes(self) -> int:

@@ -20,20 +20,20 @@ The network is small on purpose, so that it trains on a CPU in well under an hou
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from scribe.alphabet import Alphabet
-from scribe.model import reverse_within_length
+from scribe.model import StoredConfig, reverse_within_length
 
 BLANK = Alphabet.PAD  # CTC's blank: the padding id never occurs inside a text
 FEATURES = 4  # dx, dy, pen_up, height within the line
 
 
 @dataclass
-class RecognizerConfig:
+class RecognizerConfig(StoredConfig):
     """Hyper-parameters of the recognizer; stored in every checkpoint."""
 
     vocab_size: int  # Alphabet size, padding (= blank) and end-of-text ids included
@@ -42,14 +42,6 @@ class RecognizerConfig:
     hidden: int = 192  # each LSTM direction
     layers: int = 2
     dropout: float = 0.2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> RecognizerConfig:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def line_features(offsets: Tensor, mask: Tensor) -> Tensor:
