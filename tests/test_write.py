@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import tiny_model_file
 
-from scribe.document import Scribe, page_paths
+from scribe.document import Scribe, calibrate_model_file, page_paths
 from scribe.errors import ScribeError
 from scribe.render import PageSetup
 
@@ -186,3 +186,17 @@ def test_interactive_prompt_writes_each_entry(model_path: Path, tmp_path: Path) 
     assert process.returncode == 0, err.decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["entry-1.svg", "entry-2.svg"]
     assert "text> " in err.decode() and "wrote entry-2.svg" in err.decode()
+
+
+def test_a_model_file_measures_each_style_width_and_wrapping_uses_it(tmp_path: Path) -> None:
+    path = tiny_model_file(tmp_path / "styled.npz", styles=2)
+    advances = calibrate_model_file(path)
+    styled = Scribe(path)
+    assert len(advances) == len(styled.styles) == 3  # "any writer" and the two writers
+    assert all(np.isfinite(a) and a > 0 for a in advances)
+    assert styled.model.style_advances == pytest.approx(advances, rel=1e-6)
+    styled.model.style_advances = [1.0, 4.0, 2.0]  # a narrow hand and a wide one
+    text = " ".join(["word"] * 60)
+    narrow = styled.write(text, style=0, attempts=1)
+    wide = styled.write(text, style=1, attempts=1)
+    assert len(wide.lines) > 2 * len(narrow.lines)

@@ -465,6 +465,11 @@ def export_command(
     loaded = read_checkpoint(checkpoint)
     chosen = _style_ids(styles, len(loaded.get("style_writers") or []))
     export_model_file({**loaded, "builtin_styles": chosen}, output)
+    if loaded.get("kind") in ("graves", "vae"):
+        from scribe.document import calibrate_model_file
+
+        advances = calibrate_model_file(output)
+        stderr.print("style widths (x-heights per character): " + ", ".join(f"{a:.2f}" for a in advances), markup=False)
     stderr.print(f"wrote {output}", markup=False)
 
 

@@ -127,6 +127,8 @@ class InferenceModel:
         # Curated at export (the styles that read best); otherwise every learned style, 0 = any writer.
         every_style = list(range(len(self.styles))) if self.styles is not None else []
         self.builtin_styles: list[int] = [int(s) for s in model.get("builtin_styles") or every_style]
+        # Measured at export: each built-in style's width per character, in x-heights (for wrapping).
+        self.style_advances: list[float] = [float(a) for a in model.get("style_advances") or []]
 
     def _read_weights(self, state: dict[str, np.ndarray]) -> None:
         c = self.config

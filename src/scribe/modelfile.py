@@ -7,7 +7,7 @@ self-contained part of a checkpoint (:mod:`scribe.checkpoint`)::
 
     "meta":           0-d unicode array, JSON {"format_version", "kind", "config",
                       "alphabet", "normalization", "step", "style_writers",
-                      "points_per_char", "builtin_styles"}
+                      "points_per_char", "builtin_styles", "style_advances"}
     "param/<name>":   one array per entry of the model's state_dict (float16 or float32)
 
 Nothing in it is pickled: it is read with ``allow_pickle=False``.
@@ -28,7 +28,7 @@ MODEL_FILE_VERSION = 1
 PARAM_PREFIX = "param/"
 META_KEYS = (
     "format_version", "kind", "config", "alphabet", "normalization", "step",
-    "style_writers", "points_per_char", "builtin_styles",
+    "style_writers", "points_per_char", "builtin_styles", "style_advances",
 )
 
 

@@ -156,14 +156,16 @@ class PageSetup:
         return self.margin + (slot + 1) * self.line_spacing
 
 
-def estimated_line_width(chars: int, setup: PageSetup) -> float:
+def estimated_line_width(chars: int, setup: PageSetup, advance: float = ADVANCE_PER_X_HEIGHT) -> float:
     """Expected width in mm of ``chars`` handwritten characters at the setup's x-height.
 
     Text is wrapped before the model writes it, so the wrapper needs a width
-    estimate that matches what :func:`layout` will produce; see
-    :data:`ADVANCE_PER_X_HEIGHT`.
+    estimate that matches what :func:`layout` will produce. ``advance`` is the
+    hand's width per character in x-heights: a model file measures it for each of
+    its styles (:func:`scribe.document.measure_style_advances`); the dataset's
+    average, :data:`ADVANCE_PER_X_HEIGHT`, stands in otherwise.
     """
-    return chars * ADVANCE_PER_X_HEIGHT * setup.x_height_mm
+    return chars * advance * setup.x_height_mm
 
 
 # --------------------------------------------------------------------------- measuring a line
