@@ -145,8 +145,13 @@ def page_paths(path: Path, count: int) -> list[Path]:
 class Scribe:
     """A loaded handwriting model that writes documents."""
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, download_progress: ProgressFn = no_progress) -> None:
-        self.model: InferenceModel = load_inference_model(resolve_model(model, download_progress))
+    def __init__(
+        self, model: str | Path | InferenceModel = DEFAULT_MODEL, download_progress: ProgressFn = no_progress
+    ) -> None:
+        """``model``: a registry name, a model file or checkpoint, or an already loaded model."""
+        if not isinstance(model, InferenceModel):
+            model = load_inference_model(resolve_model(model, download_progress))
+        self.model: InferenceModel = model
 
     @property
     def styles(self) -> list[int]:
@@ -238,28 +243,23 @@ CALIBRATION_TEXTS = [
 ]
 
 
-def measure_style_advances(model: InferenceModel, seed: int = 0) -> list[float]:
+def measure_style_advances(scribe: Scribe, seed: int = 0) -> list[float]:
     """Each built-in style's width per character in x-heights, measured on its own writing.
 
-    A model without built-in styles gets one figure: its unconditioned hand, or for a
-    VAE the hand at the centre of the latent prior.
+    A model without built-in styles gets one figure, for the hand it writes in by
+    default (:meth:`Scribe.conditioning`).
 
     Hands differ: the shipped styles span 1.5 to 2.1 x-heights per character around
     the dataset's 1.75. Wrapping with the style's own figure keeps its lines from
     ending early or running past the margin (and being shrunk to fit).
     """
-    if model.builtin_styles:
-        hands = [Conditioning(style_id=style) for style in model.builtin_styles]
-    elif model.kind == "vae":
-        hands = [Conditioning(z=np.zeros(int(model.config["latent_dim"]), np.float32))]  # the prior's centre
-    else:
-        hands = [Conditioning()]
-    texts = [fit_to_alphabet(text, model.alphabet)[0] for text in CALIBRATION_TEXTS]
+    hands = [scribe.conditioning(index) for index in range(len(scribe.styles))] or [scribe.conditioning()]
+    texts = [fit_to_alphabet(text, scribe.model.alphabet)[0] for text in CALIBRATION_TEXTS]
     advances = []
     for conditioning in hands:
         options = SamplingOptions(bias=DEFAULT_BIAS, conditioning=conditioning)
         widths = []
-        for line in write_lines(model, texts, options, seed=seed):
+        for line in write_lines(scribe.model, texts, options, seed=seed):
             metrics = line_metrics(line.offsets)
             if metrics.tops >= MIN_TOPS:
                 widths.append((metrics.right - metrics.left) / len(line.text) / metrics.x_height)
@@ -270,7 +270,7 @@ def measure_style_advances(model: InferenceModel, seed: int = 0) -> list[float]:
 def calibrate_model_file(path: Path) -> list[float]:
     """Measure a writing model file's style widths (:func:`measure_style_advances`) and store them in it."""
     stored = read_model_file(path)
-    advances = measure_style_advances(InferenceModel(stored))
+    advances = measure_style_advances(Scribe(InferenceModel(stored)))
     write_model_file({**stored, "style_advances": advances}, path)
     return advances
 
