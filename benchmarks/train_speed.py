@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from scribe.data import Batch
-from scribe.model import HandwritingModel
-from scribe.train import TrainOptions, batch_loss
+from scribe.training.data import Batch
+from scribe.training.networks import HandwritingModel
+from scribe.training.trainer import TrainOptions, batch_loss
 
 
 def synthetic_batch(batch_size: int, points: int, characters: int, vocab: int, device: str) -> Batch:

@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scribe.document import Scribe
-from scribe.generate import DEFAULT_BIAS, SamplingOptions, write_lines
-from scribe.models import DEFAULT_MODEL
+from scribe.writing.document import Scribe
+from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions, write_lines
+from scribe.writing.registry import DEFAULT_MODEL
 
 # Twenty lines that each fit one line of an A4 page at the default x-height.
 PAGE = [

@@ -81,9 +81,9 @@ def tiny_model_file(path: Path, kind: str = "graves", styles: int = 0) -> Path:
     """An untrained tiny model saved as a portable model file (.npz), as shipped models are."""
     import torch
 
-    from scribe.alphabet import Alphabet
-    from scribe.checkpoint import export_model_file, model_checkpoint
-    from scribe.model import HandwritingModel, ModelConfig
+    from scribe.ink.alphabet import Alphabet
+    from scribe.training.checkpoint import export_model_file, model_checkpoint
+    from scribe.training.networks import HandwritingModel, ModelConfig
 
     torch.manual_seed(0)
     alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")

@@ -79,7 +79,7 @@ def test_default_home_is_the_platform_user_data_dir(monkeypatch: pytest.MonkeyPa
 
 
 def test_train_help_states_the_real_defaults() -> None:
-    from scribe.train import DEFAULT_SIZES, TrainOptions
+    from scribe.training.trainer import DEFAULT_SIZES, TrainOptions
 
     text = " ".join(run_scribe("train", "--help").stdout.split())
 

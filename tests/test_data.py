@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from scribe.alphabet import Alphabet
-from scribe.data import BucketBatchSampler, StrokeDataset, collate
+from scribe.ink.alphabet import Alphabet
+from scribe.training.data import BucketBatchSampler, StrokeDataset, collate
 from scribe.errors import ScribeError
-from scribe.strokes import denormalize, normalize
+from scribe.ink.strokes import denormalize, normalize
 
 
 def test_alphabet_reserves_padding_and_end_ids() -> None:

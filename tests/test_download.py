@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from scribe.download import (
+from scribe.datasets.download import (
     DATASETS,
     download_dataset,
     download_file,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import tiny_model_file
 
-from scribe.generate import (
+from scribe.writing.sampling import (
     Conditioning,
     SampledLine,
     SamplingOptions,
@@ -19,7 +19,7 @@ from scribe.generate import (
     without_trailing_marks,
     write_lines,
 )
-from scribe.inference import InferenceModel, Mixture, load_inference_model
+from scribe.writing.network import InferenceModel, Mixture, load_inference_model
 
 
 @pytest.fixture

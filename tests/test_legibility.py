@@ -11,8 +11,8 @@ import pytest
 from conftest import tiny_model_file
 from test_train import tiny_options
 
-from scribe.checkpoint import load_model
-from scribe.train import train
+from scribe.training.checkpoint import load_model
+from scribe.training.trainer import train
 
 
 def scribe(*args: str) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from scribe.loss import (
+from scribe.training.losses import (
     PEN_DOWN,
     PEN_END,
     PEN_UP,
@@ -15,7 +15,7 @@ from scribe.loss import (
     pen_states,
     sequence_nll,
 )
-from scribe.model import MixtureParams
+from scribe.training.networks import MixtureParams
 
 
 def bivariate_normal(x: float, y: float, mx: float, my: float, sx: float, sy: float, rho: float) -> float:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from scribe.inference import InferenceModel
-from scribe.loss import sequence_nll
-from scribe.model import HandwritingModel, ModelConfig
+from scribe.writing.network import InferenceModel
+from scribe.training.losses import sequence_nll
+from scribe.training.networks import HandwritingModel, ModelConfig
 
 
 def tiny_config(kind: str = "graves", **overrides: object) -> ModelConfig:
@@ -149,7 +149,7 @@ def test_config_round_trips_through_a_dict() -> None:
 
 
 def test_stroke_encoder_ignores_padding() -> None:
-    from scribe.model import StrokeEncoder, reverse_within_length
+    from scribe.training.networks import StrokeEncoder, reverse_within_length
 
     x = torch.arange(10.0).view(2, 5, 1)
     reversed_x = reverse_within_length(x, torch.tensor([3, 5]))
@@ -179,7 +179,7 @@ def test_writer_styles_change_the_output_and_default_to_any_writer() -> None:
 
 
 def test_a_model_grown_with_styles_starts_from_the_same_function() -> None:
-    from scribe.checkpoint import initialize_from
+    from scribe.training.checkpoint import initialize_from
 
     torch.manual_seed(5)
     plain = HandwritingModel(tiny_config()).eval()

@@ -10,12 +10,12 @@ from conftest import tiny_model_file
 from test_download import Server, server  # noqa: F401  (the fixture)
 from typer.testing import CliRunner
 
-from scribe import models
+from scribe.writing import registry as models
 from scribe.cli import app
 from scribe.errors import ScribeError
-from scribe.inference import load_inference_model
-from scribe.modelfile import read_model_file
-from scribe.models import (
+from scribe.writing.network import load_inference_model
+from scribe.writing.stored import read_model_file
+from scribe.writing.registry import (
     REGISTRY,
     ModelEntry,
     download_model,

@@ -1,4 +1,4 @@
-"""Tests for scribe.readers: every source format, the pickle allow-list and the XML guards."""
+"""Tests for scribe.datasets.readers: every source format, the pickle allow-list and the XML guards."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from fixtures import (
 )
 
 from scribe.errors import ScribeError
-from scribe.readers import (
+from scribe.datasets.readers import (
     detect_source,
     find_deepwriting_npz,
     parse_iam_ascii,

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from scribe.alphabet import Alphabet
-from scribe.legibility import edit_alignment, edit_distance, error_rates
-from scribe.loss import ctc_loss
-from scribe.recognizer import (
+from scribe.ink.alphabet import Alphabet
+from scribe.training.legibility import edit_alignment, edit_distance, error_rates
+from scribe.training.losses import ctc_loss
+from scribe.training.recognizer import (
     BLANK,
     Recognizer,
     RecognizerConfig,

@@ -1,4 +1,4 @@
-"""Page layout and vector output (scribe.render), on synthetic ink whose baseline and x-height are known."""
+"""Page layout and vector output (scribe.writing.render), on synthetic ink whose baseline and x-height are known."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import SHARED_DATA, needs_shared_data
 
 from scribe.errors import ScribeError
-from scribe.render import (
+from scribe.writing.render import (
     ADVANCE_PER_X_HEIGHT,
     LINE_SCALE_SPREAD,
     MAX_TILT_DEGREES,
@@ -30,7 +30,7 @@ from scribe.render import (
     svg_to_png,
     svgs_to_pdf,
 )
-from scribe.strokes import points_to_offsets
+from scribe.ink.strokes import points_to_offsets
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 SMALL = PageSetup(size=(100.0, 60.0), margin=10.0, line_spacing=10.0)  # 4 line slots, 80 mm of text width

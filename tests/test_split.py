@@ -1,4 +1,4 @@
-"""scribe split: raw sources -> train/val/test per-sample files + meta.json (scribe.split)."""
+"""scribe split: raw sources -> train/val/test per-sample files + meta.json (scribe.datasets.split)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from fixtures import (
 )
 
 from scribe import paths
-from scribe.data import StrokeDataset
+from scribe.training.data import StrokeDataset
 from scribe.errors import ScribeError
-from scribe.readers import RawSample
-from scribe.split import DEFAULT_SIMPLIFY_EPS, SplitReport, split_dataset
-from scribe.strokes import offsets_stats, validate_offsets
+from scribe.datasets.readers import RawSample
+from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS, SplitReport, split_dataset
+from scribe.ink.strokes import offsets_stats, validate_offsets
 
 # --------------------------------------------------------------------------- helpers
 
@@ -54,7 +54,7 @@ def raw(
 @pytest.fixture
 def fake_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Make split_dataset read the given RawSamples as if from a compact IAM-OnDB file."""
-    from scribe import readers
+    from scribe.datasets import readers
 
     source = tmp_path / "lines.npz"
     source.write_bytes(b"placeholder")
@@ -341,7 +341,7 @@ def test_interrupted_run_keeps_the_previous_dataset(tmp_path: Path, monkeypatch:
     split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    import scribe.split as split_module
+    import scribe.datasets.split as split_module
 
     calls = 0
     real_savez = np.savez
@@ -456,7 +456,7 @@ def test_real_full_compact_file_official_splits(tmp_path: Path) -> None:
 
 
 def test_deepwriting_text_is_cut_to_the_inked_words() -> None:
-    from scribe.split import text_covered_by_ink
+    from scribe.datasets.split import text_covered_by_ink
 
     labels = np.array([0, 5, 5, 0, 6, 6, 7, 7], dtype=np.int32)
     assert text_covered_by_ink('"He drew back the curtains and let', labels) == "curtains and let"

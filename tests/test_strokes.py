@@ -1,11 +1,11 @@
-"""The stroke format and its preprocessing (scribe.strokes)."""
+"""The stroke format and its preprocessing (scribe.ink.strokes)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scribe.strokes import (
+from scribe.ink.strokes import (
     offsets_stats,
     offsets_to_points,
     points_to_offsets,

@@ -11,9 +11,9 @@ from conftest import tiny_model_file
 from fixtures import iam_line_points, iam_line_xml
 
 from scribe.errors import ScribeError
-from scribe.inference import InferenceModel, load_inference_model
-from scribe.render import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.stylefile import _path_strokes, _transform, read_style_file
+from scribe.writing.network import InferenceModel, load_inference_model
+from scribe.writing.render import ADVANCE_PER_X_HEIGHT, line_metrics
+from scribe.writing.stylefile import _path_strokes, _transform, read_style_file
 
 
 @pytest.fixture(scope="module")

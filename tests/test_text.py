@@ -1,4 +1,4 @@
-"""Preparing the user's text: alphabet fitting, lines and wrapping, input checks (scribe.text)."""
+"""Preparing the user's text: alphabet fitting, lines and wrapping, input checks (scribe.ink.text)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import string
 import pytest
 
 from scribe.errors import ScribeError
-from scribe.text import (
+from scribe.ink.text import (
     CharWidth,
     Substitution,
     check_text,

@@ -14,10 +14,10 @@ import pytest
 import torch
 from conftest import SHARED_DATA, needs_shared_data
 
-from scribe.checkpoint import load_model, read_checkpoint, save_checkpoint
-from scribe.data import collate
+from scribe.training.checkpoint import load_model, read_checkpoint, save_checkpoint
+from scribe.training.data import collate
 from scribe.errors import ScribeError
-from scribe.train import TrainEvent, TrainOptions, train
+from scribe.training.trainer import TrainEvent, TrainOptions, train
 
 TINY_MODEL = dict(hidden=16, layers=2, mixtures=3, window_mixtures=2, encoder_dim=8, embed_dim=8, latent_dim=4)
 
@@ -189,9 +189,9 @@ def test_eval_command_rejects_a_file_that_is_not_a_checkpoint(tiny_dataset: Path
 @needs_shared_data
 def test_real_data_smoke(tmp_path: Path) -> None:
     """Split the 100-line IAM-OnDB sample, train a few steps of both models, evaluate."""
-    from scribe.data import StrokeDataset
-    from scribe.eval import evaluate
-    from scribe.split import split_dataset
+    from scribe.training.data import StrokeDataset
+    from scribe.training.evaluation import evaluate
+    from scribe.datasets.split import split_dataset
 
     with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:
         arrays = dict(sample)
@@ -216,9 +216,9 @@ def test_window_reads_real_lines_at_the_writing_pace(tmp_path: Path) -> None:
     pen progress, as fractions of the line) tells a window that reads the text at
     the writing's pace (about 0.07 here) from one that lags (~0.37) or races ahead.
     """
-    from scribe.data import StrokeDataset
-    from scribe.eval import evaluate
-    from scribe.split import split_dataset
+    from scribe.training.data import StrokeDataset
+    from scribe.training.evaluation import evaluate
+    from scribe.datasets.split import split_dataset
 
     with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:
         arrays = dict(sample)

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import tiny_model_file
 
-from scribe.document import Scribe, calibrate_model_file, page_paths
+from scribe.writing.document import Scribe, calibrate_model_file, page_paths
 from scribe.errors import ScribeError
-from scribe.render import PageSetup
+from scribe.writing.render import PageSetup
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"

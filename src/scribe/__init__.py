@@ -12,13 +12,13 @@ __version__ = "0.1.0"
 __all__ = ["Document", "Scribe", "write", "__version__"]
 
 if TYPE_CHECKING:
-    from scribe.document import Document, Scribe, write
+    from scribe.writing.document import Document, Scribe, write
 
 
 def __getattr__(name: str) -> Any:
     """Load the writing API on first use, so that ``scribe --version`` and training stay light."""
     if name in ("Document", "Scribe", "write"):
-        from scribe import document
+        from scribe.writing import document
 
         return getattr(document, name)
     raise AttributeError(f"module 'scribe' has no attribute {name!r}")

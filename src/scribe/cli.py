@@ -28,16 +28,16 @@ from rich.progress import (
 
 from scribe import __version__
 from scribe.errors import ScribeError
-from scribe.generate import DEFAULT_BIAS
-from scribe.models import DEFAULT_MODEL, DEFAULT_RECOGNIZER
+from scribe.writing.sampling import DEFAULT_BIAS
+from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
 from scribe.progress import ProgressFn
 
 if TYPE_CHECKING:
-    from scribe.document import Document, Scribe
-    from scribe.eval import EvalResult
-    from scribe.legibility import LegibilityReport
-    from scribe.render import PageSetup
-    from scribe.train import TrainEvent, TrainOptions
+    from scribe.writing.document import Document, Scribe
+    from scribe.training.evaluation import EvalResult
+    from scribe.training.legibility import LegibilityReport
+    from scribe.writing.render import PageSetup
+    from scribe.training.trainer import TrainEvent, TrainOptions
 
 app = typer.Typer(
     name="scribe",
@@ -128,7 +128,7 @@ def download_data(
     archives lineStrokes-all.tar.gz and ascii-all.tar.gz with --from-file.
     Interrupted downloads resume where they stopped when you run the command again.
     """
-    from scribe.download import download_dataset
+    from scribe.datasets.download import download_dataset
 
     with _progress_bars("bytes") as bars:
         report = download_dataset(
@@ -171,7 +171,7 @@ def split(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the writer-disjoint split used when no official split exists.")] = 0,
 ) -> None:
     """Turn raw files into one .npz per sample under train/, val/ and test/, with meta.json."""
-    from scribe.split import DEFAULT_SIMPLIFY_EPS, split_dataset
+    from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS, split_dataset
 
     with _progress_bars("items") as bars:
         report = split_dataset(
@@ -203,14 +203,14 @@ def _resolve_data_dir(data: Optional[Path]) -> Path:
 
 def _train_options(config: Optional[Path], given: dict) -> TrainOptions:
     """Defaults, then the TOML preset, then the flags given on the command line."""
-    from scribe.train import TrainOptions, option_names, read_preset
+    from scribe.training.trainer import TrainOptions, option_names, read_preset
 
     values = read_preset(config) if config is not None else {}
     values.update({k: v for k, v in given.items() if v is not None})
     unknown = set(values) - option_names()
     if unknown:
         raise ScribeError(f"unknown training option(s) {', '.join(sorted(unknown))} in {config}")
-    from scribe.train import MODEL_KINDS
+    from scribe.training.trainer import MODEL_KINDS
 
     if values.setdefault("model", "graves") not in MODEL_KINDS:
         raise ScribeError(f"unknown model {values['model']!r}; choose {', '.join(MODEL_KINDS)}")
@@ -273,7 +273,7 @@ def train_command(
     OUT/metrics.jsonl. Under torchrun the same command trains with
     DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
     """
-    from scribe.train import train
+    from scribe.training.trainer import train
 
     given = dict(
         model=model, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
@@ -321,11 +321,11 @@ def evaluate_command(
         return
     import json
 
-    from scribe.checkpoint import load_model
-    from scribe.data import StrokeDataset
-    from scribe.eval import evaluate, evaluate_recognizer
-    from scribe.models import resolve_model
-    from scribe.train import pick_device
+    from scribe.training.checkpoint import load_model
+    from scribe.training.data import StrokeDataset
+    from scribe.training.evaluation import evaluate, evaluate_recognizer
+    from scribe.writing.registry import resolve_model
+    from scribe.training.trainer import pick_device
 
     torch_device = pick_device(device)
     loaded = load_model(resolve_model(model), torch_device)
@@ -352,10 +352,10 @@ def _evaluate_legibility(
 ) -> None:
     import json
 
-    from scribe.document import Scribe
-    from scribe.generate import SamplingOptions
-    from scribe.legibility import InkReader, dataset_lines, measure_legibility
-    from scribe.models import resolve_model
+    from scribe.writing.document import Scribe
+    from scribe.writing.sampling import SamplingOptions
+    from scribe.training.legibility import InkReader, dataset_lines, measure_legibility
+    from scribe.writing.registry import resolve_model
 
     if count < 1:
         raise ScribeError(f"-n {count}: give at least one text")
@@ -382,7 +382,7 @@ def _evaluate_legibility(
 
 def _texts_to_write(path: Path, alphabet: str) -> list[str]:
     """The non-empty lines of ``path``, fitted to the model's alphabet."""
-    from scribe.text import check_text, decode_input, fit_to_alphabet
+    from scribe.ink.text import check_text, decode_input, fit_to_alphabet
 
     try:
         data = path.read_bytes()
@@ -427,7 +427,7 @@ def models_list(context: typer.Context) -> None:
     """List the registered models: name, kind, where it is (installed or not), and its styles."""
     if context.invoked_subcommand is not None:
         return
-    from scribe.models import REGISTRY, installed_path
+    from scribe.writing.registry import REGISTRY, installed_path
 
     for entry in REGISTRY.values():
         path = installed_path(entry)
@@ -442,7 +442,7 @@ def models_list(context: typer.Context) -> None:
 
 
 def _style_note(path: Path) -> str:
-    from scribe.inference import load_inference_model
+    from scribe.writing.network import load_inference_model
 
     model = load_inference_model(path)
     count = len(model.builtin_styles)
@@ -458,7 +458,7 @@ def export_command(
     styles: Annotated[Optional[str], typer.Option("--styles", metavar="IDS", help="Built-in styles, in order: comma-separated writer-style ids (0 = any writer).")] = None,
 ) -> None:
     """Turn a checkpoint into a portable float16 model file (.npz) that scribe loads fast."""
-    from scribe.checkpoint import export_model_file, read_checkpoint
+    from scribe.training.checkpoint import export_model_file, read_checkpoint
 
     if output.suffix != ".npz":
         raise ScribeError(f"model files end in .npz, not {output.suffix or '(none)'}; name the output like model.npz")
@@ -466,7 +466,7 @@ def export_command(
     chosen = _style_ids(styles, len(loaded.get("style_writers") or []))
     export_model_file({**loaded, "builtin_styles": chosen}, output)
     if loaded.get("kind") in ("graves", "vae"):
-        from scribe.document import calibrate_model_file
+        from scribe.writing.document import calibrate_model_file
 
         advances = calibrate_model_file(output)
         stderr.print("style widths (x-heights per character): " + ", ".join(f"{a:.2f}" for a in advances), markup=False)
@@ -489,7 +489,7 @@ def _style_ids(text: Optional[str], count: int) -> Optional[list[int]]:
 @models_app.command("download")
 def models_download(name: Annotated[str, typer.Argument(metavar="NAME", help="A name from `scribe models`.")]) -> None:
     """Fetch a registered model into $SCRIBE_HOME/models (verified by size and SHA-256)."""
-    from scribe.models import download_model
+    from scribe.writing.registry import download_model
 
     with _progress_bars("bytes") as bars:
         path = download_model(name, _bar_when(bars, f"downloading {name}", 0))
@@ -512,7 +512,7 @@ def _bar_when(bars: ProgressFactory, description: str, min_total: int) -> Progre
 
 def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]:
     """The text to write: the argument, --input FILE, or piped stdin; None means ask interactively."""
-    from scribe.text import decode_input
+    from scribe.ink.text import decode_input
 
     if text is not None and input_file is not None:
         raise ScribeError("give the text either as an argument or with --input FILE, not both")
@@ -530,7 +530,7 @@ def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]
 
 def _page_setup(page: str, margin: float, line_spacing: float, x_height: Optional[float], align: str,
                 ink: str, pen_width: float, ruled: bool, transparent: bool) -> PageSetup:
-    from scribe.render import PageSetup, parse_page_size
+    from scribe.writing.render import PageSetup, parse_page_size
 
     setup = PageSetup(
         size=parse_page_size(page), margin=margin, line_spacing=line_spacing, x_height=x_height, align=align,
@@ -541,7 +541,7 @@ def _page_setup(page: str, margin: float, line_spacing: float, x_height: Optiona
 
 
 def _warn_about(document: Document) -> None:
-    from scribe.text import describe_substitutions
+    from scribe.ink.text import describe_substitutions
 
     if document.substitutions:
         changes = describe_substitutions(document.substitutions)
@@ -585,7 +585,7 @@ def write_command(
     The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
     -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
     """
-    from scribe.document import Scribe, check_output_folder, output_format
+    from scribe.writing.document import Scribe, check_output_folder, output_format
 
     to_stdout = str(output) == "-"
     fmt = output_format(Path("stdout"), format or "svg") if to_stdout else output_format(output, format)
@@ -627,7 +627,7 @@ def write_command(
 
 
 def _read_style_file(path: Path, text: Optional[str], scribe: Scribe) -> tuple:
-    from scribe.stylefile import read_style_file
+    from scribe.writing.stylefile import read_style_file
 
     return read_style_file(path, text, scribe.model)
 

@@ -3,7 +3,7 @@
 ``scribe write`` must start fast and work offline, so the models shipped in the
 package are stored in this format rather than as ``.pth`` checkpoints: importing
 PyTorch alone takes longer than writing a page. The file holds exactly the
-self-contained part of a checkpoint (:mod:`scribe.checkpoint`)::
+self-contained part of a checkpoint (:mod:`scribe.training.checkpoint`)::
 
     "meta":           0-d unicode array, JSON {"format_version", "kind", "config",
                       "alphabet", "normalization", "step", "style_writers",

@@ -1,8 +1,8 @@
 """Readers for the raw dataset formats scribe understands.
 
 Each reader turns files as distributed into :class:`RawSample` records; nothing
-here normalizes, filters or converts coordinates (that is :mod:`scribe.split`'s
-job, through :mod:`scribe.strokes`).
+here normalizes, filters or converts coordinates (that is :mod:`scribe.datasets.split`'s
+job, through :mod:`scribe.ink.strokes`).
 
 Three sources are understood:
 

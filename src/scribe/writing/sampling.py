@@ -14,7 +14,7 @@ stuck on one.
 :func:`write_lines` checks every line against the attention window's path
 (:func:`line_problems`) and resamples the failed ones with new seeds.
 
-Runs on :mod:`scribe.inference` (NumPy), so writing never imports PyTorch.
+Runs on :mod:`scribe.writing.network` (NumPy), so writing never imports PyTorch.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scribe.alphabet import Alphabet
-from scribe.inference import InferenceModel, Mixture
+from scribe.ink.alphabet import Alphabet
+from scribe.writing.network import InferenceModel, Mixture
 from scribe.progress import ProgressFn, no_progress
-from scribe.strokes import denormalize, normalize
+from scribe.ink.strokes import denormalize, normalize
 
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
@@ -50,7 +50,7 @@ class Conditioning:
     """Who writes: at most one of a writer style, a VAE latent, or priming ink.
 
     ``prime_offsets`` are a real line in the dataset's units (the stroke format of
-    :mod:`scribe.strokes`) and ``prime_text`` what it says: the model reads them
+    :mod:`scribe.ink.strokes`) and ``prime_text`` what it says: the model reads them
     first (Graves, section 5.5) and continues in their style.
     """
 

@@ -1,6 +1,6 @@
 """The model registry: one table of every model scribe knows by name.
 
-A model is either shipped inside the package (``scribe/weights/``, so writing works
+A model is either shipped inside the package (``scribe/writing/weights/``, so writing works
 offline right after ``pip install``) or downloaded on first use from a URL, checked
 against its size and SHA-256, and cached in ``$SCRIBE_HOME/models/``. Wherever a
 command takes ``--model``, a registry name or a path to a model file (``.npz``) or
@@ -25,7 +25,7 @@ class ModelEntry:
     name: str
     kind: str  # "graves", "vae" or "recognizer"
     description: str
-    package_file: str | None = None  # file name under scribe/weights/
+    package_file: str | None = None  # file name under scribe/writing/weights/
     url: str | None = None
     sha256: str | None = None
     size: int | None = None  # bytes
@@ -58,7 +58,7 @@ DEFAULT_RECOGNIZER = "recognizer-iam"  # reads ink for `scribe eval --legibility
 
 def shipped_path(entry: ModelEntry) -> Path:
     """Where a packaged model file lives inside the installed package."""
-    return Path(str(resources.files("scribe") / "weights" / entry.package_file))
+    return Path(str(resources.files("scribe.writing") / "weights" / entry.package_file))
 
 
 def cached_path(entry: ModelEntry) -> Path:
@@ -80,7 +80,7 @@ def download_model(name: str, progress: ProgressFn = no_progress) -> Path:
         return present
     if entry.url is None:
         raise ScribeError(f"model {name!r} should ship with scribe but its file is missing; reinstall scribe")
-    from scribe.download import download_file  # imports requests: only when downloading
+    from scribe.datasets.download import download_file  # imports requests: only when downloading
 
     return download_file(entry.url, cached_path(entry), sha256=entry.sha256, size=entry.size, progress=progress)
 

@@ -5,8 +5,8 @@
     >>> doc.save("note.png")
 
 The flow is one way: text -> fitted to the model's alphabet and wrapped to the page
-(:mod:`scribe.text`) -> sampled, all lines at once (:mod:`scribe.generate`) -> laid
-out on pages and drawn as SVG (:mod:`scribe.render`) -> PNG or PDF on saving.
+(:mod:`scribe.ink.text`) -> sampled, all lines at once (:mod:`scribe.writing.sampling`) -> laid
+out on pages and drawn as SVG (:mod:`scribe.writing.render`) -> PNG or PDF on saving.
 A :class:`Scribe` holds a loaded model for many documents; :func:`write` keeps one
 per model name.
 """
@@ -21,18 +21,18 @@ import numpy as np
 
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
-from scribe.generate import (
+from scribe.writing.sampling import (
     DEFAULT_BIAS,
     Conditioning,
     SampledLine,
     SamplingOptions,
     write_lines,
 )
-from scribe.inference import InferenceModel, load_inference_model
-from scribe.modelfile import read_model_file, write_model_file
-from scribe.models import DEFAULT_MODEL, resolve_model
+from scribe.writing.network import InferenceModel, load_inference_model
+from scribe.writing.stored import read_model_file, write_model_file
+from scribe.writing.registry import DEFAULT_MODEL, resolve_model
 from scribe.progress import ProgressFn, no_progress
-from scribe.render import (
+from scribe.writing.render import (
     ADVANCE_PER_X_HEIGHT,
     MIN_TOPS,
     Page,
@@ -44,8 +44,8 @@ from scribe.render import (
     svg_to_png,
     svgs_to_pdf,
 )
-from scribe.strokes import normalize
-from scribe.text import (
+from scribe.ink.strokes import normalize
+from scribe.ink.text import (
     Substitution,
     check_text,
     fit_to_alphabet,
@@ -211,7 +211,7 @@ class Scribe:
         """Write ``text`` as handwritten pages.
 
         ``prime`` is a sample of the user's handwriting (offsets in the model's units,
-        see :mod:`scribe.stylefile`) with its text; all lines share one style.
+        see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         """
         setup = setup or PageSetup()
         setup.validate()

@@ -2,8 +2,8 @@
 
 Sampling is a loop of hundreds of tiny steps, and PyTorch costs more to import
 than a whole page takes to write, so writing runs the model with NumPy and the
-weights of a model file (:mod:`scribe.modelfile`) or checkpoint. This mirrors
-:mod:`scribe.model` exactly (a test compares the two): the same text encoder, soft
+weights of a model file (:mod:`scribe.writing.stored`) or checkpoint. This mirrors
+:mod:`scribe.training.networks` exactly (a test compares the two): the same text encoder, soft
 window (Graves eqs. 46-51), decoder stack and mixture head, one step at a time.
 Gate order and weight layout are PyTorch's (``i, f, g, o``; ``W_ih``, ``W_hh``).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from scribe.errors import ScribeError
-from scribe.modelfile import read_model_file
+from scribe.writing.stored import read_model_file
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -252,7 +252,7 @@ def load_inference_model(path: Path) -> InferenceModel:
     path = Path(path)
     if path.suffix == ".npz":
         return InferenceModel(read_model_file(path))
-    from scribe.checkpoint import (
+    from scribe.training.checkpoint import (
         read_checkpoint,  # imports PyTorch: only for .pth files
     )
 

@@ -1,8 +1,8 @@
 """``scribe split``: raw dataset files -> one ``.npz`` per sample in train/val/test + ``meta.json``.
 
 The output layout and the keys of every file are defined in docs/data.md; the
-stroke format in :mod:`scribe.strokes`. This module reads a source through
-:mod:`scribe.readers`, cleans IAM-OnDB lines (blacklist, outliers, optional
+stroke format in :mod:`scribe.ink.strokes`. This module reads a source through
+:mod:`scribe.datasets.readers`, cleans IAM-OnDB lines (blacklist, outliers, optional
 Ramer-Douglas-Peucker simplification), converts everything to offsets, checks
 every sample, assigns splits (the official ones when the source has them, else a
 writer-disjoint random split) and writes the result atomically: everything is
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from scribe import paths, strokes
+from scribe import paths
+from scribe.ink import strokes
 from scribe.errors import ScribeError
 from scribe.progress import ProgressFn, no_progress
-from scribe.readers import RawSample
-from scribe.strokes import (
+from scribe.datasets.readers import RawSample
+from scribe.ink.strokes import (
     offsets_stats,
     points_to_offsets,
     remove_outliers,
@@ -215,7 +216,7 @@ def split_dataset(
 
 def _load(name: str, source: Path, progress: ProgressFn) -> _Loaded:
     """Read ``source`` with the reader its format needs, refusing a format that is not ``name``'s."""
-    from scribe import readers
+    from scribe.datasets import readers
 
     source, source_format = _detect(source)
     if source_format not in SOURCE_FORMATS[name]:
@@ -234,7 +235,7 @@ def _load(name: str, source: Path, progress: ProgressFn) -> _Loaded:
 
 def _detect(source: Path) -> tuple[Path, str]:
     """The source's format; a folder holding just a compact IAM-OnDB ``.npz`` means that file."""
-    from scribe import readers
+    from scribe.datasets import readers
 
     try:
         return source, readers.detect_source(source)
@@ -255,7 +256,7 @@ def _detect(source: Path) -> tuple[Path, str]:
 
 def _load_deepwriting(source: Path) -> _Loaded:
     """Every DeepWriting file of ``source``; statistics from the training file when there are several."""
-    from scribe import readers
+    from scribe.datasets import readers
 
     files = [source] if source.is_file() else readers.find_deepwriting_npz(source)
     contents = [readers.read_deepwriting_npz(path) for path in files]
@@ -373,7 +374,7 @@ def _iam_preprocessing(eps: float) -> dict:
         "steps": ["drop blacklisted", "remove_outliers", "simplify", "points_to_offsets (y flip)", "validate_offsets"],
         "blacklist": "lines the source flags as blacklisted (sjvasquez/handwriting-synthesis's 300) are skipped",
         "outliers": {
-            "function": "scribe.strokes.remove_outliers",
+            "function": "scribe.ink.strokes.remove_outliers",
             "duplicates": "points repeating the previous point of their stroke are dropped",
             "spike": (
                 "an interior in-stroke point is dropped when both its steps exceed max(factor * median "

@@ -8,7 +8,7 @@ recognizer and scored by its character error rate.
 
 The network is small on purpose, so that it trains on a CPU in well under an hour:
 
-- per-point features: the normalized ``dx, dy, pen_up`` of :mod:`scribe.strokes`
+- per-point features: the normalized ``dx, dy, pen_up`` of :mod:`scribe.ink.strokes`
   plus the pen's height within the line (standardized per line), because offsets
   alone hide where a stroke sits relative to the baseline (``g`` and ``q`` differ
   from ``a`` and ``d`` mostly in that);
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from scribe.alphabet import Alphabet
-from scribe.model import StoredConfig, reverse_within_length
+from scribe.ink.alphabet import Alphabet
+from scribe.training.networks import StoredConfig, reverse_within_length
 
 BLANK = Alphabet.PAD  # CTC's blank: the padding id never occurs inside a text
 FEATURES = 4  # dx, dy, pen_up, height within the line
@@ -62,7 +62,7 @@ def line_features(offsets: Tensor, mask: Tensor) -> Tensor:
 class BidirectionalLSTM(nn.Module):
     """One bidirectional layer over right-padded sequences, directions concatenated.
 
-    Like :class:`scribe.model.StrokeEncoder`, each direction is a fused LSTM over
+    Like :class:`scribe.training.networks.StrokeEncoder`, each direction is a fused LSTM over
     the padded batch, the backward one reading every sequence reversed within its
     length (packed sequences are much slower to train on a CPU).
     """

@@ -1,7 +1,7 @@
 """Page layout and vector output: line inks -> pages in millimetres -> SVG -> PNG / PDF.
 
 The data flow is one-way. Each written line arrives as offsets in the stroke
-format (:mod:`scribe.strokes`: dataset units, y up). :func:`layout` measures every
+format (:mod:`scribe.ink.strokes`: dataset units, y up). :func:`layout` measures every
 line (:func:`line_metrics`), normalizes its size, removes gross tilt and places it
 on a line slot of a page, in millimetres with y pointing down as in SVG.
 :func:`page_svg` writes one page as a standalone SVG document, and
@@ -25,7 +25,7 @@ import cairosvg.surface
 import numpy as np
 
 from scribe.errors import ScribeError
-from scribe.strokes import split_strokes
+from scribe.ink.strokes import split_strokes
 
 #: Paper sizes in millimetres, width x height.
 PAGE_SIZES: dict[str, tuple[float, float]] = {
@@ -162,7 +162,7 @@ def estimated_line_width(chars: int, setup: PageSetup, advance: float = ADVANCE_
     Text is wrapped before the model writes it, so the wrapper needs a width
     estimate that matches what :func:`layout` will produce. ``advance`` is the
     hand's width per character in x-heights: a model file measures it for each of
-    its styles (:func:`scribe.document.measure_style_advances`); the dataset's
+    its styles (:func:`scribe.writing.document.measure_style_advances`); the dataset's
     average, :data:`ADVANCE_PER_X_HEIGHT`, stands in otherwise.
     """
     return chars * advance * setup.x_height_mm

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scribe.alphabet import Alphabet
+from scribe.ink.alphabet import Alphabet
 from scribe.atomic import atomic_write
-from scribe.data import StyleTable
+from scribe.training.data import StyleTable
 from scribe.errors import ScribeError
-from scribe.model import HandwritingModel, ModelConfig
-from scribe.modelfile import read_model_file, write_model_file
-from scribe.recognizer import Recognizer, RecognizerConfig
+from scribe.training.networks import HandwritingModel, ModelConfig
+from scribe.writing.stored import read_model_file, write_model_file
+from scribe.training.recognizer import Recognizer, RecognizerConfig
 
 FORMAT_VERSION = 1
 
@@ -131,7 +131,7 @@ def model_checkpoint(
 
 
 def export_model_file(checkpoint: dict, path: Path) -> None:
-    """Save the model of a checkpoint as a portable float16 model file (:mod:`scribe.modelfile`)."""
+    """Save the model of a checkpoint as a portable float16 model file (:mod:`scribe.writing.stored`)."""
     state = {name: tensor.float().numpy() for name, tensor in checkpoint["state_dict"].items()}
     write_model_file({**checkpoint, "state_dict": state}, path)
 

@@ -4,7 +4,7 @@ The measurement behind ``scribe eval --legibility`` (see docs/legibility.md):
 
 1. the generator writes every text as one line, exactly as ``scribe write`` would
    (same default bias and style, failed lines resampled);
-2. the recognizer (:mod:`scribe.recognizer`) reads the generated ink, and, when the
+2. the recognizer (:mod:`scribe.training.recognizer`) reads the generated ink, and, when the
    texts come from a split dataset, the real ink of the same texts;
 3. character and word error rates are edit distances between what was asked for
    and what was read, summed over all lines and divided by the length of the
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scribe.data import DatasetMeta, read_sample, sample_files
-from scribe.generate import SamplingOptions, write_lines
-from scribe.inference import InferenceModel
+from scribe.training.data import DatasetMeta, read_sample, sample_files
+from scribe.writing.sampling import SamplingOptions, write_lines
+from scribe.writing.network import InferenceModel
 from scribe.progress import ProgressFn, no_progress
 
 MISREAD_LISTED = 10  # characters listed in a report's most-misread table
@@ -136,7 +136,7 @@ class InkReader:
     """A recognizer (PyTorch) with the alphabet and normalization it was trained with."""
 
     def __init__(self, path: str) -> None:
-        from scribe.checkpoint import load_model
+        from scribe.training.checkpoint import load_model
         from scribe.errors import ScribeError
 
         loaded = load_model(path)
@@ -145,11 +145,11 @@ class InkReader:
         self.loaded = loaded
 
     def read(self, lines: list[np.ndarray], batch_size: int = 32) -> list[str]:
-        """The text read in each line (offsets in dataset units, :mod:`scribe.strokes`)."""
+        """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
         import torch
 
-        from scribe.recognizer import read_lines
-        from scribe.strokes import normalize
+        from scribe.training.recognizer import read_lines
+        from scribe.ink.strokes import normalize
 
         loaded = self.loaded
         readings: list[str] = []

@@ -6,12 +6,12 @@ Accepted files, each one line of handwriting:
   Bezier segments), ``<polyline>`` or ``<line>``; ``transform`` attributes are applied.
 - ``.json``: ``{"text": "what it says", "strokes": [[[x, y], ...], ...]}``, y down
   as on a screen, in any unit.
-- ``.npz``: ``offsets`` in scribe's stroke format (:mod:`scribe.strokes`) and
+- ``.npz``: ``offsets`` in scribe's stroke format (:mod:`scribe.ink.strokes`) and
   optionally ``text`` - a sample written by ``scribe split`` works as it is.
 - ``.xml``: an IAM-OnDB ``lineStrokes`` file.
 
 The ink is rescaled so that its x-height matches the model's training data and
-thinned like the training data (:func:`scribe.strokes.simplify`), then returned as
+thinned like the training data (:func:`scribe.ink.strokes.simplify`), then returned as
 offsets in the model's units with the text it shows.
 """
 
@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from scribe.errors import ScribeError
-from scribe.inference import InferenceModel
-from scribe.readers import parse_xml_safely, read_iam_ondb_xml
-from scribe.render import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.strokes import offsets_to_points, points_to_offsets, simplify
-from scribe.text import fit_to_alphabet
+from scribe.writing.network import InferenceModel
+from scribe.datasets.readers import parse_xml_safely, read_iam_ondb_xml
+from scribe.writing.render import ADVANCE_PER_X_HEIGHT, line_metrics
+from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify
+from scribe.ink.text import fit_to_alphabet
 
 SIMPLIFY_EPS = 3.5  # model units, as scribe split's default for IAM-OnDB
 CURVE_SAMPLES = 8  # points per Bezier segment

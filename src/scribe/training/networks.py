@@ -1,6 +1,6 @@
 """The two handwriting models: Graves' MDN-LSTM with soft attention, and a SketchRNN-style VAE.
 
-Both write strokes in the format of :mod:`scribe.strokes` (normalized offsets
+Both write strokes in the format of :mod:`scribe.ink.strokes` (normalized offsets
 ``[dx, dy, pen_up]``) conditioned on a text, and share their parts:
 
 - :class:`TextEncoder`: character embedding + bidirectional LSTM (directions summed);
@@ -26,7 +26,7 @@ ConfigT = TypeVar("ConfigT", bound="StoredConfig")
 
 
 class StoredConfig:
-    """A dataclass config kept in checkpoints as a plain dict (see :mod:`scribe.checkpoint`)."""
+    """A dataclass config kept in checkpoints as a plain dict (see :mod:`scribe.training.checkpoint`)."""
 
     def to_dict(self) -> dict:
         return asdict(self)  # type: ignore[call-overload]
@@ -193,7 +193,7 @@ class StrokeDecoder(nn.Module):
     below (skip connections), and all layers feed the output (Graves, section 5).
     Only layer 1 and the window depend on each other step by step, so training runs
     them in a Python loop and every other layer as one fused ``nn.LSTM`` call.
-    Sampling runs the same network step by step in NumPy (:mod:`scribe.inference`).
+    Sampling runs the same network step by step in NumPy (:mod:`scribe.writing.network`).
     """
 
     def __init__(self, config: ModelConfig) -> None:

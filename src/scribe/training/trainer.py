@@ -27,18 +27,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from scribe.checkpoint import (
+from scribe.training.checkpoint import (
     initialize_from,
     model_checkpoint,
     read_checkpoint,
     save_checkpoint,
 )
-from scribe.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
+from scribe.training.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
 from scribe.errors import ScribeError
-from scribe.eval import EvalResult, RecognitionResult, evaluate, evaluate_recognizer
-from scribe.loss import ctc_loss, kl_divergence, kl_penalty, sequence_nll
-from scribe.model import HandwritingModel, ModelConfig
-from scribe.recognizer import BLANK, Recognizer, RecognizerConfig, ctc_targets
+from scribe.training.evaluation import EvalResult, RecognitionResult, evaluate, evaluate_recognizer
+from scribe.training.losses import ctc_loss, kl_divergence, kl_penalty, sequence_nll
+from scribe.training.networks import HandwritingModel, ModelConfig
+from scribe.training.recognizer import BLANK, Recognizer, RecognizerConfig, ctc_targets
 
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
 DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x decimation)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from scribe.model import MixtureParams
+from scribe.training.networks import MixtureParams
 
 LOG_2PI = math.log(2 * math.pi)
 

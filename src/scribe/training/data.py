@@ -2,7 +2,7 @@
 
 Reads the folder written by ``scribe split`` (see docs/data.md): ``meta.json`` plus
 ``train/``, ``val/``, ``test/`` holding one ``.npz`` per sample. The stroke format is
-defined once in :mod:`scribe.strokes`; this module only normalizes ``dx, dy`` with the
+defined once in :mod:`scribe.ink.strokes`; this module only normalizes ``dx, dy`` with the
 statistics in ``meta.json`` (the pen column stays 0/1) and encodes the text.
 """
 
@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from scribe.alphabet import Alphabet
+from scribe.ink.alphabet import Alphabet
 from scribe.errors import ScribeError
 from scribe.paths import SPLITS
 from scribe.progress import ProgressFn, no_progress
-from scribe.strokes import normalize
+from scribe.ink.strokes import normalize
 
 META_FILE = "meta.json"
 
