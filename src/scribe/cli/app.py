@@ -1,0 +1,136 @@
+"""The ``scribe`` application: the Typer app, progress bars on stderr, and the one-line error handling.
+
+Each command lives in the module of its room (:mod:`scribe.cli.datasets`,
+:mod:`scribe.cli.training`, :mod:`scribe.cli.writing`) and registers itself on :data:`app`.
+
+Messages and progress bars go to stderr; stdout is kept for data. A
+:class:`~scribe.errors.ScribeError` becomes one ``error: ...`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from scribe import __version__
+from scribe.errors import ScribeError
+from scribe.progress import ProgressFn
+
+app = typer.Typer(
+    name="scribe",
+    help="Turn text into realistic, human-like handwriting, and train the models that write it.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
+PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
+ProgressFactory = Callable[[str, Optional[int]], ProgressFn]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"scribe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    context: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Turn text into realistic, human-like handwriting, and train the models that write it.
+
+    Data lives in $SCRIBE_HOME (default: your platform's user data folder for scribe).
+    """
+    if context.invoked_subcommand is None:  # plain `scribe`: show what it can do
+        print(context.get_help())
+        raise typer.Exit()
+
+
+@contextmanager
+def progress_bars(unit: str) -> Iterator[ProgressFactory]:
+    """Yield a factory of progress callbacks, one rich bar each, drawn on stderr.
+
+    ``unit`` is ``"bytes"`` (size, speed and ETA columns) or ``"items"`` (n/total).
+    """
+    columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn()]
+    if unit == "bytes":
+        columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    else:
+        columns += [MofNCompleteColumn(), TimeRemainingColumn()]
+    # Started on the first bar and transient, so an error before or during the work
+    # leaves only its one error line on stderr.
+    progress = Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal)
+
+    def factory(description: str, total: Optional[int]) -> ProgressFn:
+        progress.start()
+        task = progress.add_task(description, total=total)
+
+        def update(completed: int, new_total: Optional[int]) -> None:
+            progress.update(task, completed=completed, total=new_total)
+
+        return update
+
+    try:
+        yield factory
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+def bar_when(bars: ProgressFactory, description: str, min_total: int) -> ProgressFn:
+    """A progress callback that draws its bar only once the total is known to exceed ``min_total``."""
+    update: Optional[ProgressFn] = None
+
+    def report(done: int, total: Optional[int]) -> None:
+        nonlocal update
+        if update is None and (total or 0) > min_total:
+            update = bars(description, total)
+        if update is not None:
+            update(done, total)
+
+    return report
+
+
+def main() -> None:
+    """Entry point of the ``scribe`` console script: every failure a user can fix is one line."""
+    try:
+        code = app(standalone_mode=False)
+    except ScribeError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        # Typer's command-line parsing errors (unknown option, bad value) carry their own
+        # message and exit status; anything else is a bug and keeps its traceback.
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        context = getattr(exc, "ctx", None)
+        hint = f"; see `{context.command_path} --help`" if context is not None else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    stderr.print(message if message == "interrupted" else f"error: {message}", markup=False, soft_wrap=True)
+    raise SystemExit(status)

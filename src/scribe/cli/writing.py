@@ -1,0 +1,185 @@
+"""``scribe write`` and ``scribe models``: the commands of the writing room (no PyTorch)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from scribe.cli.app import PROGRESS_MIN_LINES, app, bar_when, progress_bars, stderr
+from scribe.errors import ScribeError
+from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
+from scribe.writing.sampling import DEFAULT_BIAS
+
+if TYPE_CHECKING:
+    from scribe.writing.document import Document, Scribe
+    from scribe.writing.render import PageSetup
+
+
+models_app = typer.Typer(help="List and download the registered models.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models_list(context: typer.Context) -> None:
+    """List the registered models: name, kind, where it is (installed or not), and its styles."""
+    if context.invoked_subcommand is not None:
+        return
+    from scribe.writing.registry import REGISTRY, installed_path
+
+    for entry in REGISTRY.values():
+        path = installed_path(entry)
+        if path is not None:
+            where = str(path) + (_style_note(path) if entry.kind != "recognizer" else "")
+        elif entry.package_file:
+            where = "missing from this installation: reinstall scribe"
+        else:
+            where = f"not downloaded ({entry.size or '?'} bytes): scribe models download {entry.name}"
+        default = " (default)" if entry.name in (DEFAULT_MODEL, DEFAULT_RECOGNIZER) else ""
+        print(f"{entry.name}{default}  [{entry.kind}]  {entry.description}\n    {where}")
+
+
+def _style_note(path: Path) -> str:
+    from scribe.writing.network import load_inference_model
+
+    model = load_inference_model(path)
+    count = len(model.builtin_styles)
+    if model.kind == "vae":
+        return "; styles: any --style-seed N, or --style-file"
+    return f"; built-in styles: --style 0 to {count - 1}" if count else ""
+
+
+@models_app.command("download")
+def models_download(name: Annotated[str, typer.Argument(metavar="NAME", help="A name from `scribe models`.")]) -> None:
+    """Fetch a registered model into $SCRIBE_HOME/models (verified by size and SHA-256)."""
+    from scribe.writing.registry import download_model
+
+    with progress_bars("bytes") as bars:
+        path = download_model(name, bar_when(bars, f"downloading {name}", 0))
+    stderr.print(f"{name}: {path}", markup=False)
+
+
+def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]:
+    """The text to write: the argument, --input FILE, or piped stdin; None means ask interactively."""
+    from scribe.ink.text import decode_input
+
+    if text is not None and input_file is not None:
+        raise ScribeError("give the text either as an argument or with --input FILE, not both")
+    if text is not None:
+        return text
+    if input_file is not None:
+        try:
+            return decode_input(input_file.read_bytes(), str(input_file))
+        except OSError as exc:
+            raise ScribeError(f"cannot read --input {input_file}: {exc.strerror}; check the path") from exc
+    if not sys.stdin.isatty():
+        return decode_input(sys.stdin.buffer.read(), "stdin")
+    return None
+
+
+def _page_setup(page: str, margin: float, line_spacing: float, x_height: Optional[float], align: str,
+                ink: str, pen_width: float, ruled: bool, transparent: bool) -> PageSetup:
+    from scribe.writing.render import PageSetup, parse_page_size
+
+    setup = PageSetup(
+        size=parse_page_size(page), margin=margin, line_spacing=line_spacing, x_height=x_height, align=align,
+        ink=ink, pen_width=pen_width, ruled=ruled, background=None if transparent else "white",
+    )
+    setup.validate()
+    return setup
+
+
+def _warn_about(document: Document) -> None:
+    from scribe.ink.text import describe_substitutions
+
+    if document.substitutions:
+        changes = describe_substitutions(document.substitutions)
+        stderr.print(f"warning: the model cannot write every character; {changes}", markup=False)
+    for number, line in enumerate(document.lines, 1):
+        if line.problems:
+            stderr.print(
+                f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
+                "try another --seed", markup=False,
+            )
+
+
+@app.command("write")
+def write_command(
+    text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to write. [default: --input FILE, or stdin, or ask]")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Output file (.svg, .png, .pdf) or - for stdout.")] = Path("handwriting.svg"),
+    input_file: Annotated[Optional[Path], typer.Option("--input", "-i", metavar="FILE", help="Read the text from a UTF-8 file.")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="svg, png or pdf. [default: from the extension]")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
+    style: Annotated[Optional[int], typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
+    style_file: Annotated[Optional[Path], typer.Option("--style-file", metavar="FILE", help="Write like this sample: SVG, JSON, .npz or IAM-OnDB XML.")] = None,
+    style_text: Annotated[Optional[str], typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
+    style_seed: Annotated[Optional[int], typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
+    bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
+    temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on characters the model cannot write instead of substituting.")] = False,
+    page: Annotated[str, typer.Option("--page", metavar="SIZE", help="a4, a5, letter, legal or WIDTHxHEIGHT in mm.")] = "a4",
+    margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = 20.0,
+    line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = 10.0,
+    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help="Height of small letters. [default: 0.22 x line spacing]")] = None,
+    align: Annotated[str, typer.Option("--align", metavar="left|center", help="Line alignment.")] = "left",
+    ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = "#1b2a6b",
+    pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = 0.5,
+    ruled: Annotated[bool, typer.Option("--ruled", help="Draw ruled paper behind the writing.")] = False,
+    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = 150,
+    transparent: Annotated[bool, typer.Option("--transparent", help="PNG/SVG without the white background.")] = False,
+) -> None:
+    """Write text as handwriting to SVG, PNG or PDF pages.
+
+    The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
+    -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
+    """
+    from scribe.writing.document import Scribe, check_output_folder, output_format
+
+    to_stdout = str(output) == "-"
+    fmt = output_format(Path("stdout"), format or "svg") if to_stdout else output_format(output, format)
+    if not to_stdout:
+        check_output_folder(output)  # before the work, not after it
+    setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
+    content = _read_text(text, input_file)
+    with progress_bars("bytes") as bars:
+        scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))
+    prime = _read_style_file(style_file, style_text, scribe) if style_file is not None else None
+
+    def write_one(words: str, target: Path) -> None:
+        with progress_bars("items") as bars:
+            document = scribe.write(
+                words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
+                temperature=temperature, seed=seed, strict=strict,
+                progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
+            )
+        _warn_about(document)
+        if to_stdout:
+            sys.stdout.buffer.write(document.to_bytes(fmt, dpi))
+            sys.stdout.buffer.flush()
+            return
+        for path in document.save(target, fmt, dpi):
+            stderr.print(f"wrote {path}", markup=False)
+
+    if content is not None:
+        write_one(content, output)
+        return
+    stderr.print("Type a text and press Enter to write it; an empty line or Ctrl-D ends.", markup=False)
+    for number in range(1, sys.maxsize):
+        try:
+            entry = stderr.input("text> ")  # the prompt goes to stderr: stdout may carry -o - data
+        except EOFError:
+            break
+        if not entry.strip():
+            break
+        write_one(entry, output.with_name(f"{output.stem}-{number}{output.suffix}"))
+
+
+def _read_style_file(path: Path, text: Optional[str], scribe: Scribe) -> tuple:
+    from scribe.writing.stylefile import read_style_file
+
+    return read_style_file(path, text, scribe.model)
+
+
