@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
 from scribe.training.data import Batch
 from scribe.training.networks import HandwritingModel
-from scribe.training.trainer import TrainOptions, batch_loss
+from scribe.training.kinds import writer_loss
+from scribe.training.options import TrainOptions
+from scribe.writing.stored import WriterConfig
 
 
 def synthetic_batch(batch_size: int, points: int, characters: int, vocab: int, device: str) -> Batch:
@@ -35,14 +38,15 @@ def synthetic_batch(batch_size: int, points: int, characters: int, vocab: int, d
 
 
 def measure(options: TrainOptions, points: int, characters: int, steps: int, device: str) -> dict:
-    model = HandwritingModel(options.model_config(vocab_size=82, points_per_char=11.0)).to(device)
+    config = WriterConfig(kind=options.kind, vocab_size=82, kappa_scale=22.0, **options.architecture)
+    model = HandwritingModel(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     batch = synthetic_batch(options.batch_size, points, characters, 82, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
 
     def step() -> None:
         with autocast:
-            loss, _ = batch_loss(model, batch, 0, options)
+            loss, _ = writer_loss(model, batch, 0, options)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
@@ -59,9 +63,9 @@ def measure(options: TrainOptions, points: int, characters: int, steps: int, dev
     seconds = (time.perf_counter() - start) / steps
     return {
         "device": device,
-        "model": options.model,
-        "hidden": options.hidden,
-        "layers": options.layers,
+        "model": options.kind,
+        "hidden": config.hidden,
+        "layers": config.layers,
         "batch_size": options.batch_size,
         "points": points,
         "seconds_per_step": round(seconds, 3),
@@ -73,15 +77,16 @@ def measure(options: TrainOptions, points: int, characters: int, steps: int, dev
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="graves", choices=["graves", "vae"])
-    parser.add_argument("--hidden", type=int, default=TrainOptions.hidden)
-    parser.add_argument("--layers", type=int, default=TrainOptions.layers)
+    parser.add_argument("--hidden", type=int, default=WriterConfig.hidden)
+    parser.add_argument("--layers", type=int, default=WriterConfig.layers)
     parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size)
     parser.add_argument("--points", type=int, default=300, help="points per line")
     parser.add_argument("--characters", type=int, default=30, help="characters per line")
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     options = TrainOptions(
-        data_dir=".", out_dir=".", model=args.model, hidden=args.hidden, layers=args.layers, batch_size=args.batch_size
+        data_dir=Path("."), out_dir=Path("."), kind=args.model, batch_size=args.batch_size,
+        architecture={"hidden": args.hidden, "layers": args.layers},
     )
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:

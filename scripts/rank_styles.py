@@ -3,10 +3,10 @@
 Every style writes the same texts of a held-out split; the recognizer reads them back
 and the styles are listed from the lowest character error rate up. The texts come
 from the test split by default, so that choosing styles never sees the validation
-texts that ``scribe eval --legibility`` reports on. The model card
+texts that ``scribe legibility`` reports on. The model card
 records how the shipped model's styles were chosen with this script:
 
-    python scripts/rank_styles.py MODEL.pth --data-dir DIR [--split test] [--texts 16] [--bias 0.75] [--seed 0]
+    python scripts/rank_styles.py MODEL.pth --data DIR [--split test] [--texts 16] [--bias 0.75] [--seed 0]
 
 then, after looking at the best ones, ``scribe export MODEL.pth OUT.npz --styles a,b,c,...``.
 """
@@ -26,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
     parser.add_argument("--recognizer", default=DEFAULT_RECOGNIZER)
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--split", default="test", help="split whose texts the styles write")
     parser.add_argument("--texts", type=int, default=16, help="texts each style writes")
     parser.add_argument("--bias", type=float, default=0.75)
@@ -35,7 +35,7 @@ def main() -> None:
 
     model = load_inference_model(args.model)
     reader = InkReader(resolve_model(args.recognizer))
-    texts, _ = dataset_lines(args.data_dir, args.texts, args.seed, args.split)
+    texts, _ = dataset_lines(args.data, args.texts, args.seed, args.split)
     scores = []
     for style in range(len(model.styles)):
         options = SamplingOptions(bias=args.bias, conditioning=Conditioning(style_id=style))

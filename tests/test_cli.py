@@ -11,6 +11,7 @@ import pytest
 
 import scribe
 from scribe import paths
+from scribe.errors import ScribeError
 
 COMMANDS = ["download-data", "split", "train", "eval", "write"]
 
@@ -78,18 +79,22 @@ def test_default_home_is_the_platform_user_data_dir(monkeypatch: pytest.MonkeyPa
     assert paths.scribe_home() == Path(platformdirs.user_data_dir("scribe", appauthor=False))
 
 
-def test_train_help_states_the_real_defaults() -> None:
-    from scribe.training.trainer import DEFAULT_SIZES, TrainOptions
-
+def test_train_help_states_the_defaults_of_the_dataclasses() -> None:
     text = " ".join(run_scribe("train", "--help").stdout.split())
+    assert "--epochs N Passes over the training data. [default: 30]" in text
+    assert "[default: 400 (graves, vae), 192 (recognizer)]" in text  # --hidden, from each kind's config class
+    assert "--kind KIND graves, vae, recognizer. [default: graves]" in text
 
-    def help_of(flag: str) -> str:
-        return text.split(flag, 1)[1].split("--", 1)[0]
 
-    for flag, name in [("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
-                       ("--device", "device"), ("--seed", "seed")]:
-        default = TrainOptions.__dataclass_fields__[name].default
-        assert f"[default: {default}]" in help_of(flag), flag
-    graves, recognizer = DEFAULT_SIZES["graves"], DEFAULT_SIZES["recognizer"]
-    assert f"[default: {graves[0]}; recognizer {recognizer[0]}]" in help_of("--hidden")
-    assert f"[default: {graves[1]}; recognizer {recognizer[1]}]" in help_of("--layers")
+def test_preset_values_lose_only_to_flags_given_on_the_command_line(tmp_path: Path) -> None:
+    from scribe.training.options import resolve_options
+
+    preset = tmp_path / "preset.toml"
+    preset.write_text('kind = "recognizer"\nbatch_size = 7\nhidden = 24\nlr = 0.01\n')
+    options = resolve_options(preset, {"lr": 0.001}, lambda: tmp_path)
+    assert (options.kind, options.batch_size, options.lr, options.data_dir) == ("recognizer", 7, 0.001, tmp_path)
+    assert options.architecture == {"hidden": 24} and options.out_dir == Path("runs") / "recognizer"
+    preset.write_text("channels = 4\n")  # a recognizer setting, not a Graves one
+    with pytest.raises(ScribeError, match="unknown training setting.*channels"):
+        resolve_options(preset, {"kind": "graves"}, lambda: tmp_path)
+    assert resolve_options(preset, {"kind": "recognizer"}, lambda: tmp_path).architecture == {"channels": 4}

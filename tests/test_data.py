@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from scribe.ink.alphabet import Alphabet
-from scribe.training.data import BucketBatchSampler, StrokeDataset, collate
+from scribe.datasets.meta import DatasetMeta
 from scribe.errors import ScribeError
+from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import denormalize, normalize
+from scribe.training.data import BucketBatchSampler, StrokeDataset, collate
 
 
 def test_alphabet_reserves_padding_and_end_ids() -> None:
@@ -63,6 +64,40 @@ def test_dataset_errors_are_user_errors(tmp_path: Path, tiny_dataset: Path) -> N
         StrokeDataset(tiny_dataset, "test")
     with pytest.raises(ScribeError, match="unknown split"):
         StrokeDataset(tiny_dataset, "dev")
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", None])
+def test_meta_json_of_an_unknown_format_version_is_refused(tiny_dataset: Path, version: object) -> None:
+    path = tiny_dataset / "meta.json"
+    meta = json.loads(path.read_text())
+    if version is None:
+        del meta["format_version"]
+    else:
+        meta["format_version"] = version
+    path.write_text(json.dumps(meta))
+    for read in (DatasetMeta.load, StrokeDataset):
+        with pytest.raises(ScribeError) as info:
+            read(tiny_dataset)
+        message = str(info.value)
+        assert f"format_version {version!r}" in message and "run `scribe split` again" in message
+        assert "\n" not in message
+
+
+def test_meta_json_needs_alphabet_and_statistics(tiny_dataset: Path) -> None:
+    path = tiny_dataset / "meta.json"
+    meta = json.loads(path.read_text())
+    loaded = DatasetMeta.load(tiny_dataset)
+    assert loaded.alphabet == meta["alphabet"] and loaded.mean.dtype == np.float32 and loaded.dataset == "tiny"
+    assert loaded.points_per_char is None  # not in a hand-made file: readers fall back to their default
+    path.write_text(json.dumps({**meta, "mean": [0.0, 1.0]}))
+    with pytest.raises(ScribeError, match="not a valid scribe meta.json.*3 numbers"):
+        DatasetMeta.load(tiny_dataset)
+    path.write_text(json.dumps({k: v for k, v in meta.items() if k != "alphabet"}))
+    with pytest.raises(ScribeError, match="not a valid scribe meta.json.*alphabet"):
+        DatasetMeta.load(tiny_dataset)
+    path.write_text("[1, 2]")
+    with pytest.raises(ScribeError, match="not a valid scribe meta.json"):
+        DatasetMeta.load(tiny_dataset)
 
 
 def test_collate_pads_and_masks(tiny_dataset: Path) -> None:

@@ -8,117 +8,22 @@ import os
 import re
 import socket
 import tarfile
-import threading
 import zipfile
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from scribe.datasets.download import (
-    DATASETS,
-    download_dataset,
-    download_file,
-    extract_archive,
-    find_deepwriting_files,
-    sha256_file,
-)
+from helpers import Server
+from scribe.datasets import DATASETS
+from scribe.datasets.deepwriting import find_deepwriting_files
+from scribe.datasets.download import download_dataset, download_file, sha256_file
+from scribe.datasets.extract import extract_archive
 from scribe.errors import ScribeError
 from scribe.progress import ProgressFn
 
 # 409,600 bytes, position-dependent so a shifted resume shows; several read chunks long,
 # because a client may drop the last partial chunk when a connection is cut.
 PAYLOAD = bytes(range(256)) * 1600
-
-
-@dataclass
-class Route:
-    """What the server does for one path: ``behaviour`` and the body it serves."""
-
-    body: bytes
-    behaviour: str = "normal"  # normal | cut-once | ignore-range | 404 | 403 | 500-once
-    hits: int = 0
-
-
-@dataclass
-class Server:
-    """The running test server: register routes, read the requests it saw."""
-
-    base: str
-    routes: dict[str, Route] = field(default_factory=dict)
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-    def add(self, path: str, body: bytes, behaviour: str = "normal") -> str:
-        self.routes[path] = Route(body, behaviour)
-        return self.base + path
-
-    def ranges(self, path: str) -> list[str | None]:
-        return [headers.get("Range") for p, headers in self.requests if p == path]
-
-
-def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # keep pytest output clean
-            pass
-
-        def do_GET(self) -> None:
-            server.requests.append((self.path, dict(self.headers)))
-            route = server.routes.get(self.path)
-            if route is None or route.behaviour == "404":
-                self.send_error(404)
-                return
-            route.hits += 1
-            if route.behaviour == "403":
-                self.send_error(403)
-            elif route.behaviour == "500-once" and route.hits == 1:
-                self.send_error(500)
-            elif route.behaviour == "ignore-range":
-                self._send(route.body, 0)
-            elif route.behaviour == "cut-once" and route.hits == 1:
-                self._send(route.body, self._range_start(), cut=True)
-            else:
-                self._send(route.body, self._range_start())
-
-        def _range_start(self) -> int:
-            match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-            return int(match.group(1)) if match else 0
-
-        def _send(self, body: bytes, start: int, cut: bool = False) -> None:
-            if start >= len(body) and start:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206 if start else 200)
-            if start:
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            rest = body[start:]
-            if cut:
-                self.wfile.write(rest[: len(rest) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-            else:
-                self.wfile.write(rest)
-
-    return Handler
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    state = Server(base="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _range_start(header: str | None) -> int:
@@ -439,3 +344,20 @@ def test_download_dataset_refuses_unsafe_archive(tmp_path: Path, scribe_home: Pa
     dataset = scribe_home / "datasets" / "deepwriting"
     assert list((dataset / "raw").iterdir()) == []
     assert not (dataset / "evil").exists() and not (scribe_home / "datasets" / "evil").exists()
+
+
+def test_download_dataset_runs_the_specs_raw_check(tmp_path: Path, scribe_home: Path) -> None:
+    archive = tmp_path / "deepwriting_dataset.zip"
+    archive.write_bytes(_zip_bytes({"readme.txt": b"not the dataset"}))
+    with pytest.raises(ScribeError, match="no deepwriting_training.npz or deepwriting_validation.npz under .*not the DeepWriting"):
+        download_dataset("deepwriting", from_files=[archive])
+    assert DATASETS["iam-ondb"].check_raw is None  # any archive is fine until `scribe split` reads it
+    report = download_dataset("iam-ondb", from_files=[archive])
+    assert report.extracted == 1
+
+
+def test_every_dataset_downloads_named_https_sources() -> None:
+    for name, spec in DATASETS.items():
+        assert spec.name == name and spec.sources
+        for source in spec.sources:
+            assert source.url.startswith("https://") and source.url.endswith("/" + source.filename)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_model_file
 
+from helpers import tiny_model_file
+from scribe.writing.network import InferenceModel, Mixture, load_inference_model
 from scribe.writing.sampling import (
     Conditioning,
     SampledLine,
@@ -19,7 +20,6 @@ from scribe.writing.sampling import (
     without_trailing_marks,
     write_lines,
 )
-from scribe.writing.network import InferenceModel, Mixture, load_inference_model
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`scribe train --model recognizer`, `scribe eval` of a recognizer, and `scribe eval --legibility` end to end."""
+"""`scribe train --kind recognizer`, `scribe eval` of a recognizer, and `scribe legibility` end to end."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import tiny_model_file
-from test_train import tiny_options
 
+from helpers import tiny_model_file, tiny_options
 from scribe.training.checkpoint import load_model
 from scribe.training.trainer import train
 
@@ -22,7 +21,7 @@ def scribe(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def recognizer(tiny_dataset: Path, tmp_path: Path) -> Path:
     """A tiny recognizer trained for a few steps on the tiny dataset."""
-    train(tiny_options(tiny_dataset, tmp_path / "recognizer", model="recognizer", max_steps=3))
+    train(tiny_options(tiny_dataset, tmp_path / "recognizer", kind="recognizer", max_steps=3))
     return tmp_path / "recognizer" / "best.pth"
 
 
@@ -31,12 +30,12 @@ def test_recognizer_training_keeps_the_checkpoint_with_the_lowest_error_rate(rec
     evals = [record for record in log if record["event"] == "eval"]
     assert evals and all(0 <= record["cer"] and 0 <= record["wer"] for record in evals)
     assert all("ctc_per_char" in record for record in log if record["event"] == "train")
-    loaded = load_model(recognizer)
-    assert loaded.checkpoint["kind"] == "recognizer" and loaded.model.config.hidden == 16
+    stored, _ = load_model(recognizer)
+    assert stored.kind.name == "recognizer" and stored.config.hidden == 16
 
 
 def test_eval_of_a_recognizer_reports_its_error_rates(recognizer: Path, tiny_dataset: Path) -> None:
-    result = scribe("eval", "--model", str(recognizer), "--data-dir", str(tiny_dataset), "--json")
+    result = scribe("eval", "--model", str(recognizer), "--data", str(tiny_dataset), "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["sequences"] == 2 and figures["cer"] >= 0 and figures["ctc_per_char"] > 0
@@ -44,7 +43,7 @@ def test_eval_of_a_recognizer_reports_its_error_rates(recognizer: Path, tiny_dat
 
 def test_legibility_writes_reads_back_and_compares_with_real_ink(recognizer: Path, tiny_dataset: Path, tmp_path: Path) -> None:
     generator = tiny_model_file(tmp_path / "generator.npz")
-    common = ["eval", "--legibility", "--model", str(generator), "--recognizer", str(recognizer), "--data-dir", str(tiny_dataset)]
+    common = ["legibility", "--model", str(generator), "--recognizer", str(recognizer), "--data", str(tiny_dataset)]
     as_json = scribe(*common, "--json", "-n", "5")
     assert as_json.returncode == 0, as_json.stderr
     figures = json.loads(as_json.stdout)
@@ -63,7 +62,7 @@ def test_legibility_of_texts_from_a_file_has_no_real_ink(recognizer: Path, tmp_p
     generator = tiny_model_file(tmp_path / "generator.npz")
     texts = tmp_path / "texts.txt"
     texts.write_text("abc\n\nhello there\nzebra\n")
-    result = scribe("eval", "--legibility", "--model", str(generator), "--recognizer", str(recognizer),
+    result = scribe("legibility", "--model", str(generator), "--recognizer", str(recognizer),
                     "--texts", str(texts), "-n", "2", "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
@@ -72,13 +71,18 @@ def test_legibility_of_texts_from_a_file_has_no_real_ink(recognizer: Path, tmp_p
 
 @pytest.mark.parametrize(
     ("roles", "message"),
-    [(("generator", "generator"), "not a recognizer"), (("recognizer", "recognizer"), "writing needs a graves or vae model")],
+    [(("generator", "generator"), "reading ink needs a recognizer"), (("recognizer", "recognizer"), "writing needs a model that writes")],
 )
 def test_a_model_in_the_wrong_role_is_a_one_line_error(
     roles: tuple[str, str], message: str, recognizer: Path, tiny_dataset: Path, tmp_path: Path
 ) -> None:
     files = {"generator": str(tiny_model_file(tmp_path / "generator.npz")), "recognizer": str(recognizer)}
-    result = scribe("eval", "--legibility", "--model", files[roles[0]], "--recognizer", files[roles[1]],
-                    "--data-dir", str(tiny_dataset))
+    result = scribe("legibility", "--model", files[roles[0]], "--recognizer", files[roles[1]],
+                    "--data", str(tiny_dataset))
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_eval_legibility_points_to_the_legibility_command(tiny_dataset: Path) -> None:
+    result = scribe("eval", "--legibility", "--data", str(tiny_dataset))
+    assert result.returncode == 1 and "scribe legibility" in result.stderr

@@ -6,18 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from scribe.writing.network import InferenceModel
+from scribe.ink.alphabet import Alphabet
+from scribe.training.checkpoint import stored_model
 from scribe.training.losses import sequence_nll
-from scribe.training.networks import HandwritingModel, ModelConfig
+from scribe.training.networks import HandwritingModel
+from scribe.writing.network import InferenceModel
+from scribe.writing.stored import WriterConfig
 
 
-def tiny_config(kind: str = "graves", **overrides: object) -> ModelConfig:
+def tiny_config(kind: str = "graves", **overrides: object) -> WriterConfig:
     values = dict(
         kind=kind, vocab_size=12, embed_dim=6, encoder_dim=5, hidden=8, layers=2, mixtures=3,
         window_mixtures=2, latent_dim=3, stroke_encoder_dim=6,
     )
     values.update(overrides)
-    return ModelConfig(**values)  # type: ignore[arg-type]
+    return WriterConfig(**values)  # type: ignore[arg-type]
 
 
 def tiny_batch(batch: int = 3, steps: int = 14, chars: int = 5, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -59,11 +62,7 @@ def test_window_never_moves_backwards_and_ignores_padding() -> None:
 
 
 def numpy_twin(model: HandwritingModel) -> InferenceModel:
-    state = {k: v.numpy() for k, v in model.state_dict().items()}
-    return InferenceModel(
-        {"kind": model.config.kind, "config": model.config.to_dict(), "alphabet": "abcdefghij",
-         "normalization": {"mean": [0, 0, 0], "std": [1, 1, 1]}, "state_dict": state}
-    )
+    return InferenceModel(stored_model(model, Alphabet("abcdefghij"), np.zeros(3), np.ones(3)))
 
 
 @pytest.mark.parametrize(("kind", "styles"), [("graves", 0), ("graves", 3), ("vae", 0)])
@@ -143,9 +142,11 @@ def test_overfits_one_tiny_batch(kind: str) -> None:
     assert last < first - 1.5, (first, last)
 
 
-def test_config_round_trips_through_a_dict() -> None:
+def test_config_round_trips_through_a_dict_and_refuses_unknown_fields() -> None:
     config = tiny_config("vae")
-    assert ModelConfig.from_dict({**config.to_dict(), "unknown_future_key": 1}) == config
+    assert WriterConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown_future_key"):
+        WriterConfig.from_dict({**config.to_dict(), "unknown_future_key": 1})
 
 
 def test_stroke_encoder_ignores_padding() -> None:

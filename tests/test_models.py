@@ -6,15 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import tiny_model_file
-from test_download import Server, server  # noqa: F401  (the fixture)
 from typer.testing import CliRunner
 
-from scribe.writing import registry as models
+from helpers import Server, tiny_model_file
 from scribe.cli import app
 from scribe.errors import ScribeError
+from scribe.writing import registry as models
 from scribe.writing.network import load_inference_model
-from scribe.writing.stored import read_model_file
 from scribe.writing.registry import (
     REGISTRY,
     ModelEntry,
@@ -22,15 +20,16 @@ from scribe.writing.registry import (
     installed_path,
     resolve_model,
 )
+from scribe.writing.stored import StoredModel
 
 
 @pytest.mark.parametrize("name", [name for name, entry in REGISTRY.items() if entry.package_file])
 def test_every_packaged_model_ships_and_loads(name: str) -> None:
     path = installed_path(REGISTRY[name])
     assert path is not None, f"{name} is registered as shipped but its file is not in the package"
-    stored = read_model_file(path)
-    assert stored["kind"] == REGISTRY[name].kind
-    if stored["kind"] != "recognizer":
+    stored = StoredModel.load(path)
+    assert stored.kind.name == REGISTRY[name].kind
+    if stored.kind.writes:
         assert len(load_inference_model(path).builtin_styles) >= 8
 
 
@@ -52,7 +51,7 @@ def test_a_downloaded_model_is_verified_cached_and_used_by_name(hosted: tuple[Se
     assert reported and reported[-1] == (len(data), len(data))
     assert resolve_model("tiny-online") == path  # from the cache: no second request
     assert host.routes["/models/tiny-online.npz"].hits == 1
-    assert load_inference_model(path).kind == "graves"
+    assert load_inference_model(path).stored.kind.name == "graves"
 
 
 def test_a_download_that_fails_verification_leaves_nothing(

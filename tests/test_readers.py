@@ -1,4 +1,4 @@
-"""Tests for scribe.datasets.readers: every source format, the pickle allow-list and the XML guards."""
+"""The dataset readers (scribe.datasets.deepwriting, .iam_ondb), detection and the safe readers of scribe.safeio."""
 
 from __future__ import annotations
 
@@ -10,33 +10,40 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, needs_shared_data
-from fixtures import (
+
+from helpers import (
     DEEPWRITING_LABEL_KEYS,
     DEFAULT_IAM_FORMS,
+    SHARED_DATA,
     iam_line_points,
     iam_line_xml,
     make_compact_npz,
     make_deepwriting_npz,
     make_iam_raw_tree,
     make_iam_tars,
+    needs_shared_data,
     npy_bytes,
     object_array,
     splice_npz_member,
     write_iam_split_lists,
 )
-
-from scribe.errors import ScribeError
-from scribe.datasets.readers import (
-    detect_source,
-    find_deepwriting_npz,
+from scribe.datasets.deepwriting import find_deepwriting_npz, read_deepwriting_npz
+from scribe.datasets.iam_ondb import (
     parse_iam_ascii,
     read_compact_lines,
-    read_deepwriting_npz,
     read_iam_ondb_raw,
     read_iam_ondb_tars,
     read_iam_ondb_xml,
 )
+from scribe.datasets.split import detect_source
+from scribe.errors import ScribeError
+from scribe.safeio import parse_xml_safely
+
+
+def detected(path: Path) -> tuple[str, str]:
+    """(dataset name, source format) that detection finds at ``path``."""
+    spec, found = detect_source(path)
+    return spec.name, found.source_format
 
 # ---------------------------------------------------------------- DeepWriting
 
@@ -157,6 +164,32 @@ def test_xml_from_path(tmp_path: Path) -> None:
 def test_xml_doctype_is_refused(document: bytes) -> None:
     with pytest.raises(ScribeError, match="DOCTYPE"):
         read_iam_ondb_xml(document)
+
+
+SVG_DOCTYPE = b'<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">'
+
+
+def test_xml_plain_doctype_is_accepted_where_allowed() -> None:
+    document = b'<?xml version="1.0"?>' + SVG_DOCTYPE + b'<svg xmlns="http://www.w3.org/2000/svg"><path d="M 0 0"/></svg>'
+    root = parse_xml_safely(document, "me.svg", "an SVG drawing", allow_doctype=True)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and len(root) == 1
+    with pytest.raises(ScribeError, match="me.svg: refusing an XML file with DOCTYPE"):
+        parse_xml_safely(document, "me.svg", "an SVG drawing")  # the default refuses any DOCTYPE
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg>&a;</svg>',
+        b'<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg/>',  # declared, never used: refused all the same
+        b'<!DOCTYPE svg [<!ENTITY a SYSTEM "file:///etc/passwd">]><svg>&a;</svg>',
+        b'<!DOCTYPE svg [<!ENTITY % p SYSTEM "http://example.org/x.dtd"> %p;]><svg/>',
+    ],
+)
+def test_xml_entity_declarations_are_refused_even_with_a_doctype_allowed(document: bytes) -> None:
+    with pytest.raises(ScribeError) as info:
+        parse_xml_safely(document, "me.svg", "an SVG drawing", allow_doctype=True)
+    assert str(info.value) == "me.svg: refusing an XML file with DOCTYPE/ENTITY declarations; it is not an SVG drawing"
 
 
 def test_xml_malformed_is_an_error() -> None:
@@ -296,11 +329,11 @@ def test_detect_source(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "empty").mkdir()
 
-    assert detect_source(tmp_path / "dw.npz") == "deepwriting-npz"
-    assert detect_source(tmp_path / "dwdir") == "deepwriting-npz"
-    assert detect_source(tmp_path / "lines.npz") == "iam-ondb-compact"
-    assert detect_source(tree) == "iam-ondb-raw"
-    assert detect_source(tmp_path / "tars") == "iam-ondb-raw"
+    assert detected(tmp_path / "dw.npz") == ("deepwriting", "deepwriting-npz")
+    assert detected(tmp_path / "dwdir") == ("deepwriting", "deepwriting-npz")
+    assert detected(tmp_path / "lines.npz") == ("iam-ondb", "iam-ondb-compact")
+    assert detected(tree) == ("iam-ondb", "iam-ondb-raw")
+    assert detected(tmp_path / "tars") == ("iam-ondb", "iam-ondb-raw")
     for bad in (tmp_path / "notes.txt", tmp_path / "missing", tmp_path / "empty"):
         with pytest.raises(ScribeError, match="DeepWriting .npz"):
             detect_source(bad)
@@ -356,6 +389,6 @@ def test_real_compact_file() -> None:
 
 @needs_shared_data
 def test_real_detect_source() -> None:
-    assert detect_source(SHARED_DATA / "deepwriting_validation_sample.npz") == "deepwriting-npz"
-    assert detect_source(SHARED_DATA / "iam_ondb_lines.npz") == "iam-ondb-compact"
-    assert detect_source(SHARED_DATA / "iam_ondb_raw_sample") == "iam-ondb-raw"
+    assert detected(SHARED_DATA / "deepwriting_validation_sample.npz") == ("deepwriting", "deepwriting-npz")
+    assert detected(SHARED_DATA / "iam_ondb_lines.npz") == ("iam-ondb", "iam-ondb-compact")
+    assert detected(SHARED_DATA / "iam_ondb_raw_sample") == ("iam-ondb", "iam-ondb-raw")

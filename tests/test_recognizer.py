@@ -13,12 +13,12 @@ from scribe.training.losses import ctc_loss
 from scribe.training.recognizer import (
     BLANK,
     Recognizer,
-    RecognizerConfig,
     ctc_targets,
     greedy_decode,
     line_features,
     read_lines,
 )
+from scribe.writing.stored import RecognizerConfig
 
 A, B, C = 2, 3, 4  # label ids of three characters (0 is the blank, 1 end-of-text)
 

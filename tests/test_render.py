@@ -1,20 +1,23 @@
-"""Page layout and vector output (scribe.writing.render), on synthetic ink whose baseline and x-height are known."""
+"""Page layout and vector output (scribe.ink.metrics, scribe.writing.layout, scribe.writing.formats), on synthetic ink whose baseline and x-height are known."""
 
 from __future__ import annotations
 
 import io
 import math
 import re
+import time
 import xml.etree.ElementTree as ET
 
 import cairocffi
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, needs_shared_data
 
+from helpers import SHARED_DATA, needs_shared_data
 from scribe.errors import ScribeError
-from scribe.writing.render import (
-    ADVANCE_PER_X_HEIGHT,
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
+from scribe.ink.strokes import points_to_offsets
+from scribe.writing.formats import page_svg, svg_to_png, svgs_to_pdf
+from scribe.writing.layout import (
     LINE_SCALE_SPREAD,
     MAX_TILT_DEGREES,
     PAGE_SIZES,
@@ -24,13 +27,8 @@ from scribe.writing.render import (
     PlacedLine,
     estimated_line_width,
     layout,
-    line_metrics,
-    page_svg,
     parse_page_size,
-    svg_to_png,
-    svgs_to_pdf,
 )
-from scribe.ink.strokes import points_to_offsets
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 SMALL = PageSetup(size=(100.0, 60.0), margin=10.0, line_spacing=10.0)  # 4 line slots, 80 mm of text width
@@ -374,3 +372,12 @@ def test_real_lines_match_the_measured_advance_and_sit_on_their_slots() -> None:
     for slot, line in enumerate(pages[0].lines):
         ys = ink(line)[:, 1]
         assert setup.baseline_y(slot) - 1.5 * setup.x_height_mm < np.median(ys) < setup.baseline_y(slot)
+
+
+def test_the_same_pages_give_byte_identical_pdfs() -> None:
+    """cairo stamps each PDF with its creation time; the joined document must not carry it."""
+    setup = PageSetup()
+    svgs = [page_svg(sample_page(setup), setup)] * 2
+    first = svgs_to_pdf(svgs)
+    time.sleep(1.1)  # the creation date has whole seconds
+    assert svgs_to_pdf(svgs) == first

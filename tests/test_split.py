@@ -9,22 +9,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, needs_shared_data
-from fixtures import (
+
+from helpers import (
     DEEPWRITING_LABEL_KEYS,
+    SHARED_DATA,
     make_compact_npz,
     make_deepwriting_npz,
     make_iam_raw_tree,
     make_iam_tars,
+    needs_shared_data,
     write_iam_split_lists,
 )
-
 from scribe import paths
-from scribe.training.data import StrokeDataset
-from scribe.errors import ScribeError
-from scribe.datasets.readers import RawSample
+from scribe.datasets.spec import RawSample
 from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS, SplitReport, split_dataset
+from scribe.errors import ScribeError
 from scribe.ink.strokes import offsets_stats, validate_offsets
+from scribe.training.data import StrokeDataset
 
 # --------------------------------------------------------------------------- helpers
 
@@ -54,14 +55,13 @@ def raw(
 @pytest.fixture
 def fake_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Make split_dataset read the given RawSamples as if from a compact IAM-OnDB file."""
-    from scribe.datasets import readers
+    from scribe.datasets import iam_ondb
 
     source = tmp_path / "lines.npz"
-    source.write_bytes(b"placeholder")
+    make_compact_npz(source, n_lines=1)  # detected as a compact file; its content is replaced
 
     def use(samples: list[RawSample]) -> Path:
-        monkeypatch.setattr(readers, "detect_source", lambda path: "iam-ondb-compact")
-        monkeypatch.setattr(readers, "read_compact_lines", lambda path, progress=None: list(samples))
+        monkeypatch.setattr(iam_ondb, "read_compact_lines", lambda path, progress=None: list(samples))
         return source
 
     return use
@@ -456,10 +456,108 @@ def test_real_full_compact_file_official_splits(tmp_path: Path) -> None:
 
 
 def test_deepwriting_text_is_cut_to_the_inked_words() -> None:
-    from scribe.datasets.split import text_covered_by_ink
+    from scribe.datasets.deepwriting import text_covered_by_ink
 
     labels = np.array([0, 5, 5, 0, 6, 6, 7, 7], dtype=np.int32)
     assert text_covered_by_ink('"He drew back the curtains and let', labels) == "curtains and let"
     assert text_covered_by_ink("in March of last year?", np.array([5, 5, 6])) == "year?"
     assert text_covered_by_ink("short text", np.array([0, 7])) == "short text"  # labels that do not fit
     assert text_covered_by_ink("no labels", None) == "no labels"
+
+
+# --------------------------------------------------------------------------- the dataset table
+
+
+def test_meta_json_reads_back_through_dataset_meta(tmp_path: Path) -> None:
+    from scribe.datasets.meta import DatasetMeta
+
+    make_compact_npz(tmp_path / "lines.npz", n_lines=15)
+    split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "meta.json").read_text())
+    loaded = DatasetMeta.load(tmp_path / "out")
+    assert list(loaded.to_json()) == list(written)  # one definition of the keys, in the file's order
+    assert {k: v for k, v in loaded.to_json().items() if k not in ("mean", "std")} == {
+        k: v for k, v in written.items() if k not in ("mean", "std")
+    }
+    np.testing.assert_allclose(loaded.mean, written["mean"], rtol=1e-6)
+    assert loaded.train_extra == () and loaded.source_format == "iam-ondb-compact"
+
+
+def test_cli_help_lists_every_dataset_in_the_table() -> None:
+    from typer.testing import CliRunner
+
+    from scribe.cli import app
+    from scribe.datasets import DATASETS
+
+    def help_of(command: str) -> str:
+        result = CliRunner().invoke(app, [command, "--help"], terminal_width=400)
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    split_help, download_help = help_of("split"), help_of("download-data")
+    assert len(DATASETS) >= 2
+    for name, spec in DATASETS.items():
+        assert name in split_help and name in download_help
+        assert spec.accepts in split_help  # --source
+        assert all(split in split_help for split, ours in spec.official_splits.items() if ours != "train")  # --train-extra
+        assert all(source.filename in download_help for source in spec.sources)
+        if spec.registration is not None:
+            assert " ".join(spec.registration.split()) in download_help
+
+
+def test_unknown_dataset_names_the_table(tmp_path: Path) -> None:
+    from scribe.datasets import DATASETS, dataset_spec
+
+    assert all(dataset_spec(name) is spec for name, spec in DATASETS.items())
+    with pytest.raises(ScribeError, match=r"unknown dataset 'x'; choose one of deepwriting, iam-ondb$"):
+        dataset_spec("x")
+
+
+def toy_spec(name: str = "toy"):
+    """A dataset that only exists in this test: what a new dataset module fills in."""
+    from scribe.datasets.spec import DatasetSpec, Found, Loaded, Source
+
+    def detect(path: Path) -> Found | None:
+        return Found(path, "toy-txt") if path.suffix == ".toy" else None
+
+    def read(found: Found, progress, simplify_eps: float) -> Loaded:
+        rng = np.random.default_rng(0)
+        samples = []
+        for i, line in enumerate(found.path.read_text().splitlines()):
+            offsets = np.column_stack([rng.normal(2, 1, 20), rng.normal(0, 1, 20), np.arange(20) % 5 == 4])
+            samples.append(RawSample(f"t{i}", line, writer=i, official_split=["a", "b"][i % 2], offsets=offsets))
+        return Loaded(samples=samples, preprocessing={"steps": ["none"]})
+
+    return DatasetSpec(
+        name=name,
+        sources=(Source("https://example.org/toy.zip", "toy.zip"),),
+        registration=None,
+        official_splits={"a": "train", "b": "test"},
+        units="toy units",
+        accepts="a .toy file",
+        detect=detect,
+        read=read,
+    )
+
+
+def test_a_new_dataset_is_one_table_entry(tmp_path: Path, scribe_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scribe.cli.datasets import resolve_data_dir
+    from scribe.datasets import DATASETS
+
+    monkeypatch.setitem(DATASETS, "toy", toy_spec())
+    (tmp_path / "lines.toy").write_text("one line\nanother line\nthird line\n")
+    report = split_dataset("toy", tmp_path / "lines.toy")
+    assert report.counts == {"train": 2, "val": 0, "test": 1}
+    meta = json.loads((paths.dataset_dir("toy") / "meta.json").read_text())
+    assert (meta["dataset"], meta["source_format"], meta["units"]) == ("toy", "toy-txt", "toy units")
+    assert meta["preprocessing"]["steps"] == ["none"] and meta["split_method"] == "official"
+    with pytest.raises(ScribeError, match=r"holds toy data \(toy-txt\), not iam-ondb; run `scribe split toy`"):
+        split_dataset("iam-ondb", tmp_path / "lines.toy", out_dir=tmp_path / "out")
+    (tmp_path / "notes.txt").write_text("not a dataset")
+    with pytest.raises(ScribeError, match=r"not a recognised dataset file; give .*DeepWriting .*a \.toy file"):
+        split_dataset("toy", tmp_path / "notes.txt", out_dir=tmp_path / "out")
+    # With no --data, commands take the first split dataset in the table's order.
+    assert resolve_data_dir(None) == paths.dataset_dir("toy")
+    make_compact_npz(tmp_path / "iam_ondb_lines.npz", n_lines=15)
+    split_dataset("iam-ondb", tmp_path / "iam_ondb_lines.npz")
+    assert list(DATASETS)[0] == "iam-ondb" and resolve_data_dir(None) == paths.dataset_dir("iam-ondb")

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_model_file
-from fixtures import iam_line_points, iam_line_xml
 
+from helpers import iam_line_points, iam_line_xml, tiny_model_file
 from scribe.errors import ScribeError
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.render import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.writing.stylefile import _path_strokes, _transform, read_style_file
 
 
@@ -59,7 +58,7 @@ def test_svg_paths_polylines_and_transforms(model: InferenceModel, tmp_path: Pat
     (tmp_path / "me.svg").write_text(svg)
     offsets, text = read_style_file(tmp_path / "me.svg", "nnn", model)
     assert text == "nnn" and int(offsets[:, 2].sum()) == 3
-    with pytest.raises(ScribeError, match="--style-text"):
+    with pytest.raises(ScribeError, match="does not say what it shows"):
         read_style_file(tmp_path / "me.svg", None, model)
 
 

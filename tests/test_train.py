@@ -12,54 +12,52 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_DATA, needs_shared_data
 
-from scribe.training.checkpoint import load_model, read_checkpoint, save_checkpoint
-from scribe.training.data import collate
+from helpers import SHARED_DATA, needs_shared_data, tiny_options
 from scribe.errors import ScribeError
-from scribe.training.trainer import TrainEvent, TrainOptions, train
+from scribe.ink.alphabet import Alphabet
+from scribe.training.checkpoint import load_model, read_checkpoint
+from scribe.training.data import collate
+from scribe.training.options import TrainOptions
+from scribe.training.trainer import TrainEvent, train
 
-TINY_MODEL = dict(hidden=16, layers=2, mixtures=3, window_mixtures=2, encoder_dim=8, embed_dim=8, latent_dim=4)
 
-
-def tiny_options(data: Path, out: Path, **overrides: object) -> TrainOptions:
-    values = dict(
-        data_dir=data, out_dir=out, batch_size=2, lr=3e-3, lr_warmup=2, eval_every=4, kl_anneal_steps=5, **TINY_MODEL
-    )
-    values.update(overrides)
-    return TrainOptions(**values)  # type: ignore[arg-type]
+def _step(path: Path) -> int:
+    training = read_checkpoint(path).training
+    assert training is not None
+    return int(training["state"]["step"])
 
 
 def test_training_writes_checkpoints_and_a_metrics_log(tiny_dataset: Path, tmp_path: Path) -> None:
     state = train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=8))
     assert state.step == 8
     best, last = read_checkpoint(tmp_path / "run" / "best.pth"), read_checkpoint(tmp_path / "run" / "last.pth")
-    assert "training" not in best and last["training"]["state"]["step"] == 8
-    assert last["alphabet"] == "".join(sorted(set("hello world a quick fox jumps over the lazy dog pack my box with five dozen jugs liquor")))
+    assert best.training is None and last.training is not None and last.training["state"]["step"] == 8
+    assert last.model.alphabet == "".join(sorted(set("hello world a quick fox jumps over the lazy dog pack my box with five dozen jugs liquor")))
     log = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert sum('"event": "train"' in line for line in log) == 8
     assert sum('"event": "eval"' in line for line in log) >= 2
-    loaded = load_model(tmp_path / "run" / "best.pth")
-    assert loaded.model.config.hidden == 16 and not loaded.model.training
+    stored, network = load_model(tmp_path / "run" / "best.pth")
+    assert stored.config.hidden == 16 and stored.step == 8 and not network.training
 
 
 @pytest.mark.parametrize("kind", ["graves", "vae", "recognizer"])
 def test_interrupted_seeded_run_ends_with_the_same_weights(kind: str, tiny_dataset: Path, tmp_path: Path) -> None:
     whole = tmp_path / "whole"
-    train(tiny_options(tiny_dataset, whole, model=kind, max_steps=9, seed=5))
+    train(tiny_options(tiny_dataset, whole, kind=kind, max_steps=9, seed=5))
     parts = tmp_path / "parts"
-    train(tiny_options(tiny_dataset, parts, model=kind, max_steps=5, seed=5))
-    assert read_checkpoint(parts / "last.pth")["training"]["state"]["step"] == 5
+    train(tiny_options(tiny_dataset, parts, kind=kind, max_steps=5, seed=5))
+    assert _step(parts / "last.pth") == 5
     with open(parts / "metrics.jsonl", "a") as log:  # as if killed at step 6, after the last checkpoint
         log.write(json.dumps({"event": "train", "step": 6, "loss": 0.0}) + "\n")
-    state = train(tiny_options(tiny_dataset, parts, model=kind, max_steps=9, seed=5, resume=True))
+    state = train(tiny_options(tiny_dataset, parts, kind=kind, max_steps=9, seed=5, resume=True))
     assert state.step == 9
     steps = [json.loads(line)["step"] for line in (parts / "metrics.jsonl").read_text().splitlines() if '"train"' in line]
     assert steps == list(range(1, 10))
-    a = read_checkpoint(whole / "last.pth")["state_dict"]
-    b = read_checkpoint(parts / "last.pth")["state_dict"]
+    a = read_checkpoint(whole / "last.pth").model.weights
+    b = read_checkpoint(parts / "last.pth").model.weights
     for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 def test_graves_learns_one_style_per_training_writer_and_can_start_from_other_weights(
@@ -68,19 +66,19 @@ def test_graves_learns_one_style_per_training_writer_and_can_start_from_other_we
     plain = tmp_path / "plain"
     train(tiny_options(tiny_dataset, plain, max_steps=4, writer_styles=False))
     train(tiny_options(tiny_dataset, tmp_path / "styled", max_steps=4, init_from=plain / "last.pth"))
-    styled = load_model(tmp_path / "styled" / "last.pth")
+    styled = read_checkpoint(tmp_path / "styled" / "last.pth").model
     writers = sorted({int(np.load(p)["writer"]) for p in (tiny_dataset / "train").glob("*.npz")})
-    assert styled.styles.writers == writers
-    assert styled.model.config.styles == len(writers)
+    assert styled.style_writers == writers
+    assert styled.config.styles == len(writers)
     first_step = [json.loads(line) for line in (tmp_path / "styled" / "metrics.jsonl").read_text().splitlines()][0]
     plain_steps = [json.loads(line) for line in (plain / "metrics.jsonl").read_text().splitlines()]
     assert first_step["loss"] < plain_steps[0]["loss"]  # it starts from the trained weights, not from scratch
-    with pytest.raises(ScribeError, match="--init-from"):
+    with pytest.raises(ScribeError, match="cannot start from"):
         train(tiny_options(tiny_dataset, tmp_path / "wider", max_steps=1, hidden=17, init_from=plain / "last.pth"))
 
 
 def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_path: Path) -> None:
-    with pytest.raises(ScribeError, match="--resume"):
+    with pytest.raises(ScribeError, match="cannot resume"):
         train(tiny_options(tiny_dataset, tmp_path / "none", max_steps=1, resume=True))
 
 
@@ -100,9 +98,9 @@ def test_persistent_non_finite_loss_stops_with_the_last_checkpoint_intact(tiny_d
         train(tiny_options(poisoned, out, max_steps=100, resume=True), events.append)
     assert any(e.kind == "skip" for e in events)
     after = read_checkpoint(out / "last.pth")
-    assert after["training"]["state"]["step"] == before["training"]["state"]["step"] == 4
-    for name, tensor in before["state_dict"].items():
-        assert torch.equal(after["state_dict"][name], tensor), name
+    assert _step(out / "last.pth") == before.training["state"]["step"] == 4
+    for name, weights in before.model.weights.items():
+        np.testing.assert_array_equal(after.model.weights[name], weights, err_msg=name)
 
 
 def test_broken_checkpoints_give_one_line_errors(tmp_path: Path) -> None:
@@ -110,14 +108,14 @@ def test_broken_checkpoints_give_one_line_errors(tmp_path: Path) -> None:
     text.write_text("not a checkpoint")
     with pytest.raises(ScribeError, match="not a readable scribe checkpoint"):
         read_checkpoint(text)
-    save_checkpoint({"weights": torch.zeros(2)}, tmp_path / "other.pth")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pth")
     with pytest.raises(ScribeError, match="not a scribe checkpoint"):
         read_checkpoint(tmp_path / "other.pth")
-    save_checkpoint({"format_version": 99, "state_dict": {}}, tmp_path / "future.pth")
+    torch.save({"format_version": 99, "state_dict": {}}, tmp_path / "future.pth")
     with pytest.raises(ScribeError, match="format version 99"):
         read_checkpoint(tmp_path / "future.pth")
     good = tmp_path / "good.pth"
-    save_checkpoint({"format_version": 1, "state_dict": {"w": torch.zeros(100)}}, good)
+    torch.save({"format_version": 1, "state_dict": {"w": torch.zeros(100)}}, good)
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(ScribeError, match="not a readable scribe checkpoint"):
@@ -150,13 +148,13 @@ def test_ddp_with_two_cpu_processes(tiny_dataset: Path, tmp_path: Path) -> None:
     )
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
-    assert read_checkpoint(out / "last.pth")["training"]["state"]["step"] == 3
+    assert _step(out / "last.pth") == 3
 
 
 def test_eval_command_prints_both_metrics_and_json(tiny_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    train(tiny_options(tiny_dataset, out, model="vae", max_steps=2))
-    common = [sys.executable, "-m", "scribe", "eval", "--model", str(out / "best.pth"), "--data-dir", str(tiny_dataset)]
+    train(tiny_options(tiny_dataset, out, kind="vae", max_steps=2))
+    common = [sys.executable, "-m", "scribe", "eval", "--model", str(out / "best.pth"), "--data", str(tiny_dataset)]
     text = subprocess.run(common + ["--per-batch", "--batch-size", "1"], capture_output=True, text=True, timeout=120)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.strip().splitlines()
@@ -179,7 +177,7 @@ def test_eval_command_rejects_a_file_that_is_not_a_checkpoint(tiny_dataset: Path
     bogus = tmp_path / "model.pth"
     bogus.write_bytes(b"\x00" * 64)
     result = subprocess.run(
-        [sys.executable, "-m", "scribe", "eval", "--model", str(bogus), "--data-dir", str(tiny_dataset)],
+        [sys.executable, "-m", "scribe", "eval", "--model", str(bogus), "--data", str(tiny_dataset)],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1
@@ -189,9 +187,9 @@ def test_eval_command_rejects_a_file_that_is_not_a_checkpoint(tiny_dataset: Path
 @needs_shared_data
 def test_real_data_smoke(tmp_path: Path) -> None:
     """Split the 100-line IAM-OnDB sample, train a few steps of both models, evaluate."""
+    from scribe.datasets.split import split_dataset
     from scribe.training.data import StrokeDataset
     from scribe.training.evaluation import evaluate
-    from scribe.datasets.split import split_dataset
 
     with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:
         arrays = dict(sample)
@@ -201,10 +199,10 @@ def test_real_data_smoke(tmp_path: Path) -> None:
     report = split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=data, seed=0)
     assert report.counts["train"] > 50 and report.counts["val"] > 0
     for kind in ("graves", "vae"):
-        options = tiny_options(data, tmp_path / kind, model=kind, max_steps=3, batch_size=4, eval_every=3, eval_batches=1)
+        options = tiny_options(data, tmp_path / kind, kind=kind, max_steps=3, batch_size=4, eval_every=3, eval_batches=1)
         assert train(options).step == 3
-        loaded = load_model(tmp_path / kind / "best.pth")
-        result = evaluate(loaded.model, StrokeDataset(data, "val"), max_batches=1)
+        _, network = load_model(tmp_path / kind / "best.pth")
+        result = evaluate(network, StrokeDataset(data, "val"), max_batches=1)
         assert result.sequences > 0 and torch.isfinite(torch.tensor(result.nll))
 
 
@@ -216,9 +214,9 @@ def test_window_reads_real_lines_at_the_writing_pace(tmp_path: Path) -> None:
     pen progress, as fractions of the line) tells a window that reads the text at
     the writing's pace (about 0.07 here) from one that lags (~0.37) or races ahead.
     """
+    from scribe.datasets.split import split_dataset
     from scribe.training.data import StrokeDataset
     from scribe.training.evaluation import evaluate
-    from scribe.datasets.split import split_dataset
 
     with np.load(SHARED_DATA / "iam_ondb_lines_sample100.npz") as sample:
         arrays = dict(sample)
@@ -228,22 +226,22 @@ def test_window_reads_real_lines_at_the_writing_pace(tmp_path: Path) -> None:
     report = split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=data, seed=0, simplify_eps=8.0)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic, so the same result, on any machine
+    architecture = dict(hidden=64, layers=2, mixtures=5, window_mixtures=3, encoder_dim=32, embed_dim=16)
     options = TrainOptions(
-        data_dir=data, out_dir=tmp_path / "run", hidden=64, layers=2, mixtures=5, window_mixtures=3,
-        encoder_dim=32, embed_dim=16, batch_size=8, lr=3e-3, lr_warmup=10, max_steps=150, eval_every=150,
-        seed=0, kappa_scale=report.points_per_char,
+        data_dir=data, out_dir=tmp_path / "run", architecture={**architecture, "kappa_scale": report.points_per_char},
+        batch_size=8, lr=3e-3, lr_warmup=10, max_steps=150, eval_every=150, seed=0,
     )
     try:
         train(options)
     finally:
         torch.set_num_threads(threads)
-    loaded = load_model(tmp_path / "run" / "best.pth")
-    val = StrokeDataset(data, "val", alphabet=loaded.alphabet, stats=(loaded.mean, loaded.std))
-    result = evaluate(loaded.model, val)
+    stored, network = load_model(tmp_path / "run" / "best.pth")
+    val = StrokeDataset(data, "val", alphabet=Alphabet(stored.alphabet), stats=(stored.mean, stored.std))
+    result = evaluate(network, val)
     assert result.alignment_error < 0.15, result
     batch = collate([val[i] for i in range(len(val))])
     with torch.no_grad():
-        out = loaded.model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask).decoder
+        out = network(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask).decoder
     lines = torch.arange(len(batch.texts))
     last = batch.offsets_mask[:, 1:].sum(dim=1) - 1
     characters = batch.text_mask.sum(dim=1).float() - 1

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_model_file
 
-from scribe.writing.document import Scribe, calibrate_model_file, page_paths
+from helpers import tiny_model_file
 from scribe.errors import ScribeError
-from scribe.writing.render import PageSetup
+from scribe.writing.document import Scribe, calibrate_model_file, page_paths
+from scribe.writing.layout import PageSetup
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -88,7 +88,7 @@ def test_styles_are_model_parameters_and_bad_styles_are_refused(scribe: Scribe) 
     assert scribe.styles == [0, 1, 2, 3]
     a = scribe.write("abc", style=1, seed=2).to_svg()
     assert a != scribe.write("abc", style=2, seed=2).to_svg()
-    with pytest.raises(ScribeError, match="--style 9 does not exist"):
+    with pytest.raises(ScribeError, match="style 9 does not exist; this model has styles 0 to 3"):
         scribe.write("abc", style=9)
 
 

@@ -42,11 +42,6 @@ def raw_dir(name: str) -> Path:
     return dataset_dir(name) / "raw"
 
 
-def split_dir(name: str, split: str) -> Path:
-    """Per-sample ``.npz`` files of one split (``train``, ``val`` or ``test``)."""
-    return dataset_dir(name) / split
-
-
 def models_dir() -> Path:
     """Downloaded model weights."""
     return scribe_home() / "models"

@@ -5,7 +5,7 @@ command modules registers their commands on it. Nothing here imports PyTorch:
 the training commands import it when they run.
 """
 
-from scribe.cli import datasets, training, writing  # noqa: F401  (registers the commands)
+from scribe.cli import datasets, evaluation, training, writing  # noqa: F401  (registers the commands)
 from scribe.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,38 +1,75 @@
-"""``scribe download-data`` and ``scribe split``: the commands of the datasets room."""
+"""``scribe download-data`` and ``scribe split``: the commands of the datasets room.
+
+Which datasets exist, what they accept and which is used by default all come
+from the table :data:`scribe.datasets.DATASETS`, so no dataset is named here.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from scribe.cli.app import app, progress_bars, stderr
+from scribe.datasets import DATASETS, accepted_sources, dataset_names
+from scribe.datasets.meta import META_FILE
 from scribe.errors import ScribeError
 
 
-@app.command("download-data")
+def _one_of(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+
+NAME_HELP = f"Dataset: {_one_of(dataset_names())}."
+
+
+def _download_help() -> str:
+    """The command's help: what it does, then each dataset's files and whether it needs a registration.
+
+    The notes are wrapped here and marked ``\\b`` (click's "keep as is"): click
+    would break their URLs at hyphens.
+    """
+    notes = [
+        f"{name} ({', '.join(s.filename for s in DATASETS[name].sources)}): {DATASETS[name].registration or 'public'}."
+        for name in dataset_names()
+    ]
+    notes = ["\b\n" + textwrap.fill(note, 78, break_long_words=False, break_on_hyphens=False) for note in notes]
+    return "\n\n".join(
+        [
+            "Download a dataset into $SCRIBE_HOME/datasets/NAME and extract it.",
+            *notes,
+            "Interrupted downloads resume where they stopped when you run the command again.",
+        ]
+    )
+
+
+def _train_extra_help() -> str:
+    """The official splits each dataset could move to training (those that are not training already)."""
+    extras = [
+        f"{name} {', '.join(s for s, ours in DATASETS[name].official_splits.items() if ours != 'train')}"
+        for name in dataset_names()
+    ]
+    return f"Official split to add to training (repeatable): {'; '.join(extras)}."
+
+
+@app.command("download-data", help=_download_help())
 def download_data(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset: deepwriting or iam-ondb.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help=NAME_HELP)],
     url: Annotated[
-        Optional[list[str]], typer.Option("--url", metavar="URL", help="Download from URL instead (repeatable, e.g. a mirror).")
+        list[str] | None, typer.Option("--url", metavar="URL", help="Download from URL instead (repeatable, e.g. a mirror).")
     ] = None,
     from_file: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option("--from-file", metavar="PATH", help="Import an archive you already downloaded (repeatable, no network)."),
     ] = None,
     sha256: Annotated[
-        Optional[list[str]], typer.Option("--sha256", metavar="HEX", help="Expected SHA256 of each file, in order (repeatable).")
+        list[str] | None, typer.Option("--sha256", metavar="HEX", help="Expected SHA256 of each file, in order (repeatable).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Download and extract again even if present.")] = False,
 ) -> None:
-    """Download a dataset into $SCRIBE_HOME/datasets/NAME and extract it.
-
-    DeepWriting (ETH Zurich) is public. IAM-OnDB needs a free registration for
-    non-commercial research: pass the URLs you were given with --url, or the
-    archives lineStrokes-all.tar.gz and ascii-all.tar.gz with --from-file.
-    Interrupted downloads resume where they stopped when you run the command again.
-    """
     from scribe.datasets.download import download_dataset
 
     with progress_bars("bytes") as bars:
@@ -47,33 +84,34 @@ def download_data(
 
 @app.command()
 def split(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset: deepwriting or iam-ondb.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help=NAME_HELP)],
     source: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--source",
             metavar="PATH",
-            help="Raw data to read instead of $SCRIBE_HOME/datasets/NAME/raw: a DeepWriting .npz, "
-            "an IAM-OnDB folder (lineStrokes + ascii, or their two .tar.gz) or an iam_ondb_lines.npz.",
+            help=f"Raw data to read instead of $SCRIBE_HOME/datasets/NAME/raw: {accepted_sources()}.",
         ),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option("--out", metavar="DIR", help="Output folder [default: $SCRIBE_HOME/datasets/NAME].")
+        Path | None, typer.Option("--out", metavar="DIR", help="Output folder [default: $SCRIBE_HOME/datasets/NAME].")
     ] = None,
     simplify: Annotated[
-        Optional[float],
+        float | None,
         typer.Option(
             "--simplify",
             metavar="EPS",
-            help="Ramer-Douglas-Peucker tolerance in tablet units (IAM-OnDB); 0 keeps every point. "
-            "[default: see docs/data.md]",
+            help="Ramer-Douglas-Peucker tolerance in the dataset's units, for datasets recorded as pen points; "
+            "0 keeps every point. [default: see docs/data.md]",
         ),
     ] = None,
     train_extra: Annotated[
-        Optional[list[str]],
-        typer.Option("--train-extra", metavar="SPLIT", help="Official IAM-OnDB split (val1, val2, test) to add to training (repeatable)."),
+        list[str] | None,
+        typer.Option("--train-extra", metavar="SPLIT", help=_train_extra_help()),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the writer-disjoint split used when no official split exists.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of the writer-disjoint split used when no official split exists.")
+    ] = 0,
 ) -> None:
     """Turn raw files into one .npz per sample under train/, val/ and test/, with meta.json."""
     from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS, split_dataset
@@ -94,14 +132,14 @@ def split(
         stderr.print(f"skipped {n:,}: {reason}")
 
 
-def resolve_data_dir(data: Optional[Path]) -> Path:
-    """``--data``, or the split dataset in the user data dir (IAM-OnDB first, then DeepWriting)."""
+def resolve_data_dir(data: Path | None) -> Path:
+    """``--data``, or the first split dataset in the user data dir, in the table's order of preference."""
     from scribe.paths import dataset_dir
 
     if data is not None:
         return data
-    for name in ("iam-ondb", "deepwriting"):
-        if (dataset_dir(name) / "meta.json").is_file():
+    for name in DATASETS:
+        if (dataset_dir(name) / META_FILE).is_file():
             return dataset_dir(name)
     raise ScribeError("no split dataset found in the data dir; run `scribe split NAME` first or pass --data DIR")
 

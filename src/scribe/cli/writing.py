@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -10,12 +11,15 @@ import typer
 
 from scribe.cli.app import PROGRESS_MIN_LINES, app, bar_when, progress_bars, stderr
 from scribe.errors import ScribeError
+from scribe.writing.formats import FORMATS
+from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
-from scribe.writing.sampling import DEFAULT_BIAS
+from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions
 
 if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe
-    from scribe.writing.render import PageSetup
+
+_PAGE = PageSetup()  # the page defaults, shown in --help
 
 
 models_app = typer.Typer(help="List and download the registered models.", invoke_without_command=True)
@@ -46,7 +50,7 @@ def _style_note(path: Path) -> str:
 
     model = load_inference_model(path)
     count = len(model.builtin_styles)
-    if model.kind == "vae":
+    if model.is_vae:
         return "; styles: any --style-seed N, or --style-file"
     return f"; built-in styles: --style 0 to {count - 1}" if count else ""
 
@@ -81,7 +85,7 @@ def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]
 
 def _page_setup(page: str, margin: float, line_spacing: float, x_height: Optional[float], align: str,
                 ink: str, pen_width: float, ruled: bool, transparent: bool) -> PageSetup:
-    from scribe.writing.render import PageSetup, parse_page_size
+    from scribe.writing.layout import parse_page_size
 
     setup = PageSetup(
         size=parse_page_size(page), margin=margin, line_spacing=line_spacing, x_height=x_height, align=align,
@@ -108,25 +112,25 @@ def _warn_about(document: Document) -> None:
 @app.command("write")
 def write_command(
     text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to write. [default: --input FILE, or stdin, or ask]")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Output file (.svg, .png, .pdf) or - for stdout.")] = Path("handwriting.svg"),
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help=f"Output file ({', '.join('.' + f for f in FORMATS)}) or - for stdout.")] = Path("handwriting.svg"),
     input_file: Annotated[Optional[Path], typer.Option("--input", "-i", metavar="FILE", help="Read the text from a UTF-8 file.")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="svg, png or pdf. [default: from the extension]")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help=f"{', '.join(FORMATS)}. [default: from the extension]")] = None,
     model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
     style: Annotated[Optional[int], typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
     style_file: Annotated[Optional[Path], typer.Option("--style-file", metavar="FILE", help="Write like this sample: SVG, JSON, .npz or IAM-OnDB XML.")] = None,
     style_text: Annotated[Optional[str], typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
     style_seed: Annotated[Optional[int], typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
-    temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = 1.0,
+    temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters the model cannot write instead of substituting.")] = False,
-    page: Annotated[str, typer.Option("--page", metavar="SIZE", help="a4, a5, letter, legal or WIDTHxHEIGHT in mm.")] = "a4",
-    margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = 20.0,
-    line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = 10.0,
-    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help="Height of small letters. [default: 0.22 x line spacing]")] = None,
-    align: Annotated[str, typer.Option("--align", metavar="left|center", help="Line alignment.")] = "left",
-    ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = "#1b2a6b",
-    pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = 0.5,
+    page: Annotated[str, typer.Option("--page", metavar="SIZE", help=f"{', '.join(PAGE_SIZES)} or WIDTHxHEIGHT in mm.")] = DEFAULT_PAGE,
+    margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = _PAGE.margin,
+    line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = _PAGE.line_spacing,
+    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help=f"Height of small letters. [default: {X_HEIGHT_PER_SPACING} x line spacing]")] = None,
+    align: Annotated[str, typer.Option("--align", metavar="left|center", help="Line alignment.")] = _PAGE.align,
+    ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = _PAGE.ink,
+    pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = _PAGE.pen_width,
     ruled: Annotated[bool, typer.Option("--ruled", help="Draw ruled paper behind the writing.")] = False,
     dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = 150,
     transparent: Annotated[bool, typer.Option("--transparent", help="PNG/SVG without the white background.")] = False,
@@ -136,10 +140,11 @@ def write_command(
     The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
     -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
     """
-    from scribe.writing.document import Scribe, check_output_folder, output_format
+    from scribe.writing.document import Scribe, check_output_folder
+    from scribe.writing.formats import output_format
 
     to_stdout = str(output) == "-"
-    fmt = output_format(Path("stdout"), format or "svg") if to_stdout else output_format(output, format)
+    fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
     if not to_stdout:
         check_output_folder(output)  # before the work, not after it
     setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
@@ -157,15 +162,20 @@ def write_command(
             )
         _warn_about(document)
         if to_stdout:
-            sys.stdout.buffer.write(document.to_bytes(fmt, dpi))
+            sys.stdout.buffer.write(document.to_bytes(fmt.name, dpi))
             sys.stdout.buffer.flush()
             return
-        for path in document.save(target, fmt, dpi):
+        for path in document.save(target, fmt.name, dpi):
             stderr.print(f"wrote {path}", markup=False)
 
     if content is not None:
         write_one(content, output)
-        return
+    else:
+        _ask_for_texts(write_one, output)
+
+
+def _ask_for_texts(write_one: Callable[[str, Path], None], output: Path) -> None:
+    """Interactive use: write each text typed at the prompt to ``output``'s name numbered 1, 2, ..."""
     stderr.print("Type a text and press Enter to write it; an empty line or Ctrl-D ends.", markup=False)
     for number in range(1, sys.maxsize):
         try:
@@ -178,8 +188,11 @@ def write_command(
 
 
 def _read_style_file(path: Path, text: Optional[str], scribe: Scribe) -> tuple:
-    from scribe.writing.stylefile import read_style_file
+    from scribe.writing.stylefile import StyleTextMissing, read_style_file
 
-    return read_style_file(path, text, scribe.model)
+    try:
+        return read_style_file(path, text, scribe.model)
+    except StyleTextMissing as exc:
+        raise ScribeError(f"{exc}: pass it with --style-text") from None
 
 

@@ -1,11 +1,13 @@
-"""Dataset download: one table of sources, resumable verified downloads, safe extraction.
+"""Dataset download: resumable verified downloads of the files a dataset's spec names, then safe extraction.
 
 Dataset archives are large and hosted on university servers that drop connections,
 so a download is written to ``<file>.part``, resumed with an HTTP Range request
 (within one run through retries, across runs by running the command again) and moved
-into place only once its size and checksum (when known) match. Archives come from
-the internet, so extraction refuses any member that could write outside the target
-folder instead of trusting the archive.
+into place only once its size and checksum (when known) match. What to fetch, the
+registration note shown on 401/403 and the check of the extracted files come from
+the dataset's :class:`~scribe.datasets.spec.DatasetSpec`; extraction is
+:mod:`scribe.datasets.extract`'s, which refuses any member that could write
+outside the target folder.
 
 Everything a user can fix is raised as a one-line :class:`~scribe.errors.ScribeError`;
 progress goes through :data:`~scribe.progress.ProgressFn` callbacks and results are
@@ -21,21 +23,18 @@ import os
 import posixpath
 import re
 import shutil
-import stat
-import tarfile
-import tempfile
 import time
-import zipfile
-import zlib
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable, Iterator, Optional
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import requests
 from urllib3.exceptions import ProtocolError
 
+from scribe.datasets import dataset_spec
+from scribe.datasets.extract import extract_archive
+from scribe.datasets.spec import DatasetSpec
 from scribe.errors import ScribeError
 from scribe.paths import downloads_dir, raw_dir
 from scribe.progress import ProgressFn, no_progress
@@ -44,65 +43,9 @@ CHUNK_SIZE = 1 << 16
 HASH_CHUNK_SIZE = 1 << 20
 # A 429 (rate limited) is as transient as a server error, so it is retried too.
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
-DEEPWRITING_FILES = ("deepwriting_training.npz", "deepwriting_validation.npz")
 MARKER_PREFIX = ".extracted-"
 
-ProgressFactory = Callable[[str, Optional[int]], ProgressFn]
-
-
-@dataclass(frozen=True)
-class Source:
-    """One downloadable file of a dataset; ``sha256``/``size`` are None when unpublished."""
-
-    url: str
-    filename: str
-    sha256: str | None = None
-    size: int | None = None
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A dataset scribe knows how to fetch.
-
-    ``registration`` is the sentence shown when the server answers 401/403 (and in
-    help), None for public datasets.
-    """
-
-    name: str
-    sources: tuple[Source, ...]
-    registration: str | None
-    homepage: str
-
-
-_IAM_ONDB_DATA = "https://fki.tic.heia-fr.ch/DBs/iamOnDB/data/"
-
-DATASETS: dict[str, DatasetSpec] = {
-    "deepwriting": DatasetSpec(
-        name="deepwriting",
-        sources=(
-            Source(
-                url="https://files.ait.ethz.ch/projects/deepwriting/deepwriting_dataset.zip",
-                filename="deepwriting_dataset.zip",
-            ),
-        ),
-        registration=None,
-        homepage="https://ait.ethz.ch/deepwriting",
-    ),
-    "iam-ondb": DatasetSpec(
-        name="iam-ondb",
-        sources=(
-            Source(url=_IAM_ONDB_DATA + "lineStrokes-all.tar.gz", filename="lineStrokes-all.tar.gz"),
-            Source(url=_IAM_ONDB_DATA + "ascii-all.tar.gz", filename="ascii-all.tar.gz"),
-        ),
-        registration=(
-            "IAM-OnDB is free for non-commercial research after registering at "
-            "https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database; then pass the "
-            "download links you are given with --url (repeatable) or the archives you downloaded "
-            "with --from-file (repeatable)"
-        ),
-        homepage="https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database",
-    ),
-}
+ProgressFactory = Callable[[str, int | None], ProgressFn]
 
 
 @dataclass(frozen=True)
@@ -151,6 +94,7 @@ def _part_path(dest: Path) -> Path:
 
 
 def _disk_full(path: Path) -> ScribeError:
+    """The error for a full disk: the part file is kept, so saying it resumes tells the user not to delete it."""
     return ScribeError(
         f"disk full while writing {path}: free some space and run again; "
         "the partial download is kept and will resume"
@@ -211,6 +155,7 @@ def _content_range(response: requests.Response) -> tuple[int | None, int | None]
 
 
 def _content_length(response: requests.Response) -> int | None:
+    """The body size the server announced, if any: a shorter body then means a cut transfer."""
     value = response.headers.get("Content-Length", "")
     return int(value) if value.isdigit() else None
 
@@ -238,6 +183,7 @@ def _stream_body(
 
 
 def _cut_message(url: str, part: Path, done: int, total: int | None, why: str) -> str:
+    """What to tell the user when a transfer stops early: how far it got and that running again resumes."""
     of_total = f" of {total:,}" if total is not None else ""
     return (
         f"download of {url} was interrupted after {done:,}{of_total} bytes ({why}); "
@@ -360,141 +306,6 @@ def _with_retries(attempt: Callable[[], int | None], retries: int, backoff: floa
     raise ScribeError(str(last)) from last
 
 
-# --------------------------------------------------------------------------- extraction
-
-
-def _refuse(archive: Path, member: str, why: str) -> ScribeError:
-    return ScribeError(
-        f"refusing to extract {archive.name}: member {member!r} {why}; nothing was extracted from it "
-        "(the archive is damaged or unsafe: get it from the official source)"
-    )
-
-
-def _member_path(archive: Path, name: str, is_dir: bool) -> PurePosixPath:
-    """The member's path relative to the target folder; refuses anything that could leave it."""
-    unified = name.replace("\\", "/")
-    if unified.startswith("/") or re.match(r"[A-Za-z]:", unified):
-        raise _refuse(archive, name, "has an absolute path")
-    parts = [p for p in unified.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise _refuse(archive, name, "points outside the target folder ('..')")
-    if not parts and not is_dir:
-        raise _refuse(archive, name, "is a file without a name")
-    return PurePosixPath(*parts)
-
-
-@dataclass(frozen=True)
-class _Member:
-    """A validated archive member: where it goes, its size, and how to read it (None for a folder)."""
-
-    path: PurePosixPath
-    size: int
-    open: Callable[[], BinaryIO] | None
-
-
-def _zip_members(archive: Path, zf: zipfile.ZipFile) -> list[_Member]:
-    members = []
-    for info in zf.infolist():
-        kind = stat.S_IFMT(info.external_attr >> 16)  # 0 for archives made on Windows
-        is_dir = info.is_dir() or stat.S_ISDIR(kind)
-        path = _member_path(archive, info.filename, is_dir)
-        if stat.S_ISLNK(kind):
-            raise _refuse(archive, info.filename, "is a symbolic link")
-        if kind and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
-            raise _refuse(archive, info.filename, "is a device or fifo")
-        if is_dir:
-            members.append(_Member(path, 0, None))
-        else:
-            members.append(_Member(path, info.file_size, lambda info=info: zf.open(info)))
-    return members
-
-
-def _tar_members(archive: Path, tf: tarfile.TarFile) -> list[_Member]:
-    members = []
-    for info in tf.getmembers():
-        path = _member_path(archive, info.name, info.isdir())
-        if info.issym() or info.islnk():
-            raise _refuse(archive, info.name, "is a link")
-        if info.isdir():
-            members.append(_Member(path, 0, None))
-        elif info.isreg():
-            members.append(_Member(path, info.size, lambda info=info: tf.extractfile(info)))
-        else:
-            raise _refuse(archive, info.name, "is a device or fifo")
-    return members
-
-
-@contextmanager
-def _open_archive(archive: Path) -> Iterator[list[_Member]]:
-    """The validated members of a zip or tar (told by content, not extension) while it is open."""
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            yield _tar_members(archive, tf)
-    elif zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            yield _zip_members(archive, zf)
-    else:
-        raise ScribeError(
-            f"{archive} is not a zip or tar archive (damaged or incomplete?): download it again with --force"
-        )
-
-
-def _write_members(members: list[_Member], root: Path, progress: ProgressFn) -> list[PurePosixPath]:
-    """Write the members under ``root``, reporting uncompressed bytes like a download does."""
-    total = sum(m.size for m in members)
-    done = 0
-    progress(done, total)
-    written = []
-    for member in members:
-        target = root / member.path
-        if member.open is None:
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with member.open() as src, target.open("wb") as out:
-            shutil.copyfileobj(src, out, HASH_CHUNK_SIZE)
-        written.append(member.path)
-        done += member.size
-        progress(done, total)
-    return written
-
-
-def extract_archive(archive: Path, dest_dir: Path, progress: ProgressFn = no_progress) -> list[Path]:
-    """Extract a zip or tar(.gz) into ``dest_dir``; returns the files written.
-
-    Every member is checked before anything is written: absolute paths, ``..``,
-    drive letters, links and device files are refused, so a hostile archive cannot
-    touch files outside ``dest_dir``. Files are first written to a temporary sibling
-    folder and moved into place only after the whole archive read cleanly, so a
-    damaged archive leaves nothing half-written. ``progress`` counts uncompressed bytes.
-    """
-    archive, dest_dir = Path(archive), Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.extract-", dir=dest_dir.parent))
-    try:
-        try:
-            with _open_archive(archive) as members:
-                written = _write_members(members, staging, progress)
-        except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise ScribeError(f"{archive} is damaged ({exc}): download it again with --force") from exc
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise ScribeError(
-                    f"disk full while extracting {archive} into {dest_dir}: free space and run again"
-                ) from exc
-            raise ScribeError(f"cannot extract {archive} ({exc}): download it again with --force") from exc
-        return [_move_into_place(staging, dest_dir, rel) for rel in written]
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _move_into_place(staging: Path, dest_dir: Path, rel: PurePosixPath) -> Path:
-    target = dest_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staging / rel, target)
-    return target
-
-
 # --------------------------------------------------------------------------- datasets
 
 
@@ -510,6 +321,7 @@ class _Item:
 
 
 def _filename_from_url(url: str) -> str:
+    """The file name a ``--url`` download is saved under: the URL's last path segment, checked to be a plain name."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ScribeError(f"--url must be an http:// or https:// address, got {url!r}")
@@ -547,7 +359,7 @@ def _plan(spec: DatasetSpec, urls: list[str], from_files: list[Path], sha256: li
     checks = _checked_sha256(sha256, len(items))
     return [
         _Item(item.filename, item.url, item.local, check or item.sha256, item.size)
-        for item, check in zip(items, checks)
+        for item, check in zip(items, checks, strict=True)
     ]
 
 
@@ -619,23 +431,10 @@ def _extract_once(report: DownloadedFile, raw: Path, force: bool, factory: Progr
 
 
 def _count_raw_files(raw: Path) -> int:
+    """Files extracted under ``raw``, not counting scribe's own extraction markers."""
     return sum(
         1 for p in raw.rglob("*") if p.is_file() and not (p.parent == raw and p.name.startswith(MARKER_PREFIX))
     )
-
-
-def find_deepwriting_files(raw: Path) -> list[Path]:
-    """DeepWriting's training and validation ``.npz``, wherever the archive nested them.
-
-    Returns those found, training first (an empty list when none is there); the
-    shallowest copy wins if an archive holds several.
-    """
-    found = []
-    for name in DEEPWRITING_FILES:
-        matches = sorted(Path(raw).rglob(name), key=lambda p: (len(p.parts), str(p)))
-        if matches:
-            found.append(matches[0])
-    return found
 
 
 def download_dataset(
@@ -649,16 +448,14 @@ def download_dataset(
 ) -> DownloadReport:
     """Fetch dataset ``name``'s archives into its downloads folder and extract them into raw/.
 
-    ``urls`` replaces the table's URLs (e.g. a mirror or IAM-OnDB's personal links),
+    ``urls`` replaces the spec's URLs (e.g. a mirror or IAM-OnDB's personal links),
     ``from_files`` imports archives already on disk without network, and ``sha256``
     gives each file's checksum in order. A file that is already there and verifies is
     left alone, and an archive already extracted is not extracted again, unless
     ``force``. ``progress_factory(description, total)`` makes one progress callback
     per file.
     """
-    spec = DATASETS.get(name)
-    if spec is None:
-        raise ScribeError(f"unknown dataset {name!r}: choose one of {', '.join(sorted(DATASETS))}")
+    spec = dataset_spec(name)
     items = _plan(spec, list(urls or []), list(from_files or []), list(sha256 or []))
     folder = downloads_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -667,9 +464,6 @@ def download_dataset(
     raw.mkdir(parents=True, exist_ok=True)
     for report in reports:
         _extract_once(report, raw, force, progress_factory)
-    if name == "deepwriting" and not find_deepwriting_files(raw):
-        raise ScribeError(
-            f"no {' or '.join(DEEPWRITING_FILES)} under {raw}: the archive is not the DeepWriting dataset; "
-            "check --url / --from-file"
-        )
+    if spec.check_raw is not None:
+        spec.check_raw(raw)
     return DownloadReport(name, reports, raw, _count_raw_files(raw))

@@ -80,6 +80,22 @@ def offsets_to_points(offsets: np.ndarray) -> np.ndarray:
     return points
 
 
+def offsets_y_down_to_up(offsets: np.ndarray) -> np.ndarray:
+    """Offsets ``[dx, dy, pen_up]`` recorded with y pointing down -> the format's y-up offsets (a copy).
+
+    Sources that store offsets in screen coordinates (DeepWriting) are flipped
+    here, once, by negating ``dy``. The flip is linear, so it also turns the
+    mean of such offsets (a ``(3,)`` array) into the mean of the flipped ones;
+    their std is unchanged. Any array whose last axis is ``[dx, dy, pen_up]``
+    works, and its dtype is kept.
+    """
+    out = np.array(offsets, copy=True)
+    if out.shape[-1:] != (3,):
+        raise ValueError(f"offsets must end in an axis of 3 ([dx, dy, pen_up]), not shape {out.shape}")
+    out[..., 1] = -out[..., 1]
+    return out
+
+
 def split_strokes(offsets: np.ndarray) -> list[np.ndarray]:
     """The strokes of a line as absolute float64 ``(n, 2)`` arrays of ``[x, y_up]``, in writing order.
 

@@ -8,9 +8,7 @@ statistics in ``meta.json`` (the pen column stays 0/1) and encodes the text.
 
 from __future__ import annotations
 
-import json
 import random
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,64 +17,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from scribe.ink.alphabet import Alphabet
+from scribe.datasets.meta import UNKNOWN_WRITER, DatasetMeta, read_sample, sample_files
 from scribe.errors import ScribeError
-from scribe.paths import SPLITS
-from scribe.progress import ProgressFn, no_progress
+from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import normalize
-
-META_FILE = "meta.json"
-
-
-@dataclass(frozen=True)
-class DatasetMeta:
-    """What ``meta.json`` says about a split dataset."""
-
-    alphabet: str
-    mean: np.ndarray  # (3,) mean of [dx, dy, pen_up] over the training split
-    std: np.ndarray  # (3,)
-    raw: dict  # the whole file, for provenance
-
-    @classmethod
-    def load(cls, data_dir: Path) -> DatasetMeta:
-        path = Path(data_dir) / META_FILE
-        if not path.is_file():
-            raise ScribeError(
-                f"{path} not found: {data_dir} is not a split dataset; "
-                "run `scribe split NAME` first or pass the folder it wrote"
-            )
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
-                alphabet=raw["alphabet"],
-                mean=np.asarray(raw["mean"], dtype=np.float32),
-                std=np.asarray(raw["std"], dtype=np.float32),
-                raw=raw,
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ScribeError(f"{path} is not a valid scribe meta.json ({exc}); run `scribe split` again") from exc
-
-
-UNKNOWN_WRITER = -1
-
-
-def read_sample(path: Path) -> tuple[np.ndarray, str, int]:
-    """One per-sample file of a split dataset: offsets (dataset units), text and writer id."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return npz["offsets"], str(npz["text"]), int(npz["writer"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise ScribeError(f"cannot read sample {path} ({exc}); run `scribe split` again") from exc
-
-
-def sample_files(data_dir: Path, split: str) -> list[Path]:
-    """The per-sample files of one split, in a fixed order."""
-    if split not in SPLITS:
-        raise ScribeError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    files = sorted((Path(data_dir) / split).glob("*.npz"))
-    if not files:
-        raise ScribeError(f"no samples in {Path(data_dir) / split}; run `scribe split` to create them")
-    return files
+from scribe.progress import ProgressFn, no_progress
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Legibility: write texts with a generator, read them back with a recognizer, count the errors.
 
-The measurement behind ``scribe eval --legibility`` (see docs/legibility.md):
+The measurement behind ``scribe legibility`` (see docs/legibility.md):
 
 1. the generator writes every text as one line, exactly as ``scribe write`` would
    (same default bias and style, failed lines resampled);
@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from scribe.training.data import DatasetMeta, read_sample, sample_files
-from scribe.writing.sampling import SamplingOptions, write_lines
-from scribe.writing.network import InferenceModel
+from scribe.datasets.meta import DatasetMeta, read_sample, sample_files
+from scribe.ink.alphabet import Alphabet
+from scribe.ink.strokes import normalize
 from scribe.progress import ProgressFn, no_progress
+from scribe.writing.network import InferenceModel
+from scribe.writing.sampling import SamplingOptions, write_lines
 
 MISREAD_LISTED = 10  # characters listed in a report's most-misread table
 
@@ -101,7 +103,7 @@ class LineReading:
 
 @dataclass
 class LegibilityReport:
-    """What ``scribe eval --legibility`` prints."""
+    """What ``scribe legibility`` prints."""
 
     generated_cer: float
     generated_wer: float
@@ -135,29 +137,30 @@ def dataset_lines(data_dir: Path, count: int, seed: int = 0, split: str = "val")
 class InkReader:
     """A recognizer (PyTorch) with the alphabet and normalization it was trained with."""
 
-    def __init__(self, path: str) -> None:
-        from scribe.training.checkpoint import load_model
+    def __init__(self, path: Path) -> None:
         from scribe.errors import ScribeError
+        from scribe.training.checkpoint import load_model
+        from scribe.training.recognizer import Recognizer
 
-        loaded = load_model(path)
-        if loaded.checkpoint.get("kind") != "recognizer":
-            raise ScribeError(f"{path} is a {loaded.checkpoint.get('kind')} model, not a recognizer; pass --recognizer")
-        self.loaded = loaded
+        self.model, network = load_model(path)
+        if self.model.kind.writes:
+            raise ScribeError(f"{path} is a {self.model.kind.name} model, which writes; reading ink needs a recognizer")
+        assert isinstance(network, Recognizer)
+        self.network = network
+        self.alphabet = Alphabet(self.model.alphabet)
 
     def read(self, lines: list[np.ndarray], batch_size: int = 32) -> list[str]:
         """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
         import torch
 
         from scribe.training.recognizer import read_lines
-        from scribe.ink.strokes import normalize
 
-        loaded = self.loaded
         readings: list[str] = []
         for start in range(0, len(lines), batch_size):
-            chunk = [torch.from_numpy(normalize(line, loaded.mean, loaded.std)) for line in lines[start : start + batch_size]]
+            chunk = [torch.from_numpy(normalize(line, self.model.mean, self.model.std)) for line in lines[start : start + batch_size]]
             offsets = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
             mask = torch.arange(offsets.shape[1])[None, :] < torch.tensor([len(c) for c in chunk])[:, None]
-            readings += read_lines(loaded.model, offsets, mask, loaded.alphabet)
+            readings += read_lines(self.network, offsets, mask, self.alphabet)
         return readings
 
 

@@ -16,68 +16,18 @@ Sketch Drawings", ICLR 2018 (SketchRNN).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TypeVar
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-ConfigT = TypeVar("ConfigT", bound="StoredConfig")
-
-
-class StoredConfig:
-    """A dataclass config kept in checkpoints as a plain dict (see :mod:`scribe.training.checkpoint`)."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls: type[ConfigT], values: dict) -> ConfigT:
-        """The config from a checkpoint's dict; keys this version does not know are ignored."""
-        known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-
-@dataclass
-class ModelConfig(StoredConfig):
-    """Hyper-parameters of either model; stored in every checkpoint."""
-
-    kind: str  # "graves" or "vae"
-    vocab_size: int  # Alphabet size, padding and end-of-text ids included
-    embed_dim: int = 64
-    encoder_dim: int = 128  # text encoding size (each LSTM direction)
-    hidden: int = 400
-    layers: int = 3
-    mixtures: int = 20  # M, output Gaussians
-    window_mixtures: int = 10  # K, attention Gaussians
-    # exp(kappa_hat) / kappa_scale is the window's step: the paper's unscaled step
-    # races through the text at initialization and the decoder learns to ignore it.
-    kappa_scale: float = 25.0
-    latent_dim: int = 32  # VAE only
-    stroke_encoder_dim: int = 256  # VAE only
-    # Graves only: learned writer styles, one embedding per training writer plus
-    # row 0 for "any writer" (unknown writers, validation, and style dropout).
-    styles: int = 0
-    style_dim: int = 16
-
-
-    @property
-    def pen_classes(self) -> int:
-        """1 Bernoulli logit (pen up) for Graves; 3 classes (down, up, end) for the VAE."""
-        return 3 if self.kind == "vae" else 1
-
-    @property
-    def cond_dim(self) -> int:
-        """Size of the per-line conditioning the decoder reads: z (VAE) or a writer style."""
-        if self.kind == "vae":
-            return self.latent_dim
-        return self.style_dim if self.styles else 0
+from scribe.writing.stored import VAE, WriterConfig
 
 
 class TextEncoder(nn.Module):
     """Characters -> one vector per character; forward and backward LSTM outputs summed."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: WriterConfig) -> None:
         super().__init__()
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
         self.lstm = nn.LSTM(config.embed_dim, config.encoder_dim, batch_first=True, bidirectional=True)
@@ -108,7 +58,7 @@ class SoftWindow(nn.Module):
     Positions only move forward: kappa_t = kappa_{t-1} + exp(kappa_hat) / kappa_scale.
     """
 
-    def __init__(self, hidden: int, config: ModelConfig) -> None:
+    def __init__(self, hidden: int, config: WriterConfig) -> None:
         super().__init__()
         self.params = nn.Linear(hidden, 3 * config.window_mixtures)
         self.kappa_scale = config.kappa_scale
@@ -147,7 +97,7 @@ class MixtureParams:
 class MixtureHead(nn.Module):
     """Linear map from the decoder's hidden states to the mixture and pen parameters."""
 
-    def __init__(self, in_dim: int, config: ModelConfig) -> None:
+    def __init__(self, in_dim: int, config: WriterConfig) -> None:
         super().__init__()
         self.mixtures = config.mixtures
         self.pen_classes = config.pen_classes
@@ -196,7 +146,7 @@ class StrokeDecoder(nn.Module):
     Sampling runs the same network step by step in NumPy (:mod:`scribe.writing.network`).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: WriterConfig) -> None:
         super().__init__()
         text_dim, hidden, cond_dim = config.encoder_dim, config.hidden, config.cond_dim
         self.first = nn.LSTMCell(3 + text_dim + cond_dim, hidden)
@@ -206,7 +156,7 @@ class StrokeDecoder(nn.Module):
         )
         self.head = MixtureHead(hidden * config.layers, config)
         # SketchRNN sets the initial state from z; writer styles act through the inputs only.
-        self.initial_state = nn.Linear(cond_dim, 2 * hidden * config.layers) if config.kind == "vae" else None
+        self.initial_state = nn.Linear(cond_dim, 2 * hidden * config.layers) if config.kind == VAE else None
         self.hidden = hidden
         self.layer_count = config.layers
 
@@ -266,7 +216,7 @@ class StrokeEncoder(nn.Module):
     hundreds of points.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: WriterConfig) -> None:
         super().__init__()
         self.forward_lstm = nn.LSTM(3, config.stroke_encoder_dim, batch_first=True)
         self.backward_lstm = nn.LSTM(3, config.stroke_encoder_dim, batch_first=True)
@@ -298,13 +248,11 @@ class HandwritingModel(nn.Module):
     in its initial state, so z carries the style while the text carries the content.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: WriterConfig) -> None:
         super().__init__()
-        if config.kind not in ("graves", "vae"):
-            raise ValueError(f"unknown model kind {config.kind!r}")
         self.config = config
         self.text_encoder = TextEncoder(config)
-        self.is_vae = config.kind == "vae"
+        self.is_vae = config.kind == VAE
         self.stroke_encoder = StrokeEncoder(config) if self.is_vae else None
         has_styles = not self.is_vae and config.styles > 0
         self.style_embedding = nn.Embedding(config.styles + 1, config.style_dim) if has_styles else None

@@ -1,7 +1,7 @@
 """An online handwriting recognizer: stroke offsets in, text out, trained with CTC.
 
 scribe uses it to measure whether generated handwriting can be read
-(``scribe eval --legibility``): NLL says how well a model predicts real ink, not
+(``scribe legibility``): NLL says how well a model predicts real ink, not
 whether people could read what it writes. Following recent synthesis work
 (Decoupled Style Descriptors, TrInk), the generated ink is read back by a
 recognizer and scored by its character error rate.
@@ -20,28 +20,15 @@ The network is small on purpose, so that it trains on a CPU in well under an hou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
 from scribe.ink.alphabet import Alphabet
-from scribe.training.networks import StoredConfig, reverse_within_length
+from scribe.training.networks import reverse_within_length
+from scribe.writing.stored import RecognizerConfig
 
 BLANK = Alphabet.PAD  # CTC's blank: the padding id never occurs inside a text
 FEATURES = 4  # dx, dy, pen_up, height within the line
-
-
-@dataclass
-class RecognizerConfig(StoredConfig):
-    """Hyper-parameters of the recognizer; stored in every checkpoint."""
-
-    vocab_size: int  # Alphabet size, padding (= blank) and end-of-text ids included
-    kind: str = "recognizer"
-    channels: int = 128  # convolution width
-    hidden: int = 192  # each LSTM direction
-    layers: int = 2
-    dropout: float = 0.2
 
 
 def line_features(offsets: Tensor, mask: Tensor) -> Tensor:

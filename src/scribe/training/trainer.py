@@ -12,136 +12,28 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from scribe.training.checkpoint import (
-    initialize_from,
-    model_checkpoint,
-    read_checkpoint,
-    save_checkpoint,
-)
-from scribe.training.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
 from scribe.errors import ScribeError
-from scribe.training.evaluation import EvalResult, RecognitionResult, evaluate, evaluate_recognizer
-from scribe.training.losses import ctc_loss, kl_divergence, kl_penalty, sequence_nll
-from scribe.training.networks import HandwritingModel, ModelConfig
-from scribe.training.recognizer import BLANK, Recognizer, RecognizerConfig, ctc_targets
+from scribe.training.checkpoint import initialize_from, read_checkpoint, save_checkpoint, stored_model
+from scribe.training.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
+from scribe.training.evaluation import EvalResult, RecognitionResult
+from scribe.training.kinds import TRAINING, build_network
+from scribe.training.options import TrainOptions
+from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig
 
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
 DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x decimation)
-MODEL_KINDS = ("graves", "vae", "recognizer")
-# LSTM size and depth when not given: the paper's for the writers, a small stack for the recognizer.
-DEFAULT_SIZES = {"graves": (400, 3), "vae": (400, 3), "recognizer": (192, 2)}
 
-
-@dataclass
-class TrainOptions:
-    """Everything ``scribe train`` can set; also readable from a TOML preset (``--config``)."""
-
-    data_dir: Path
-    out_dir: Path
-    model: str = "graves"
-    epochs: int = 30
-    max_steps: int | None = None
-    batch_size: int = 32
-    lr: float = 1e-3
-    lr_warmup: int = 200  # steps of linear warm-up
-    lr_half_life: int = 20_000  # steps for the learning rate to halve after warm-up
-    min_lr_fraction: float = 0.05
-    grad_clip: float = 5.0
-    hidden: int | None = None  # LSTM size; None: DEFAULT_SIZES of the model
-    layers: int | None = None
-    mixtures: int = 20
-    window_mixtures: int = 10
-    embed_dim: int = 64
-    encoder_dim: int = 128
-    # The window's step is exp(kappa_hat) / kappa_scale. None derives it from the data:
-    # 2 x the median points per character, so that at initialization the window reads
-    # at half the writing's pace (the paper's unscaled step races ahead and is ignored).
-    kappa_scale: float | None = None
-    latent_dim: int = 32
-    writer_styles: bool = True  # Graves: learn one style embedding per training writer
-    style_dim: int = 16
-    style_dropout: float = 0.1  # fraction of lines trained as "any writer" (style 0)
-    kl_weight: float = 1.0  # final weight of the KL term (VAE)
-    kl_anneal_steps: int = 5_000  # steps over which the KL weight rises from 0 (VAE)
-    free_bits: float = 0.25  # KL floor per latent dimension, nats (VAE)
-    max_points: int | None = 1_200  # longer training lines are left out
-    eval_every: int = 500
-    eval_batches: int | None = None  # validate on at most this many batches
-    device: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    init_from: Path | None = None  # start from these weights (fine-tuning, a grown model)
-
-    @property
-    def sizes(self) -> tuple[int, int]:
-        """LSTM size and depth: as given, else the model's defaults."""
-        hidden, layers = DEFAULT_SIZES[self.model]
-        return self.hidden or hidden, self.layers or layers
-
-    def model_config(self, vocab_size: int, points_per_char: float | None = None, styles: int = 0) -> ModelConfig:
-        kappa_scale = self.kappa_scale or 2 * (points_per_char or DEFAULT_POINTS_PER_CHAR)
-        hidden, layers = self.sizes
-        return ModelConfig(
-            kind=self.model,
-            vocab_size=vocab_size,
-            embed_dim=self.embed_dim,
-            encoder_dim=self.encoder_dim,
-            hidden=hidden,
-            layers=layers,
-            mixtures=self.mixtures,
-            window_mixtures=self.window_mixtures,
-            kappa_scale=kappa_scale,
-            latent_dim=self.latent_dim,
-            styles=styles,
-            style_dim=self.style_dim,
-        )
-
-    def recognizer_config(self, vocab_size: int) -> RecognizerConfig:
-        hidden, layers = self.sizes
-        return RecognizerConfig(vocab_size=vocab_size, hidden=hidden, layers=layers)
-
-    def build_model(self, vocab_size: int, points_per_char: float | None, styles: int) -> torch.nn.Module:
-        """The untrained network these options describe."""
-        if self.model == "recognizer":
-            return Recognizer(self.recognizer_config(vocab_size))
-        return HandwritingModel(self.model_config(vocab_size, points_per_char, styles))
-
-    def to_dict(self) -> dict:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-
-def option_names() -> set[str]:
-    """The keys a TOML preset may set."""
-    return {f.name for f in fields(TrainOptions)}
-
-
-def read_preset(path: Path) -> dict:
-    """Training options from a TOML file (keys as in :class:`TrainOptions`; paths as strings)."""
-    try:
-        values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScribeError(f"cannot read --config {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ScribeError(f"--config {path} is not valid TOML: {exc}") from exc
-    for key in ("data_dir", "out_dir", "init_from"):
-        if key in values:
-            values[key] = Path(values[key])
-    return values
 
 
 @dataclass
@@ -215,46 +107,6 @@ def learning_rate_factor(step: int, options: TrainOptions) -> float:
     return max(decay, options.min_lr_fraction)
 
 
-def kl_weight(step: int, options: TrainOptions) -> float:
-    """KL annealing: the weight rises linearly from 0 to ``kl_weight``."""
-    if options.kl_anneal_steps <= 0:
-        return options.kl_weight
-    return options.kl_weight * min(1.0, step / options.kl_anneal_steps)
-
-
-def recognizer_loss(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict]:
-    """The recognizer's objective: CTC loss per character of the batch's texts."""
-    log_probs, frames = model(batch.offsets, batch.offsets_mask)
-    targets = ctc_targets(batch.text_ids, batch.text_mask)
-    loss = ctc_loss(log_probs, frames, targets, BLANK).sum() / max(sum(len(t) for t in targets), 1)
-    return loss, {"ctc_per_char": loss.item()}
-
-
-def batch_loss(
-    model: torch.nn.Module, batch: Batch, step: int, options: TrainOptions, style_ids: torch.Tensor | None = None
-) -> tuple[torch.Tensor, dict]:
-    """Training objective per point: NLL (+ annealed, floored KL for the VAE) over all real points.
-
-    The recognizer's is its CTC loss per character.
-    """
-    if options.model == "recognizer":
-        return recognizer_loss(model, batch)
-    output = model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask, style_ids)
-    params = output.decoder.params
-    if batch.offsets.device.type == "cuda":  # the mixture is evaluated in float32 after autocast
-        params = type(params)(**{k: v.float() for k, v in vars(params).items()})
-    terms = sequence_nll(params, batch.offsets[:, 1:], batch.offsets_mask[:, 1:])
-    points = terms.points.sum()
-    total = terms.nll.sum()
-    figures = {"nll_per_point": (total / points).item()}
-    if output.mu is not None:
-        kl = kl_divergence(output.mu.float(), output.log_var.float())
-        floor = options.free_bits * options.latent_dim
-        total = total + kl_weight(step, options) * kl_penalty(kl, floor).sum()
-        figures["kl"] = kl.mean().item()
-    return total / points, figures
-
-
 class Trainer:
     """Owns the model, optimizer, data and state of one training run."""
 
@@ -266,10 +118,9 @@ class Trainer:
         self.train_set = StrokeDataset(options.data_dir, "train", max_points=options.max_points)
         self.val_set = StrokeDataset(options.data_dir, "val")
         self.alphabet = self.train_set.alphabet
-        with_styles = options.model == "graves" and options.writer_styles
+        with_styles = options.kind == GRAVES and options.writer_styles
         self.styles = StyleTable(self.train_set.writers() if with_styles else [])
-        points_per_char = self.train_set.meta.raw.get("points_per_char")
-        self.model = options.build_model(len(self.alphabet), points_per_char, len(self.styles)).to(self.runtime.device)
+        self.model = build_network(self.model_config()).to(self.runtime.device)
         if options.init_from is not None and not options.resume:
             self._initialize_from(Path(options.init_from))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
@@ -287,7 +138,7 @@ class Trainer:
         )
         if options.resume:
             self._resume()
-        self.network: torch.nn.Module = self.model
+        self.network: nn.Module = self.model
         if self.runtime.world_size > 1:
             device_ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
             self.network = DistributedDataParallel(self.model, device_ids=device_ids)
@@ -297,15 +148,38 @@ class Trainer:
     def out_dir(self) -> Path:
         return Path(self.options.out_dir)
 
+    @property
+    def points_per_char(self) -> float | None:
+        return self.train_set.meta.points_per_char
+
+    def model_config(self) -> ModelConfig:
+        """The kind's config: its defaults, the options' architecture, and what the data decides.
+
+        The data decides the vocabulary, the writer styles and, unless given, the
+        window's pace: ``kappa_scale`` = 2 x the median points per character, so that at
+        initialization the window reads at half the writing's pace (the paper's unscaled
+        step races ahead and is ignored).
+        """
+        architecture: dict[str, Any] = dict(self.options.architecture)
+        kind = self.options.model_kind
+        if kind.config is WriterConfig:
+            architecture.setdefault("kappa_scale", 2 * (self.points_per_char or DEFAULT_POINTS_PER_CHAR))
+            architecture["styles"] = len(self.styles)
+        known = {f.name for f in fields(kind.config)}
+        try:
+            return kind.config(kind=kind.name, vocab_size=len(self.alphabet), **{k: v for k, v in architecture.items() if k in known})
+        except TypeError as exc:
+            raise ScribeError(f"the {kind.name} architecture settings are not valid ({exc})") from exc
+
     def _resume(self) -> None:
         path = self.out_dir / "last.pth"
         if not path.is_file():
-            raise ScribeError(f"--resume: {path} not found; start without --resume or pass the right --out")
+            raise ScribeError(f"cannot resume: {path} not found; start a new run or point at the run's folder")
         checkpoint = read_checkpoint(path)
-        if checkpoint["kind"] != self.options.model or checkpoint["config"] != self.model.config.to_dict():
-            raise ScribeError(f"--resume: {path} was trained with other model options; use the same ones")
-        training = checkpoint["training"]
-        self.model.load_state_dict(checkpoint["state_dict"])
+        if checkpoint.model.config != self.model.config or checkpoint.training is None:
+            raise ScribeError(f"cannot resume {path}: it was trained with other model settings; use the same ones")
+        training = checkpoint.training
+        self.model.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.model.weights.items()})
         self.optimizer.load_state_dict(training["optimizer"])
         self.scheduler.load_state_dict(training["scheduler"])
         torch.set_rng_state(training["rng"]["torch"])
@@ -315,13 +189,13 @@ class Trainer:
         self._truncate_log()
 
     def _initialize_from(self, path: Path) -> None:
-        checkpoint = read_checkpoint(path)
-        if checkpoint["alphabet"] != self.alphabet.characters:
-            raise ScribeError(f"--init-from {path}: its alphabet differs from this dataset's; use a matching split")
+        saved = read_checkpoint(path).model
+        if saved.alphabet != self.alphabet.characters:
+            raise ScribeError(f"cannot start from {path}: its alphabet differs from this dataset's; use a matching split")
         try:
-            initialize_from(self.model, checkpoint["state_dict"])
+            initialize_from(self.model, saved.weights)
         except ValueError as exc:
-            raise ScribeError(f"--init-from {path}: {exc}; use the same model options") from exc
+            raise ScribeError(f"cannot start from {path}: {exc}; use the same model settings") from exc
 
     def _style_ids(self, batch: Batch) -> torch.Tensor | None:
         """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``."""
@@ -343,11 +217,13 @@ class Trainer:
         if not self.runtime.is_main:
             return
         meta = self.train_set.meta
-        checkpoint = model_checkpoint(
-            self.model, self.alphabet, meta.mean, meta.std, self.state.step, self.styles, meta.raw.get("points_per_char")
+        model = stored_model(
+            self.model, self.alphabet, meta.mean, meta.std,
+            step=self.state.step, style_writers=list(self.styles.writers), points_per_char=self.points_per_char,
         )
+        training: dict[str, Any] | None = None
         if with_training:
-            checkpoint["training"] = {
+            training = {
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "rng": {
@@ -357,7 +233,7 @@ class Trainer:
                 "state": asdict(self.state),
                 "options": self.options.to_dict(),
             }
-        save_checkpoint(checkpoint, self.out_dir / name)
+        save_checkpoint(model, self.out_dir / name, training)
 
     def _log(self, record: dict) -> None:
         if self.runtime.is_main:
@@ -373,8 +249,7 @@ class Trainer:
         if not self.runtime.is_main:
             return None
         self.last_eval_step = self.state.step
-        run = evaluate_recognizer if self.options.model == "recognizer" else evaluate
-        result = run(
+        result = TRAINING[self.options.kind].evaluate(
             self.model,
             self.val_set,
             batch_size=self.options.batch_size,
@@ -392,7 +267,9 @@ class Trainer:
         """One optimizer step; returns its figures, or None when the loss was not finite."""
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=batch.offsets.device.type == "cuda")
         with autocast:
-            loss, figures = batch_loss(self.network, batch, self.state.step, self.options, self._style_ids(batch))
+            loss, figures = TRAINING[self.options.kind].loss(
+                self.network, batch, self.state.step, self.options, self._style_ids(batch)
+            )
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             return None

@@ -6,7 +6,8 @@
 
 The flow is one way: text -> fitted to the model's alphabet and wrapped to the page
 (:mod:`scribe.ink.text`) -> sampled, all lines at once (:mod:`scribe.writing.sampling`) -> laid
-out on pages and drawn as SVG (:mod:`scribe.writing.render`) -> PNG or PDF on saving.
+out on pages (:mod:`scribe.writing.layout`) and drawn as SVG -> PNG or PDF on saving
+(:mod:`scribe.writing.formats`).
 A :class:`Scribe` holds a loaded model for many documents; :func:`write` keeps one
 per model name.
 """
@@ -21,29 +22,7 @@ import numpy as np
 
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
-from scribe.writing.sampling import (
-    DEFAULT_BIAS,
-    Conditioning,
-    SampledLine,
-    SamplingOptions,
-    write_lines,
-)
-from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.stored import read_model_file, write_model_file
-from scribe.writing.registry import DEFAULT_MODEL, resolve_model
-from scribe.progress import ProgressFn, no_progress
-from scribe.writing.render import (
-    ADVANCE_PER_X_HEIGHT,
-    MIN_TOPS,
-    Page,
-    PageSetup,
-    estimated_line_width,
-    layout,
-    line_metrics,
-    page_svg,
-    svg_to_png,
-    svgs_to_pdf,
-)
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import normalize
 from scribe.ink.text import (
     Substitution,
@@ -52,8 +31,19 @@ from scribe.ink.text import (
     relative_char_width,
     wrap_text,
 )
-
-FORMATS = ("svg", "png", "pdf")
+from scribe.progress import ProgressFn, no_progress
+from scribe.writing.formats import OutputFormat, output_format, page_svg
+from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout
+from scribe.writing.network import InferenceModel, load_inference_model
+from scribe.writing.registry import DEFAULT_MODEL, resolve_model
+from scribe.writing.sampling import (
+    DEFAULT_BIAS,
+    Conditioning,
+    SampledLine,
+    SamplingOptions,
+    write_lines,
+)
+from scribe.writing.stored import StoredModel
 
 
 @dataclass
@@ -73,12 +63,10 @@ class Document:
     def to_svg(self, page: int = 0) -> str:
         return self.svgs[page]
 
-    def to_png(self, page: int = 0, dpi: float = 150) -> bytes:
-        return svg_to_png(self.svgs[page], dpi=dpi)
-
-    def to_pdf(self) -> bytes:
-        """All pages as one vector PDF."""
-        return svgs_to_pdf(self.svgs)
+    def render(self, format: str | OutputFormat, dpi: float = 150) -> list[bytes]:
+        """The bytes of every file the document makes in ``format``: one per page, or one in all (PDF)."""
+        fmt = format if isinstance(format, OutputFormat) else output_format(format)
+        return fmt.render(self.svgs, dpi)
 
     def _repr_svg_(self) -> str:
         """Jupyter shows the first page inline."""
@@ -93,40 +81,23 @@ class Document:
         and renamed, so a failure leaves no partial file.
         """
         path = Path(path)
-        fmt = output_format(path, format)
+        fmt = output_format(format, path)
         check_output_folder(path)
-        if fmt == "pdf":
-            _write_bytes(path, self.to_pdf())
-            return [path]
-        paths = page_paths(path, len(self.pages))
-        for number, target in enumerate(paths):
-            data = self.to_png(number, dpi) if fmt == "png" else self.to_svg(number).encode("utf-8")
-            _write_bytes(target, data)
+        files = self.render(fmt, dpi)
+        paths = page_paths(path, len(files))
+        for target, data in zip(paths, files):
+            with atomic_write(target) as handle:
+                handle.write(data)
         return paths
 
     def to_bytes(self, format: str, dpi: float = 150) -> bytes:
-        """The document in one byte string (for ``-o -``): SVG and PNG need a one-page document."""
-        if format == "pdf":
-            return self.to_pdf()
-        if len(self.pages) > 1:
+        """The document as one byte string (for standard output): SVG and PNG need a one-page document."""
+        files = self.render(format, dpi)
+        if len(files) > 1:
             raise ScribeError(
-                f"the text fills {len(self.pages)} pages and {format.upper()} holds one; write PDF to stdout or give -o FILE"
+                f"the text fills {len(files)} pages and one {format.upper()} file holds one; write PDF or to files instead"
             )
-        return self.to_png(0, dpi) if format == "png" else self.to_svg(0).encode("utf-8")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with atomic_write(path) as handle:
-        handle.write(data)
-
-
-def output_format(path: Path, format: str | None) -> str:
-    """The output format from ``format`` or the file's extension."""
-    chosen = (format or path.suffix.lstrip(".")).lower()
-    if chosen not in FORMATS:
-        given = f"--format {format}" if format else f"extension {path.suffix or '(none)'!s} of {path}"
-        raise ScribeError(f"unknown output format ({given}); use .svg, .png or .pdf, or pass --format")
-    return chosen
+        return files[0]
 
 
 def check_output_folder(path: Path) -> None:
@@ -163,25 +134,25 @@ class Scribe:
     ) -> Conditioning:
         """Who writes, for every line of a document: a built-in style, a sampled z, or priming ink."""
         if prime is not None:
-            if self.model.kind == "vae":
+            if self.model.is_vae:
                 return Conditioning(z=self.model.encode_style(normalize(prime[0], self.model.mean, self.model.std))[0])
             return Conditioning(prime_offsets=prime[0], prime_text=prime[1])
-        if self.model.kind == "vae":
+        if self.model.is_vae:
             rng = np.random.default_rng(style_seed if style_seed is not None else 0)
-            return Conditioning(z=rng.standard_normal(int(self.model.config["latent_dim"])).astype(np.float32))
+            return Conditioning(z=rng.standard_normal(self.model.config.latent_dim).astype(np.float32))
         if style_seed is not None:
-            raise ScribeError("--style-seed samples a VAE style; this model has built-in styles: use --style N")
+            raise ScribeError("a style seed samples a VAE style; this model has built-in styles instead: choose one by number")
         return Conditioning(style_id=self._style_id(style))
 
     def _style_id(self, style: int | None) -> int | None:
         styles = self.styles
         if not styles:
             if style not in (None, 0):
-                raise ScribeError("this model has no built-in styles; leave out --style or use --style-file")
+                raise ScribeError("this model has no built-in styles; leave the style out or give a sample of handwriting")
             return None
         index = 0 if style is None else style
         if not 0 <= index < len(styles):
-            raise ScribeError(f"--style {style} does not exist; this model has styles 0 to {len(styles) - 1}")
+            raise ScribeError(f"style {style} does not exist; this model has styles 0 to {len(styles) - 1}")
         return styles[index]
 
     def _advance(self, style: int | None) -> float:
@@ -202,7 +173,7 @@ class Scribe:
         style_seed: int | None = None,
         prime: tuple[np.ndarray, str] | None = None,
         bias: float = DEFAULT_BIAS,
-        temperature: float = 1.0,
+        temperature: float = SamplingOptions.temperature,
         seed: int = 0,
         strict: bool = False,
         attempts: int = 3,
@@ -269,9 +240,10 @@ def measure_style_advances(scribe: Scribe, seed: int = 0) -> list[float]:
 
 def calibrate_model_file(path: Path) -> list[float]:
     """Measure a writing model file's style widths (:func:`measure_style_advances`) and store them in it."""
-    stored = read_model_file(path)
+    stored = StoredModel.load(path)
     advances = measure_style_advances(Scribe(InferenceModel(stored)))
-    write_model_file({**stored, "style_advances": advances}, path)
+    stored.style_advances = advances
+    stored.save(path)
     return advances
 
 

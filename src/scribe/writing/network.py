@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from scribe.errors import ScribeError
-from scribe.writing.stored import read_model_file
+from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -42,7 +42,8 @@ class LSTMWeights:
     def from_state(cls, state: dict[str, np.ndarray], prefix: str, suffix: str = "", cond_dim: int = 0) -> LSTMWeights:
         """Read ``nn.LSTMCell`` (no suffix) or one ``nn.LSTM`` layer/direction (suffix ``_l0``...)."""
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return cls(*(state[f"{prefix}{name}{suffix}"] for name in names), cond_dim=cond_dim)
+        w_ih, w_hh, b_ih, b_hh = (state[f"{prefix}{name}{suffix}"] for name in names)
+        return cls(w_ih, w_hh, b_ih, b_hh, cond_dim=cond_dim)
 
     def cell(
         self, x: np.ndarray, h: np.ndarray, c: np.ndarray, cond_gates: np.ndarray | None = None
@@ -106,29 +107,27 @@ class State:
 
 
 class InferenceModel:
-    """A trained model (Graves or VAE) ready to sample, in NumPy."""
+    """A trained writing model (Graves or VAE) ready to sample, in NumPy."""
 
-    def __init__(self, model: dict) -> None:
-        self.kind: str = model["kind"]
-        if self.kind not in ("graves", "vae"):
-            raise ScribeError(f"this is a {self.kind} model, which reads handwriting; writing needs a graves or vae model")
-        self.config: dict = model["config"]
-        self.alphabet: str = model["alphabet"]
-        self.mean = np.asarray(model["normalization"]["mean"], np.float32)
-        self.std = np.asarray(model["normalization"]["std"], np.float32)
-        self.style_writers: list[int] = [int(w) for w in model.get("style_writers") or []]
-        self.points_per_char: float = float(model.get("points_per_char") or self.config["kappa_scale"] / 2)
-        self.step_count = int(model.get("step") or 0)
-        state = {k: np.asarray(v, np.float32) for k, v in model["state_dict"].items()}
+    def __init__(self, model: StoredModel) -> None:
+        if not model.kind.writes:
+            raise ScribeError(f"this is a {model.kind.name} model, which reads handwriting; writing needs a model that writes")
+        assert isinstance(model.config, WriterConfig)  # every kind that writes has a WriterConfig
+        self.stored = model
+        self.config: WriterConfig = model.config
+        self.is_vae = model.config.kind == VAE
+        self.alphabet = model.alphabet
+        self.mean, self.std = model.mean, model.std
+        self.points_per_char = model.points_per_char or self.config.kappa_scale / 2
         try:
-            self._read_weights(state)
+            self._read_weights(model.weights)
         except KeyError as exc:
             raise ScribeError(f"the model's weights lack {exc.args[0]}; the model file is damaged") from exc
         # Curated at export (the styles that read best); otherwise every learned style, 0 = any writer.
         every_style = list(range(len(self.styles))) if self.styles is not None else []
-        self.builtin_styles: list[int] = [int(s) for s in model.get("builtin_styles") or every_style]
+        self.builtin_styles: list[int] = model.builtin_styles if model.builtin_styles is not None else every_style
         # Measured at export: each built-in style's width per character, in x-heights (for wrapping).
-        self.style_advances: list[float] = [float(a) for a in model.get("style_advances") or []]
+        self.style_advances: list[float] = model.style_advances
 
     def _read_weights(self, state: dict[str, np.ndarray]) -> None:
         c = self.config
@@ -139,7 +138,7 @@ class InferenceModel:
         cond = self.cond_dim
         self.first = LSTMWeights.from_state(state, "decoder.first.", cond_dim=cond)
         self.upper = [
-            LSTMWeights.from_state(state, f"decoder.upper.{i}.", "_l0", cond_dim=cond) for i in range(c["layers"] - 1)
+            LSTMWeights.from_state(state, f"decoder.upper.{i}.", "_l0", cond_dim=cond) for i in range(c.layers - 1)
         ]
         self.window_w = state["decoder.window.params.weight"].T.copy()
         self.window_b = state["decoder.window.params.bias"]
@@ -148,7 +147,7 @@ class InferenceModel:
         if "decoder.initial_state.weight" in state:
             self.initial_w = state["decoder.initial_state.weight"].T.copy()
             self.initial_b = state["decoder.initial_state.bias"]
-        if self.kind == "vae":
+        if self.is_vae:
             self.stroke_forward = LSTMWeights.from_state(state, "stroke_encoder.forward_lstm.", "_l0")
             self.stroke_backward = LSTMWeights.from_state(state, "stroke_encoder.backward_lstm.", "_l0")
             self.to_latent_w = state["stroke_encoder.to_latent.weight"].T.copy()
@@ -156,9 +155,9 @@ class InferenceModel:
 
     @property
     def cond_dim(self) -> int:
-        if self.kind == "vae":
-            return int(self.config["latent_dim"])
-        return int(self.config["style_dim"]) if self.styles is not None else 0
+        if self.is_vae:
+            return self.config.latent_dim
+        return self.config.style_dim if self.styles is not None else 0
 
     # ------------------------------------------------------------------ conditioning
 
@@ -168,8 +167,8 @@ class InferenceModel:
 
     def encode_style(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """VAE: q(z|x) of one normalized line (T, 3) -> mean and log-variance (each (Z,))."""
-        if self.kind != "vae":
-            raise ScribeError("only a VAE model encodes a style into z; use --model with a VAE")
+        if not self.is_vae:
+            raise ScribeError("only a VAE model encodes a style into z; use a VAE model")
         inputs = offsets[None].astype(np.float32)
         # Each direction's state after reading the whole line, as in the model's StrokeEncoder.
         last = np.concatenate([self.stroke_forward.run(inputs)[0, -1], self.stroke_backward.run(inputs[:, ::-1])[0, -1]])
@@ -188,8 +187,8 @@ class InferenceModel:
         """The state before the first point; ``cond`` is z (VAE) or a writer-style vector per line."""
         batch = len(text_ids)
         text = self.encode_text(text_ids, text_mask)
-        hidden, layer_count = int(self.config["hidden"]), int(self.config["layers"])
-        if self.kind == "vae" and cond is not None:
+        hidden, layer_count = self.config.hidden, self.config.layers
+        if self.is_vae and cond is not None:
             h_c = np.split(np.tanh(cond @ self.initial_w + self.initial_b), 2 * layer_count, axis=1)
             layers = [(h_c[2 * i], h_c[2 * i + 1]) for i in range(layer_count)]
         else:
@@ -202,7 +201,7 @@ class InferenceModel:
             # The conditioning is appended last to every layer's input and never changes
             # during a line, so its share of the gates is computed once.
             cond_gates = [cond @ layer.cond_matrix for layer in [self.first, *self.upper]]
-        kappa = np.zeros((batch, int(self.config["window_mixtures"])), np.float32)
+        kappa = np.zeros((batch, self.config.window_mixtures), np.float32)
         context = np.zeros((batch, text.shape[2]), np.float32)
         phi = np.zeros(text_mask.shape, np.float32)
         return State(layers, kappa, context, phi, text, text_mask.astype(np.float32), cond_gates)
@@ -210,7 +209,7 @@ class InferenceModel:
     def window(self, h1: np.ndarray, state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Graves' soft window (eqs. 46-51) -> new kappa, context and phi."""
         alpha_hat, beta_hat, kappa_hat = np.split(h1 @ self.window_w + self.window_b, 3, axis=1)  # eq. 48
-        kappa = state.kappa + np.exp(kappa_hat) / self.config["kappa_scale"]  # eq. 51, scaled
+        kappa = state.kappa + np.exp(kappa_hat) / self.config.kappa_scale  # eq. 51, scaled
         positions = np.arange(state.text.shape[1], dtype=np.float32)
         distance = kappa[:, :, None] - positions  # (B, K, U)
         phi = (np.exp(alpha_hat)[:, :, None] * np.exp(-np.exp(beta_hat)[:, :, None] * distance**2)).sum(axis=1)  # eq. 46
@@ -220,7 +219,7 @@ class InferenceModel:
 
     def step(self, point: np.ndarray, state: State) -> tuple[Mixture, State]:
         """One step: the previous point (B, 3), normalized -> the next point's distribution."""
-        gates = state.cond_gates or [None] * (1 + len(self.upper))
+        gates: list[np.ndarray | None] = [*state.cond_gates] if state.cond_gates else [None] * (1 + len(self.upper))
         h, c = self.first.cell(np.concatenate([point, state.context], axis=1), *state.layers[0], gates[0])
         kappa, context, phi = self.window(h, state)
         layers, outputs, below = [(h, c)], [h], h
@@ -234,8 +233,8 @@ class InferenceModel:
     def head(self, hidden: np.ndarray) -> Mixture:
         """Mixture and pen parameters (eqs. 17-22) from the concatenated layer outputs."""
         out = hidden @ self.head_w + self.head_b
-        m = int(self.config["mixtures"])
-        pen = 3 if self.kind == "vae" else 1
+        m = self.config.mixtures
+        pen = self.config.pen_classes
         bounds = np.cumsum([pen, m, 2 * m, 2 * m])
         pen_logits, pi_logits, mu, log_sigma, rho_hat = np.split(out, bounds, axis=1)
         return Mixture(
@@ -249,13 +248,4 @@ class InferenceModel:
 
 def load_inference_model(path: Path) -> InferenceModel:
     """A model file (``.npz``, no PyTorch needed) or a training checkpoint (``.pth``)."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        return InferenceModel(read_model_file(path))
-    from scribe.training.checkpoint import (
-        read_checkpoint,  # imports PyTorch: only for .pth files
-    )
-
-    checkpoint = read_checkpoint(path)
-    state = {k: v.float().numpy() for k, v in checkpoint["state_dict"].items()}
-    return InferenceModel({**checkpoint, "state_dict": state})
+    return InferenceModel(read_stored_model(path))

@@ -47,17 +47,18 @@ REGISTRY: dict[str, ModelEntry] = {
         ModelEntry(
             name="recognizer-iam",
             kind="recognizer",
-            description="Online handwriting recognizer (CTC) trained on IAM-OnDB; reads ink for `scribe eval --legibility`.",
+            description="Online handwriting recognizer (CTC) trained on IAM-OnDB; reads ink for `scribe legibility`.",
             package_file="recognizer-iam.npz",
         ),
     ]
 }
 DEFAULT_MODEL = "graves-iam"
-DEFAULT_RECOGNIZER = "recognizer-iam"  # reads ink for `scribe eval --legibility`
+DEFAULT_RECOGNIZER = "recognizer-iam"  # reads ink for `scribe legibility`
 
 
 def shipped_path(entry: ModelEntry) -> Path:
     """Where a packaged model file lives inside the installed package."""
+    assert entry.package_file is not None, f"{entry.name} is not a shipped model"
     return Path(str(resources.files("scribe.writing") / "weights" / entry.package_file))
 
 

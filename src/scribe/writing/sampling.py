@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scribe.ink.alphabet import Alphabet
-from scribe.writing.network import InferenceModel, Mixture
-from scribe.progress import ProgressFn, no_progress
 from scribe.ink.strokes import denormalize, normalize
+from scribe.progress import ProgressFn, no_progress
+from scribe.writing.network import InferenceModel, Mixture
 
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
@@ -64,7 +64,7 @@ class Conditioning:
 class SamplingOptions:
     """How lines are drawn: Graves' bias, a temperature, who writes, and the runaway cap."""
 
-    bias: float = 0.0
+    bias: float = DEFAULT_BIAS
     temperature: float = 1.0
     conditioning: Conditioning = field(default_factory=Conditioning)
     max_steps_per_character: int = MAX_STEPS_PER_CHARACTER
@@ -287,8 +287,8 @@ def write_lines(
     pending = list(range(len(texts)))
     sampled_before = 0  # lines sampled in earlier rounds: progress counts every line sampled
 
-    def report(done: int, total: int) -> None:
-        progress(sampled_before + done, sampled_before + total)
+    def report(done: int, total: int | None) -> None:
+        progress(sampled_before + done, sampled_before + (total or 0))
 
     for attempt in range(attempts):
         batch = [texts[i] for i in pending]
@@ -296,9 +296,10 @@ def write_lines(
         sampled_before += len(pending)
         for index, line in zip(pending, sampled):
             line.problems = line_problems(line, model)
-            if best[index] is None or len(line.problems) < len(best[index].problems):
+            kept = best[index]
+            if kept is None or len(line.problems) < len(kept.problems):
                 best[index] = line
-        pending = [i for i in pending if best[i].problems]
+        pending = [i for i in pending if (kept := best[i]) is not None and kept.problems]
         if not pending:
             break
     return [line for line in best if line is not None]

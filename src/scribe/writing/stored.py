@@ -1,64 +1,238 @@
-"""The portable model file: a trained model as one NumPy ``.npz``, readable without PyTorch.
+"""The one description of a trained model, and its portable file: readable without PyTorch.
+
+A :class:`StoredModel` is what a training checkpoint, the portable ``.npz`` model
+file and the NumPy network all mean by "a model": its kind and configuration, the
+alphabet it reads, the normalization of its strokes, its writer styles, and its
+weights. It is typed and versioned plain data: no pickles, no classes on disk.
 
 ``scribe write`` must start fast and work offline, so the models shipped in the
-package are stored in this format rather than as ``.pth`` checkpoints: importing
-PyTorch alone takes longer than writing a page. The file holds exactly the
-self-contained part of a checkpoint (:mod:`scribe.training.checkpoint`)::
+package are ``.npz`` files rather than ``.pth`` checkpoints (importing PyTorch alone
+takes longer than writing a page)::
 
-    "meta":           0-d unicode array, JSON {"format_version", "kind", "config",
-                      "alphabet", "normalization", "step", "style_writers",
-                      "points_per_char", "builtin_styles", "style_advances"}
-    "param/<name>":   one array per entry of the model's state_dict (float16 or float32)
+    "meta":           0-d unicode array, JSON of StoredModel.header()
+    "param/<name>":   one array per weight (float16 or float32)
 
-Nothing in it is pickled: it is read with ``allow_pickle=False``.
+The model kinds are one table, :data:`KINDS`; what training needs of each kind
+(network builder, loss, evaluation) is its row in :data:`scribe.training.kinds.TRAINING`.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar, Union
 
 import numpy as np
 
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
 
-MODEL_FILE_VERSION = 1
+FORMAT_VERSION = 1  # of the header, shared by model files and training checkpoints
 PARAM_PREFIX = "param/"
-META_KEYS = (
-    "format_version", "kind", "config", "alphabet", "normalization", "step",
-    "style_writers", "points_per_char", "builtin_styles", "style_advances",
-)
+
+ConfigT = TypeVar("ConfigT", bound="StoredConfig")
 
 
-def write_model_file(model: dict, path: Path, dtype: type = np.float16) -> None:
-    """Write ``model`` (a checkpoint dict whose state_dict holds NumPy arrays) atomically to ``path``."""
+class StoredConfig:
+    """A dataclass of hyper-parameters kept in model files and checkpoints as a plain dict."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
+        """The config from a stored dict; a key this version does not know means another format."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s) {', '.join(unknown)}")
+        return cls(**values)
+
+
+@dataclass
+class WriterConfig(StoredConfig):
+    """Hyper-parameters of the handwriting models (Graves' MDN-LSTM and the VAE)."""
+
+    kind: str  # "graves" or "vae"
+    vocab_size: int  # alphabet size, padding and end-of-text ids included
+    embed_dim: int = 64
+    encoder_dim: int = 128  # text encoding size (each LSTM direction)
+    hidden: int = 400
+    layers: int = 3
+    mixtures: int = 20  # M, output Gaussians
+    window_mixtures: int = 10  # K, attention Gaussians
+    # exp(kappa_hat) / kappa_scale is the window's step: the paper's unscaled step
+    # races through the text at initialization and the decoder learns to ignore it.
+    # Training sets it from the data (twice the points per character) unless given.
+    kappa_scale: float = 25.0
+    latent_dim: int = 32  # VAE only
+    stroke_encoder_dim: int = 256  # VAE only
+    # Graves only: learned writer styles, one embedding per training writer plus
+    # row 0 for "any writer" (unknown writers, validation, and style dropout).
+    styles: int = 0
+    style_dim: int = 16
+
+    @property
+    def pen_classes(self) -> int:
+        """1 Bernoulli logit (pen up) for Graves; 3 classes (down, up, end) for the VAE."""
+        return 3 if self.kind == VAE else 1
+
+    @property
+    def cond_dim(self) -> int:
+        """Size of the per-line conditioning the decoder reads: z (VAE) or a writer style."""
+        if self.kind == VAE:
+            return self.latent_dim
+        return self.style_dim if self.styles else 0
+
+
+@dataclass
+class RecognizerConfig(StoredConfig):
+    """Hyper-parameters of the handwriting recognizer (CTC)."""
+
+    vocab_size: int  # alphabet size, padding (= blank) and end-of-text ids included
+    kind: str = "recognizer"
+    channels: int = 128  # convolution width
+    hidden: int = 192  # each LSTM direction
+    layers: int = 2
+    dropout: float = 0.2
+
+
+ModelConfig = Union[WriterConfig, RecognizerConfig]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model scribe trains: its config class, and whether it writes or reads ink."""
+
+    name: str
+    config: type[WriterConfig] | type[RecognizerConfig]
+    writes: bool
+    description: str
+
+
+GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"
+KINDS: dict[str, ModelKind] = {
+    kind.name: kind
+    for kind in (
+        ModelKind(GRAVES, WriterConfig, True, "Graves MDN-LSTM with soft attention and learned writer styles"),
+        ModelKind(VAE, WriterConfig, True, "SketchRNN-style VAE: a latent style z and the attention decoder"),
+        ModelKind(RECOGNIZER, RecognizerConfig, False, "online handwriting recognizer (CTC) that reads ink back"),
+    )
+}
+
+
+def model_kind(name: str) -> ModelKind:
+    """The row of :data:`KINDS` called ``name``."""
+    if name not in KINDS:
+        raise ScribeError(f"unknown model kind {name!r}; choose one of {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+@dataclass
+class StoredModel:
+    """A trained model as plain data: what it is, what it reads, and its weights (float32)."""
+
+    config: ModelConfig
+    alphabet: str
+    mean: np.ndarray  # (3,) of [dx, dy, pen_up] in the training data's units
+    std: np.ndarray  # (3,)
+    weights: dict[str, np.ndarray]
+    step: int = 0
+    style_writers: list[int] = field(default_factory=list)  # dataset writer id of style 1, 2, ...
+    points_per_char: float | None = None  # the training data's median
+    builtin_styles: list[int] | None = None  # curated writer styles in order; None: every style
+    style_advances: list[float] = field(default_factory=list)  # width per character of each built-in style
+
+    @property
+    def kind(self) -> ModelKind:
+        return KINDS[self.config.kind]
+
+    def header(self) -> dict[str, Any]:
+        """Everything but the weights, as JSON-ready plain data (also the checkpoint's keys)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": self.config.kind,
+            "config": self.config.to_dict(),
+            "alphabet": self.alphabet,
+            "normalization": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
+            "step": self.step,
+            "style_writers": list(self.style_writers),
+            "points_per_char": self.points_per_char,
+            "builtin_styles": self.builtin_styles,
+            "style_advances": list(self.style_advances),
+        }
+
+    @classmethod
+    def from_header(cls, header: dict[str, Any], weights: dict[str, np.ndarray], source: str) -> StoredModel:
+        """Check a stored header's version and types; raises ScribeError naming ``source``."""
+        version = header.get("format_version") if isinstance(header, dict) else None
+        if version != FORMAT_VERSION:
+            raise ScribeError(
+                f"{source} has model format version {version}, this scribe reads version {FORMAT_VERSION}; "
+                "upgrade scribe or use a matching model"
+            )
+        try:
+            config = model_kind(str(header["kind"])).config.from_dict(dict(header["config"]))
+            normalization = header["normalization"]
+            return cls(
+                config=config,
+                alphabet=str(header["alphabet"]),
+                mean=_vector(normalization["mean"]),
+                std=_vector(normalization["std"]),
+                weights={name: np.asarray(value, np.float32) for name, value in weights.items()},
+                step=int(header.get("step") or 0),
+                style_writers=[int(w) for w in header.get("style_writers") or []],
+                points_per_char=_optional_float(header.get("points_per_char")),
+                builtin_styles=None if header.get("builtin_styles") is None else [int(s) for s in header["builtin_styles"]],
+                style_advances=[float(a) for a in header.get("style_advances") or []],
+            )
+        except (KeyError, TypeError, ValueError, ScribeError) as exc:
+            raise ScribeError(f"{source} is a damaged scribe model ({str(exc)[:120]})") from exc
+
+    def save(self, path: Path, dtype: type = np.float16) -> None:
+        """Write the portable model file atomically (weights stored as ``dtype``)."""
+        path = Path(path)
+        arrays: dict[str, Any] = {PARAM_PREFIX + name: np.asarray(value, dtype=dtype) for name, value in self.weights.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as handle:
+            np.savez_compressed(handle, meta=np.array(json.dumps(self.header())), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> StoredModel:
+        """Read a portable model file (``.npz``), nothing pickled."""
+        path = Path(path)
+        if not path.is_file():
+            raise ScribeError(f"model file {path} not found; check the path")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                header = json.loads(str(npz["meta"]))
+                weights = {k[len(PARAM_PREFIX) :]: npz[k] for k in npz.files if k.startswith(PARAM_PREFIX)}
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise ScribeError(f"{path} is not a readable scribe model file ({str(exc)[:120]})") from exc
+        return cls.from_header(header, weights, str(path))
+
+
+def _vector(values: Any) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    if vector.shape != (3,):
+        raise ValueError(f"normalization needs 3 values, not shape {vector.shape}")
+    return vector
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def read_stored_model(path: Path) -> StoredModel:
+    """A model file (``.npz``, no PyTorch needed) or a training checkpoint (``.pth``, loads PyTorch)."""
     path = Path(path)
-    meta = {key: model.get(key) for key in META_KEYS}
-    meta["format_version"] = MODEL_FILE_VERSION
-    arrays = {PARAM_PREFIX + name: np.asarray(value, dtype=dtype) for name, value in model["state_dict"].items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as handle:
-        np.savez_compressed(handle, meta=np.array(json.dumps(meta)), **arrays)
+    if path.suffix == ".npz":
+        return StoredModel.load(path)
+    from scribe.training import require_torch
 
+    require_torch()
+    from scribe.training.checkpoint import read_checkpoint  # imports PyTorch: only for .pth files
 
-def read_model_file(path: Path) -> dict:
-    """A model file as a checkpoint-shaped dict with float32 NumPy arrays in ``state_dict``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScribeError(f"model file {path} not found; check the path")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["meta"]))
-            state = {
-                key[len(PARAM_PREFIX) :]: npz[key].astype(np.float32) for key in npz.files if key.startswith(PARAM_PREFIX)
-            }
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ScribeError(f"{path} is not a readable scribe model file ({str(exc)[:120]})") from exc
-    if not isinstance(meta, dict) or meta.get("format_version") != MODEL_FILE_VERSION:
-        raise ScribeError(
-            f"{path} has model file version {meta.get('format_version') if isinstance(meta, dict) else '?'}, "
-            f"this scribe reads version {MODEL_FILE_VERSION}; upgrade scribe or use a matching model"
-        )
-    return {**meta, "state_dict": state}
+    return read_checkpoint(path).model

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from scribe.datasets.iam_ondb import read_iam_ondb_xml
 from scribe.errors import ScribeError
-from scribe.writing.network import InferenceModel
-from scribe.datasets.readers import parse_xml_safely, read_iam_ondb_xml
-from scribe.writing.render import ADVANCE_PER_X_HEIGHT, line_metrics
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify
 from scribe.ink.text import fit_to_alphabet
+from scribe.safeio import parse_xml_safely
+from scribe.writing.network import InferenceModel
 
 SIMPLIFY_EPS = 3.5  # model units, as scribe split's default for IAM-OnDB
 CURVE_SAMPLES = 8  # points per Bezier segment
@@ -41,23 +42,27 @@ _TRANSFORM = re.compile(r"(matrix|translate|scale|rotate)\s*\(([^)]*)\)")
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
+class StyleTextMissing(ScribeError):
+    """A style sample without its text: the caller says how the user gives it."""
+
+
 def read_style_file(path: Path, text: str | None, model: InferenceModel) -> tuple[np.ndarray, str]:
     """The handwriting in ``path`` as offsets in the model's units, and the text it shows."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ScribeError(f"cannot read --style-file {path}: {exc.strerror}; check the path") from exc
+        raise ScribeError(f"cannot read the style sample {path}: {exc.strerror}; check the path") from exc
     readers = {".svg": _read_svg, ".json": _read_json, ".npz": _read_npz, ".xml": _read_xml}
     if path.suffix.lower() not in readers:
-        raise ScribeError(f"--style-file {path}: unknown kind of file; use .svg, .json, .npz or an IAM-OnDB .xml")
+        raise ScribeError(f"style sample {path}: unknown kind of file; use .svg, .json, .npz or an IAM-OnDB .xml")
     strokes, file_text = readers[path.suffix.lower()](data, str(path))
     strokes = [s for s in strokes if len(s)]
     if not strokes:
-        raise ScribeError(f"--style-file {path} holds no strokes; it must show one line of handwriting")
+        raise ScribeError(f"style sample {path} holds no strokes; it must show one line of handwriting")
     words = text if text is not None else file_text
     if not words or not words.strip():
-        raise ScribeError(f"--style-file {path} does not say what it shows; pass its text with --style-text")
+        raise StyleTextMissing(f"style sample {path} does not say what it shows; give the text it shows")
     fitted, _ = fit_to_alphabet(" ".join(words.split()), model.alphabet)
     return _to_model_units(strokes, model), fitted
 
@@ -69,7 +74,7 @@ def _to_model_units(strokes: list[np.ndarray], model: InferenceModel) -> np.ndar
     offsets = points_to_offsets(points - [points[0, 0], points[0, 1], 0])
     height = line_metrics(offsets).x_height
     if not height > 0:
-        raise ScribeError("the --style-file ink has no height; it must show a line of handwriting")
+        raise ScribeError("the style sample's ink has no height; it must show a line of handwriting")
     target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
     scaled = offsets_to_points(offsets) * [target / height, -target / height, 1]
     return points_to_offsets(simplify(scaled, SIMPLIFY_EPS))
@@ -114,10 +119,9 @@ def _read_xml(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
 
 
 def _read_svg(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
-    # A plain DOCTYPE line (as some editors write) is harmless; one with an internal
-    # subset could declare entities and is refused by parse_xml_safely.
-    data = re.sub(rb"<!DOCTYPE[^\[>]*>", b"", data, count=1)
-    root = parse_xml_safely(data, source, "an SVG drawing")
+    # A plain DOCTYPE (as SVG editors write) only names a DTD, never fetched: accepted.
+    # Entity declarations and external entities are refused by parse_xml_safely.
+    root = parse_xml_safely(data, source, "an SVG drawing", allow_doctype=True)
     strokes: list[np.ndarray] = []
     _walk(root, np.eye(3), strokes)
     return strokes, None

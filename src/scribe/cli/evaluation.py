@@ -1,0 +1,157 @@
+"""``scribe eval`` and ``scribe legibility``: how good a model is (need PyTorch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from scribe.cli.app import app, bar_when, progress_bars
+from scribe.cli.datasets import resolve_data_dir
+from scribe.errors import ScribeError
+from scribe.training import require_torch
+from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
+from scribe.writing.sampling import DEFAULT_BIAS
+
+if TYPE_CHECKING:
+    from scribe.training.evaluation import EvalResult
+    from scribe.training.legibility import LegibilityReport
+
+_MODEL_HELP = "Registered model name, model file (.npz) or checkpoint (.pth)."
+_DATA_HELP = "Split dataset. [default: the one in the data dir]"
+
+
+@app.command("eval")
+def evaluate_command(
+    model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help=_MODEL_HELP)] = DEFAULT_MODEL,
+    data: Annotated[Optional[Path], typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
+    split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="val or test.")] = "val",
+    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Lines per batch.")] = 32,
+    per_batch: Annotated[bool, typer.Option("--per-batch", help="Print the figures of every batch.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda.")] = "auto",
+    legibility: Annotated[bool, typer.Option("--legibility", hidden=True)] = False,
+) -> None:
+    """Teacher-forced figures of a model on a split dataset.
+
+    A handwriting model: NLL per point and per sequence, pen-lift accuracy, attention
+    alignment, KL (VAE). A recognizer: its character and word error rates on the real
+    ink. Whether people could read what a model writes: `scribe legibility`.
+    """
+    if legibility:
+        raise ScribeError("legibility is its own command now: run `scribe legibility` (see `scribe legibility --help`)")
+    require_torch()
+    from scribe.ink.alphabet import Alphabet
+    from scribe.training.checkpoint import load_model
+    from scribe.training.data import StrokeDataset
+    from scribe.training.evaluation import RecognitionResult
+    from scribe.training.kinds import evaluate_network
+    from scribe.training.trainer import pick_device
+    from scribe.writing.registry import resolve_model
+
+    torch_device = pick_device(device)
+    stored, network = load_model(resolve_model(model), torch_device)
+    reading = Alphabet(stored.alphabet)
+    dataset = StrokeDataset(resolve_data_dir(data), split_name, alphabet=reading, stats=(stored.mean, stored.std))
+
+    def show_batch(number: int, batch_result: EvalResult) -> None:
+        print(_format_result(batch_result, prefix=f"batch {number + 1}: "), flush=True)
+
+    extra = {"on_batch": show_batch} if per_batch and stored.kind.writes else {}
+    result = evaluate_network(stored.kind.name, network, dataset, batch_size=batch_size, device=torch_device, **extra)
+    if as_json:
+        print(json.dumps(result.to_dict()))
+    elif isinstance(result, RecognitionResult):
+        print(f"CER {result.cer:.2f}%, WER {result.wer:.2f}%, ctc {result.ctc_per_char:.3f} nats/char [{result.sequences} lines]")
+    else:
+        print(_format_result(result))
+
+
+@app.command("legibility")
+def legibility_command(
+    model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help=_MODEL_HELP)] = DEFAULT_MODEL,
+    recognizer: Annotated[str, typer.Option("--recognizer", metavar="NAME|PATH", help="The recognizer that reads the ink.")] = DEFAULT_RECOGNIZER,
+    data: Annotated[Optional[Path], typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
+    split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="Split whose texts (and real ink) are used: val or test.")] = "val",
+    texts: Annotated[Optional[Path], typer.Option("--texts", metavar="FILE", help="One text per line to write instead. [default: texts of the --split]")] = None,
+    count: Annotated[int, typer.Option("-n", metavar="N", help="How many texts (drawn at random with --seed).")] = 100,
+    bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
+    style: Annotated[Optional[int], typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of text choice and sampling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    per_line: Annotated[bool, typer.Option("--per-line", help="Print every text and what was read.")] = False,
+) -> None:
+    """Write texts with a model, read them back with the recognizer, and count the errors.
+
+    The real ink of the same texts, read by the same recognizer, is the yardstick
+    (docs/legibility.md).
+    """
+    require_torch()
+    from scribe.training.legibility import InkReader, dataset_lines, measure_legibility
+    from scribe.writing.document import Scribe
+    from scribe.writing.registry import resolve_model
+    from scribe.writing.sampling import SamplingOptions
+
+    if count < 1:
+        raise ScribeError(f"-n {count}: give at least one text")
+    with progress_bars("bytes") as bars:
+        writer = Scribe(model, bar_when(bars, f"downloading {model}", 0))
+        reader = InkReader(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
+    if texts is not None:
+        chosen, real_lines = _texts_to_write(texts, writer.model.alphabet)[:count], None
+    else:
+        chosen, real_lines = dataset_lines(resolve_data_dir(data), count, seed, split_name)
+    options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style))
+    with progress_bars("items") as bars:
+        report = measure_legibility(writer.model, reader, chosen, options, real_lines=real_lines, seed=seed,
+                                    progress=bars("writing", len(chosen)))
+    if as_json:
+        print(json.dumps(report.to_dict()))
+        return
+    if per_line:
+        for line in report.lines:
+            print(f"text:      {line.text}\ngenerated: {line.generated}" + ("" if line.finished else "   [did not end]")
+                  + (f"\nreal:      {line.real}" if line.real is not None else "") + "\n")
+    _print_legibility(report, model, recognizer)
+
+
+def _texts_to_write(path: Path, alphabet: str) -> list[str]:
+    """The non-empty lines of ``path``, fitted to the model's alphabet."""
+    from scribe.ink.text import check_text, decode_input, fit_to_alphabet
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScribeError(f"cannot read --texts {path}: {exc.strerror}") from exc
+    lines = [line.strip() for line in check_text(decode_input(data, str(path))).splitlines()]
+    fitted = [fit_to_alphabet(line, alphabet)[0] for line in lines if line]
+    if not fitted:
+        raise ScribeError(f"--texts {path} has no text; give one text per line")
+    return fitted
+
+
+def _print_legibility(report: LegibilityReport, model: str, recognizer: str) -> None:
+    print(f"legibility of {model}, read by {recognizer}, on {len(report.lines)} texts")
+    print(f"  generated ink: CER {report.generated_cer:.1f}%, WER {report.generated_wer:.1f}%")
+    if report.real_cer is not None:
+        ratio = report.generated_cer / report.real_cer if report.real_cer else float("inf")
+        print(f"  real ink:      CER {report.real_cer:.1f}%, WER {report.real_wer:.1f}%  (generated/real CER {ratio:.2f})")
+    print(f"  completion:    {report.completion_rate:.1f}% of generated lines ended where their text ends")
+    if report.most_misread:
+        shown = ", ".join(f"{char!r} {n}/{total}" for char, n, total in report.most_misread)
+        print(f"  most misread:  {shown}")
+
+
+def _format_result(result: EvalResult, prefix: str = "") -> str:
+    text = (
+        f"{prefix}pen-lift accuracy {result.pen_lift_accuracy:.2f}%, "
+        f"nll {result.nll:.2f} nats per sequence ({result.nll_per_point:.4f} per point), "
+        f"alignment error {result.alignment_error:.3f}"
+    )
+    if result.kl is not None:
+        text += f", kl {result.kl:.2f} nats"
+    return text + f" [{result.sequences} sequences, {result.points} points]"
+
+

@@ -1,0 +1,243 @@
+"""DeepWriting (ETH Zurich, Aksan et al. 2018): everything scribe knows about it, and its :data:`SPEC`.
+
+The dataset is a zip holding two monolithic ``.npz`` files, ``deepwriting_training.npz``
+and ``deepwriting_validation.npz``. Their per-sample arrays (normalized ``[dx, dy, pen]``
+offsets and per-point character/word labels) are pickled NumPy object arrays, so
+they are read with :func:`scribe.safeio.read_npz_safely`'s allow-list unpickler:
+a downloaded file must not be able to run code. The file names are the official
+split (train / val).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample, Source, shallowest_file
+from scribe.errors import ScribeError
+from scribe.ink.strokes import denormalize, offsets_y_down_to_up
+from scribe.progress import ProgressFn
+from scribe.safeio import npz_member_names, read_npz_safely, require_keys
+
+NAME = "deepwriting"
+SOURCE_FORMAT = "deepwriting-npz"
+FILES = ("deepwriting_training.npz", "deepwriting_validation.npz")
+LABEL_KEYS = ("char_labels", "eoc_labels", "soc_labels", "eow_labels", "sow_labels", "word_labels")
+_KEYS = ("strokes", "texts", "subject_labels", "alphabet", "mean", "std", "preprocessing", *LABEL_KEYS)
+_WHAT = "DeepWriting"
+_DAMAGED = f"the file is damaged or not a {_WHAT} file"
+# DeepWriting's word_labels count words and punctuation marks separately ("year?" is
+# two) but not double quotes, as far as its validation file shows.
+_TOKEN = re.compile(r'\w+|[^\w\s"]')
+
+
+@dataclass
+class DeepWritingFile:
+    """The content of one DeepWriting ``.npz``.
+
+    ``mean`` and ``std`` are the file's own normalization statistics of its
+    de-normalized ``[dx, dy, pen]`` offsets, in the file's orientation (y down):
+    :func:`scribe.ink.strokes.offsets_y_down_to_up` turns ``mean`` into the mean of
+    :attr:`RawSample.offsets`, whose y points up.
+    """
+
+    samples: list[RawSample]
+    alphabet: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    preprocessing: list[str]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _split_from_name(path: Path) -> str | None:
+    """DeepWriting names its files ``deepwriting_training.npz`` / ``deepwriting_validation.npz``."""
+    name = path.name.lower()
+    if "training" in name:
+        return "train"
+    if "validation" in name:
+        return "val"
+    return None
+
+
+def _offsets(strokes: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """De-normalize one sample's ``strokes`` into the stroke format ``[dx, dy, pen_up]``.
+
+    Checked on the real ``deepwriting_validation_sample.npz``:
+
+    - only dx and dy are normalized; the pen column holds raw 0/1 values (its
+      mean/std entries are mere statistics), so it is thresholded, not rescaled;
+    - pen=1 marks the LAST point of a stroke: rows with pen=1 are short steps
+      (mean length 0.0015) while the row after one is the jump to the next
+      stroke (mean length 0.028). That is already the format's ``pen_up``;
+    - y points DOWN: drawing the cumulative sum with SVG's y-down axis shows
+      upright text, so the offsets are flipped to point up;
+    - samples are cut at about 300 points, so 58% end mid-stroke with pen=0;
+      the final row is set to 1 because the last point ends the last stroke.
+
+    ``mean`` and ``std`` are float64, so de-normalizing rounds to float32 once.
+    """
+    offsets = offsets_y_down_to_up(denormalize(strokes, mean, std))
+    offsets[:, 2] = strokes[:, 2] > 0.5
+    if len(offsets):
+        offsets[-1, 2] = 1.0
+    return offsets
+
+
+def _sample(
+    arrays: dict[str, np.ndarray], index: int, sample_id: str, split: str | None, stats: tuple[np.ndarray, np.ndarray]
+) -> RawSample:
+    """Build one RawSample, checking the per-sample shapes agree; ``stats``: the file's float64 (mean, std)."""
+    strokes = arrays["strokes"][index]
+    if strokes.ndim != 2 or strokes.shape[1] != 3:
+        raise ScribeError(f"{sample_id}: strokes have shape {strokes.shape}, expected (T, 3); {_DAMAGED}")
+    labels = {}
+    for key in LABEL_KEYS:
+        label = np.asarray(arrays[key][index]).astype(np.int32)
+        if label.shape != (len(strokes),):
+            raise ScribeError(f"{sample_id}: {key} has shape {label.shape}, expected ({len(strokes)},); {_DAMAGED}")
+        labels[key] = label
+    return RawSample(
+        sample_id=sample_id,
+        text=str(arrays["texts"][index]),
+        writer=int(arrays["subject_labels"][index]),
+        official_split=split,
+        offsets=_offsets(strokes, *stats),
+        labels=labels,
+    )
+
+
+def read_deepwriting_npz(path: Path | str, official_split: str | None = None) -> DeepWritingFile:
+    """Read a DeepWriting ``.npz`` without ever unpickling anything but numeric arrays.
+
+    ``official_split`` defaults to what the file name says ("train" for
+    ``...training...``, "val" for ``...validation...``, else None). Texts are the
+    file's, whole (see :func:`text_covered_by_ink`).
+    """
+    path = Path(path)
+    arrays = read_npz_safely(path, _WHAT)
+    require_keys(arrays, _KEYS, path, _WHAT)
+    mean, std = arrays["mean"].astype(np.float32), arrays["std"].astype(np.float32)
+    if mean.shape != (3,) or std.shape != (3,):
+        raise ScribeError(f"{path}: mean/std have shapes {mean.shape}/{std.shape}, expected (3,); {_DAMAGED}")
+    count = len(arrays["strokes"])
+    wrong = [key for key in ("texts", "subject_labels", *LABEL_KEYS) if len(arrays[key]) != count]
+    if wrong:
+        raise ScribeError(f"{path}: {', '.join(wrong)} do not have one entry per sample ({count}); {_DAMAGED}")
+    split = official_split if official_split is not None else _split_from_name(path)
+    stats = (np.asarray(arrays["mean"], dtype=np.float64), np.asarray(arrays["std"], dtype=np.float64))
+    return DeepWritingFile(
+        samples=[_sample(arrays, i, f"{path.stem}-{i:05d}", split, stats) for i in range(count)],
+        alphabet=[str(c) for c in arrays["alphabet"]],
+        mean=mean,
+        std=std,
+        preprocessing=[str(step) for step in arrays["preprocessing"]],
+    )
+
+
+def text_covered_by_ink(text: str, word_labels: np.ndarray | None) -> str:
+    """The part of a DeepWriting text that its ink shows.
+
+    DeepWriting samples are crops of about 300 points out of a line whose full
+    text they carry, so the ink often shows only a few of its words. Its per-point
+    ``word_labels`` (1-based word index, 0 between words) say which words are
+    inked; the text is cut to the span from the first to the last of them (the
+    edge words may be partly written). Labels that do not fit the text leave it whole.
+    """
+    if word_labels is None:
+        return text
+    inked = np.unique(np.asarray(word_labels))
+    inked = inked[inked > 0]
+    tokens = list(_TOKEN.finditer(text))
+    if len(inked) == 0 or inked.max() > len(tokens):
+        return text
+    return text[tokens[inked.min() - 1].start() : tokens[inked.max() - 1].end()]
+
+
+# --------------------------------------------------------------------------- finding files
+
+
+def find_deepwriting_npz(folder: Path | str) -> list[Path]:
+    """Every ``.npz`` under ``folder`` (recursively) that has a ``strokes`` array, sorted: what split reads."""
+    return sorted(p for p in Path(folder).rglob("*.npz") if p.is_file() and "strokes" in npz_member_names(p))
+
+
+def find_deepwriting_files(raw: Path) -> list[Path]:
+    """DeepWriting's training and validation ``.npz`` by name, wherever the archive nested them.
+
+    Returns those found, training first (an empty list when none is there); the
+    shallowest copy wins if an archive holds several.
+    """
+    return [path for path in (shallowest_file(raw, name) for name in FILES) if path is not None]
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def _detect(path: Path) -> Found | None:
+    """A DeepWriting ``.npz`` (it has a ``strokes`` array), or a folder holding some."""
+    if path.is_file():
+        return Found(path, SOURCE_FORMAT) if "strokes" in npz_member_names(path) else None
+    if path.is_dir() and find_deepwriting_npz(path):
+        return Found(path, SOURCE_FORMAT)
+    return None
+
+
+def _read(found: Found, progress: ProgressFn, simplify_eps: float) -> Loaded:
+    """Every DeepWriting file of ``found``, texts cut to their ink; statistics from the training file.
+
+    ``simplify_eps`` is not used (simplifying would break the per-point labels) and
+    ``progress`` neither: the files are read whole, and the driver reports the samples.
+    """
+    files = [found.path] if found.path.is_file() else find_deepwriting_npz(found.path)
+    contents = [read_deepwriting_npz(path) for path in files]
+    stats_file = next((c for c in contents if c.samples and c.samples[0].official_split == "train"), contents[0])
+    samples = [
+        replace(sample, text=text_covered_by_ink(sample.text, sample.labels.get("word_labels")))
+        for content in contents
+        for sample in content.samples
+    ]
+    mean = offsets_y_down_to_up(np.asarray(stats_file.mean, dtype=np.float64))
+    return Loaded(
+        samples=samples,
+        stats=(mean, np.asarray(stats_file.std, dtype=np.float64)),
+        preprocessing={
+            "source_steps": list(stats_file.preprocessing),
+            "denormalized": "offsets multiplied by the file's std and shifted by its mean",
+            "y_flip": "DeepWriting's y axis points down in the file; flipped to point up",
+            "files": [path.name for path in files],
+            "origin": "the first row's dx, dy set to exactly 0 (rounding left ~1e-12)",
+            "text": "cut to the words the ink shows (samples are ~300-point crops of a line), by word_labels",
+            "simplify": None,  # never: the per-point labels must stay aligned
+        },
+    )
+
+
+def _check_raw(raw: Path) -> None:
+    """Fail when the extracted download holds neither of DeepWriting's two files."""
+    if not find_deepwriting_files(raw):
+        raise ScribeError(
+            f"no {' or '.join(FILES)} under {raw}: the archive is not the DeepWriting dataset; check --url / --from-file"
+        )
+
+
+SPEC = DatasetSpec(
+    name=NAME,
+    sources=(
+        Source(
+            url="https://files.ait.ethz.ch/projects/deepwriting/deepwriting_dataset.zip",
+            filename="deepwriting_dataset.zip",
+        ),
+    ),
+    registration=None,
+    official_splits={"train": "train", "val": "val"},
+    units="DeepWriting units: the file's offsets with its normalization undone",
+    accepts="a DeepWriting .npz (or a folder of them)",
+    detect=_detect,
+    read=_read,
+    check_raw=_check_raw,
+)

@@ -1,0 +1,122 @@
+"""What ``scribe train`` can set, its defaults (written once, here and in the model configs), and presets.
+
+Two kinds of settings: the training loop's (:class:`TrainOptions` fields) and the
+network's architecture, whose defaults are the fields of the kind's config class
+(:class:`scribe.writing.stored.WriterConfig`, :class:`~scribe.writing.stored.RecognizerConfig`).
+A TOML preset (``--config``) may set either with the same flat names; flags given on
+the command line win over it, and :func:`resolve_options` is the one place they merge.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from scribe.errors import ScribeError
+from scribe.writing.stored import GRAVES, KINDS, ModelKind, model_kind
+
+#: Config fields that come from the data, never from options.
+DATA_FIELDS = frozenset({"kind", "vocab_size", "styles"})
+PATH_OPTIONS = ("data_dir", "out_dir", "init_from")
+
+
+@dataclass
+class TrainOptions:
+    """The training loop's settings; ``architecture`` overrides the kind's config defaults."""
+
+    data_dir: Path
+    out_dir: Path
+    kind: str = GRAVES
+    architecture: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 256, "layers": 3}
+    epochs: int = 30
+    max_steps: int | None = None
+    batch_size: int = 32
+    lr: float = 1e-3
+    lr_warmup: int = 200  # steps of linear warm-up
+    lr_half_life: int = 20_000  # steps for the learning rate to halve after warm-up
+    min_lr_fraction: float = 0.05
+    grad_clip: float = 5.0
+    writer_styles: bool = True  # Graves: learn one style embedding per training writer
+    style_dropout: float = 0.1  # fraction of lines trained as "any writer" (style 0)
+    kl_weight: float = 1.0  # final weight of the KL term (VAE)
+    kl_anneal_steps: int = 5_000  # steps over which the KL weight rises from 0 (VAE)
+    free_bits: float = 0.25  # KL floor per latent dimension, nats (VAE)
+    max_points: int | None = 1_200  # longer training lines are left out
+    eval_every: int = 500
+    eval_batches: int | None = None  # validate on at most this many batches
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    init_from: Path | None = None  # start from these weights (fine-tuning, a grown model)
+
+    @property
+    def model_kind(self) -> ModelKind:
+        return KINDS[self.kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def option_default(name: str) -> Any:
+    """The default of a :class:`TrainOptions` field (for ``--help``)."""
+    spec = next(f for f in fields(TrainOptions) if f.name == name)
+    return spec.default if spec.default is not MISSING else None
+
+
+def architecture_names(kind: ModelKind) -> list[str]:
+    """The architecture settings of ``kind``: its config fields that do not come from the data."""
+    return [f.name for f in fields(kind.config) if f.name not in DATA_FIELDS]
+
+
+def architecture_default(name: str) -> str:
+    """An architecture setting's default per kind, e.g. ``400 (graves, vae), 192 (recognizer)``."""
+    by_value: dict[Any, list[str]] = {}
+    for kind in KINDS.values():
+        spec = {f.name: f for f in fields(kind.config)}.get(name)
+        if spec is not None:
+            by_value.setdefault(spec.default, []).append(kind.name)
+    return ", ".join(f"{value} ({', '.join(kinds)})" for value, kinds in by_value.items())
+
+
+def read_preset(path: Path) -> dict[str, Any]:
+    """Settings from a TOML file (flat keys as in :class:`TrainOptions` and the config classes)."""
+    try:
+        return dict(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise ScribeError(f"cannot read the preset {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScribeError(f"the preset {path} is not valid TOML: {exc}") from exc
+
+
+def resolve_options(
+    preset: Path | None, given: dict[str, Any], default_data_dir: Callable[[], Path]
+) -> TrainOptions:
+    """Defaults, then the preset's values, then ``given`` (the flags set on the command line).
+
+    Every key is either a :class:`TrainOptions` field or an architecture setting of the
+    chosen kind; anything else is refused, naming it and where it came from.
+    """
+    values = read_preset(preset) if preset is not None else {}
+    values.update(given)
+    kind = model_kind(str(values.pop("kind", GRAVES)))
+    loop = {f.name for f in fields(TrainOptions)} - {"kind", "architecture"}
+    architecture = {k: values.pop(k) for k in architecture_names(kind) if k in values}
+    unknown = sorted(set(values) - loop)
+    if unknown:
+        where = f" in {preset}" if preset is not None else ""
+        raise ScribeError(f"unknown training setting(s) {', '.join(unknown)}{where} for a {kind.name} model")
+    for key in PATH_OPTIONS:
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    values.setdefault("out_dir", Path("runs") / kind.name)
+    if values.get("data_dir") is None:
+        values["data_dir"] = default_data_dir()
+    return TrainOptions(kind=kind.name, architecture=architecture, **values)

@@ -1,0 +1,156 @@
+"""Output formats: placed pages -> SVG text -> PNG or PDF, and the one table of formats.
+
+:func:`page_svg` writes one page as a standalone SVG document; PNG and PDF are
+rendered from that SVG by cairosvg's public API, so they show exactly what the SVG
+shows. A PDF holds every page: cairosvg writes one page per PDF, and pypdf joins
+them (and leaves out cairo's creation date, so the same input gives the same bytes).
+Adding a format is one row of :data:`FORMATS`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scribe.errors import ScribeError
+from scribe.writing.layout import Page, PageSetup
+
+_RULE_COLOUR = "#9fbfe6"
+_MARGIN_RULE_COLOUR = "#e6a0a0"
+_RULE_WIDTH = 0.2  # mm
+
+# --------------------------------------------------------------------------- SVG
+
+
+def page_svg(page: Page, setup: PageSetup) -> str:
+    """One page as a standalone SVG document, in millimetres.
+
+    Strokes are smoothed with Catmull-Rom splines written as cubic Beziers, so
+    the sparse points of a model's output draw as round letters, and rounded to
+    0.01 mm, far below what a pen or printer resolves, to keep files small.
+    One ``<path>`` per line holds one subpath per stroke; a single-point stroke
+    (the dot of an i) is a zero-length segment that round caps turn into a dot.
+    """
+    setup.validate()
+    w, h = _num(page.width), _num(page.height)
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
+    ]
+    if setup.background is not None:
+        parts.append(f'<rect x="0" y="0" width="{w}" height="{h}" fill="{setup.background}"/>')
+    if setup.ruled:
+        baselines = "".join(f"M0 {_num(setup.baseline_y(slot))}H{w}" for slot in range(setup.lines_per_page))
+        parts.append(_rule(baselines, _RULE_COLOUR))
+        if setup.margin > 0:
+            parts.append(_rule(f"M{_num(setup.margin)} 0V{h}", _MARGIN_RULE_COLOUR))
+    parts.append(
+        f'<g fill="none" stroke="{setup.ink}" stroke-width="{_num(setup.pen_width)}" '
+        'stroke-linecap="round" stroke-linejoin="round">'
+    )
+    parts.extend(f'<path d="{"".join(_stroke_path(s) for s in line.strokes)}"/>' for line in page.lines)
+    parts.append("</g>\n</svg>\n")
+    return "\n".join(parts)
+
+
+def _rule(path: str, colour: str) -> str:
+    """A thin printed line of ruled paper."""
+    return f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{_num(_RULE_WIDTH)}"/>'
+
+
+def _num(value: float) -> str:
+    """A coordinate with at most two decimals and no trailing zeros (``12.5``, ``3``, never ``-0``)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _stroke_path(points: np.ndarray) -> str:
+    """SVG path data of one stroke: a Catmull-Rom spline through its points as cubic Beziers.
+
+    Tangents are central differences divided by chord length (not the uniform
+    parameter), so a short step next to a long one cannot overshoot into a loop:
+    each Bezier handle is at most a third of its segment.
+    """
+    start = f"M{_num(points[0, 0])} {_num(points[0, 1])}"
+    seg = np.hypot(*np.diff(points, axis=0).T)
+    if len(points) == 1 or not seg.any():
+        return start + "l0 0"
+    padded = np.concatenate([points[:1], points, points[-1:]])
+    chord = np.concatenate([[0.0], seg, [0.0]])
+    span = chord[:-1] + chord[1:]
+    tangent = (padded[2:] - padded[:-2]) / np.where(span > 0, span, 1.0)[:, None]
+    handle = seg[:, None] / 3
+    c1 = points[:-1] + tangent[:-1] * handle
+    c2 = points[1:] - tangent[1:] * handle
+    curves = " ".join(
+        f"{_num(a)} {_num(b)} {_num(c)} {_num(d)} {_num(e)} {_num(f)}"
+        for a, b, c, d, e, f in np.column_stack([c1, c2, points[1:]])
+    )
+    return f"{start}C{curves}"
+
+
+# --------------------------------------------------------------------------- PNG and PDF
+
+
+# --------------------------------------------------------------------------- PNG and PDF
+
+
+def svg_to_png(svg: str, dpi: float = 150) -> bytes:
+    """Rasterize an SVG page at ``dpi`` pixels per inch; a page without background stays transparent."""
+    import cairosvg
+
+    if not (math.isfinite(dpi) and dpi > 0):
+        raise ScribeError(f"resolution {dpi} dpi must be positive, e.g. 150")
+    return cairosvg.svg2png(bytestring=svg.encode("utf-8"), dpi=dpi)
+
+
+def svgs_to_pdf(svgs: Sequence[str]) -> bytes:
+    """One vector PDF with one page per SVG, in order, each page keeping its size in mm."""
+    import cairosvg
+    import pypdf
+
+    if not svgs:
+        raise ScribeError("there is no page to write: give at least one line of text")
+    joined = pypdf.PdfWriter()
+    for svg in svgs:
+        joined.append(io.BytesIO(cairosvg.svg2pdf(bytestring=svg.encode("utf-8"))))
+    output = io.BytesIO()
+    joined.write(output)
+    return output.getvalue()
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format: ``render`` turns a document's SVG pages into the bytes of each file it writes."""
+
+    name: str
+    render: Callable[[Sequence[str], float], list[bytes]]  # (page SVGs, dpi) -> one bytes per file
+    one_file: bool  # every page in one file (PDF); otherwise one file per page
+
+
+FORMATS: dict[str, OutputFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        OutputFormat("svg", lambda svgs, dpi: [svg.encode("utf-8") for svg in svgs], one_file=False),
+        OutputFormat("png", lambda svgs, dpi: [svg_to_png(svg, dpi) for svg in svgs], one_file=False),
+        OutputFormat("pdf", lambda svgs, dpi: [svgs_to_pdf(svgs)], one_file=True),
+    )
+}
+
+
+def output_format(name: str | None, path: Path | None = None) -> OutputFormat:
+    """The format called ``name``, or the one ``path``'s extension names."""
+    chosen = (name or (path.suffix.lstrip(".") if path is not None else "")).lower()
+    if chosen not in FORMATS:
+        given = f"format {name!r}" if name else f"extension {path.suffix or '(none)'} of {path}" if path else "no format"
+        extensions = ", ".join(f".{fmt}" for fmt in FORMATS)
+        raise ScribeError(f"unknown output format ({given}); use {extensions}, or name the format")
+    return FORMATS[chosen]

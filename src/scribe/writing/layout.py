@@ -1,0 +1,246 @@
+"""Page layout: paper and line grid (:class:`PageSetup`), and line inks placed on pages in millimetres.
+
+The data flow is one-way. Each written line arrives as offsets in the stroke
+format (:mod:`scribe.ink.strokes`: dataset units, y up). :func:`layout` measures every
+line (:func:`scribe.ink.metrics.line_metrics`), normalizes its size, removes gross
+tilt and places it on a line slot of a page, in millimetres with y pointing down as
+in SVG. :mod:`scribe.writing.formats` draws the pages.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scribe.errors import ScribeError
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, LineMetrics, measure_strokes
+from scribe.ink.strokes import split_strokes
+
+#: Paper sizes in millimetres, width x height.
+PAGE_SIZES: dict[str, tuple[float, float]] = {
+    "a4": (210.0, 297.0),
+    "a5": (148.0, 210.0),
+    "letter": (215.9, 279.4),
+    "legal": (215.9, 355.6),
+}
+DEFAULT_PAGE = "a4"
+
+#: Baseline tilt kept as natural drift; only the part of a line's slope beyond it is rotated away.
+MAX_TILT_DEGREES = 2.0
+
+#: Default x-height as a fraction of the line spacing. IAM-OnDB hands reach about 2.4
+#: x-heights above the baseline and 1.5 below, so at 0.22 the ascenders of one line
+#: and the descenders of the line above rarely touch.
+X_HEIGHT_PER_SPACING = 0.22
+
+_PAGE_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*[x\u00d7]\s*(\d+(?:\.\d*)?|\.\d+)\s*$", re.IGNORECASE)
+_COLOUR = re.compile(r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|rgba?\(\s*[0-9.%\s,]+\))$", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- page setup
+
+
+def parse_page_size(value: str) -> tuple[float, float]:
+    """``'a4'``, ``'Letter'`` (names are case-insensitive) or custom ``'WxH'`` in mm like ``'120x80'``.
+
+    A user types page sizes on the command line, so every mistake becomes a
+    :class:`ScribeError` naming the accepted forms.
+    """
+    name = value.strip().lower()
+    if name in PAGE_SIZES:
+        return PAGE_SIZES[name]
+    match = _PAGE_SIZE.match(name)
+    if not match:
+        names = ", ".join(PAGE_SIZES)
+        raise ScribeError(f"unknown page size {value!r}: use one of {names} or WIDTHxHEIGHT in mm, like 120x80")
+    width, height = float(match.group(1)), float(match.group(2))
+    if width <= 0 or height <= 0:
+        raise ScribeError(f"page size {value!r} has a zero side: give both width and height in mm, like 120x80")
+    return width, height
+
+
+def _check_colour(what: str, value: str) -> None:
+    """Refuse a colour that cairosvg would silently draw black (and anything that could break the SVG)."""
+    from cairosvg.colors import COLORS  # loads cairo: only when a page is set up
+
+    if value.strip().lower() not in COLORS and not _COLOUR.match(value.strip()):
+        raise ScribeError(f"{what} colour {value!r} is not understood: use a name like 'navy' or a code like '#1b2a6b'")
+
+
+@dataclass
+class PageSetup:
+    """Paper, margins, line grid and pen: everything about a page except the ink itself.
+
+    All lengths are in millimetres. Lines sit on a grid of baselines
+    ``line_spacing`` apart, the first one ``line_spacing`` below the top margin,
+    as on ruled paper.
+    """
+
+    size: tuple[float, float] = PAGE_SIZES[DEFAULT_PAGE]
+    margin: float = 20.0
+    line_spacing: float = 10.0
+    x_height: float | None = None
+    align: str = "left"
+    ink: str = "#1b2a6b"
+    pen_width: float = 0.5
+    ruled: bool = False
+    background: str | None = "white"
+
+    def validate(self) -> None:
+        """Raise :class:`ScribeError` when the values cannot make a page (they usually come from the CLI)."""
+        width, height = self.size
+        lengths = (width, height, self.margin, self.line_spacing, self.pen_width, self.x_height_mm)
+        if not all(math.isfinite(v) for v in lengths):
+            raise ScribeError("page sizes, margins, spacing, x-height and pen width must be finite numbers of mm")
+        if width <= 0 or height <= 0:
+            raise ScribeError(f"page size {width}x{height} mm is empty: give a positive width and height")
+        if self.margin < 0:
+            raise ScribeError(f"margin {self.margin} mm is negative: use 0 or more")
+        if self.line_spacing <= 0:
+            raise ScribeError(f"line spacing {self.line_spacing} mm must be positive, e.g. 10")
+        if self.text_width <= 0 or self.lines_per_page < 1:
+            raise ScribeError(
+                f"margins of {self.margin} mm leave no room for a {self.line_spacing} mm line on a "
+                f"{width}x{height} mm page: use smaller margins or line spacing"
+            )
+        if self.x_height is not None and not 0 < self.x_height <= self.line_spacing:
+            raise ScribeError(
+                f"x-height {self.x_height} mm must be positive and at most the line spacing ({self.line_spacing} mm)"
+            )
+        if self.align not in ("left", "center"):
+            raise ScribeError(f"alignment {self.align!r} is unknown: use 'left' or 'center'")
+        if self.pen_width <= 0:
+            raise ScribeError(f"pen width {self.pen_width} mm must be positive, e.g. 0.5")
+        _check_colour("ink", self.ink)
+        if self.background is not None:
+            _check_colour("background", self.background)
+
+    @property
+    def text_width(self) -> float:
+        """Width between the left and right margins, in mm."""
+        return self.size[0] - 2 * self.margin
+
+    @property
+    def lines_per_page(self) -> int:
+        """How many baselines fit between the top and bottom margins."""
+        return max(0, math.floor((self.size[1] - 2 * self.margin) / self.line_spacing + 1e-9))
+
+    @property
+    def x_height_mm(self) -> float:
+        """The x-height every line is scaled to, in mm (``x_height`` or a fixed share of the spacing)."""
+        return self.x_height if self.x_height is not None else X_HEIGHT_PER_SPACING * self.line_spacing
+
+    def baseline_y(self, slot: int) -> float:
+        """y (mm, down) of the baseline of line slot ``slot`` (0 = the first line of a page)."""
+        return self.margin + (slot + 1) * self.line_spacing
+
+
+def estimated_line_width(chars: int, setup: PageSetup, advance: float = ADVANCE_PER_X_HEIGHT) -> float:
+    """Expected width in mm of ``chars`` handwritten characters at the setup's x-height.
+
+    Text is wrapped before the model writes it, so the wrapper needs a width
+    estimate that matches what :func:`layout` will produce. ``advance`` is the
+    hand's width per character in x-heights: a model file measures it for each of
+    its styles (:func:`scribe.writing.document.measure_style_advances`); the dataset's
+    average, :data:`ADVANCE_PER_X_HEIGHT`, stands in otherwise.
+    """
+    return chars * advance * setup.x_height_mm
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class PlacedLine:
+    """One written line on a page: its strokes as ``(n, 2)`` float64 arrays in mm, y pointing down."""
+
+    strokes: list[np.ndarray]
+
+
+@dataclass
+class Page:
+    """One page of placed lines, in order; blank lines only leave their slot empty."""
+
+    width: float
+    height: float
+    lines: list[PlacedLine]
+
+
+#: A line whose x-height rests on fewer letter tops than this (a lone dash, "OK.")
+#: is scaled like the document's other lines (their median scale) rather than by
+#: its own guess. Real lines have about 0.9 tops per character.
+MIN_TOPS = 5
+
+#: How far one line's scale may stray from the page's median scale. The lines of a
+#: page come from one hand (one model and style), so they share one size; a line's
+#: own x-height estimate is noisy (a line of "lazy dog" has few plain x-height
+#: letters), and trusting it fully makes single lines jump in size.
+LINE_SCALE_SPREAD = 0.15
+
+
+def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
+    """Place line inks on pages; always returns at least one (possibly empty) page.
+
+    Each item is one written line's offsets, or None (or no points at all) for a
+    blank line: a paragraph break or an empty input line takes one line slot, but
+    a page never starts with blank slots carried over from the previous one.
+    Lines flow onto a new page when a page is full.
+
+    Each line is scaled so its estimated x-height (:func:`line_metrics`) equals
+    the setup's, within :data:`LINE_SCALE_SPREAD` of the median scale of the
+    page's lines, so the page looks written by one hand at one size; a line with
+    too few letters to tell (:data:`MIN_TOPS`) gets the median scale. Its baseline is put on the slot's
+    baseline at the middle of the line, and the line starts at the left margin
+    or is centred. A line still wider than the text width is shrunk to fit.
+    Natural drift stays: only the part of the baseline's tilt beyond
+    :data:`MAX_TILT_DEGREES` is rotated away.
+    """
+    setup.validate()
+    inks = [split_strokes(item) if item is not None and len(item) else None for item in lines]
+    measured = [(strokes, measure_strokes(strokes)) if strokes is not None else None for strokes in inks]
+    trusted = [setup.x_height_mm / e[1].x_height for e in measured if e is not None and e[1].tops >= MIN_TOPS]
+    typical = float(np.median(trusted)) if trusted else None
+    pages = [Page(*setup.size, lines=[])]
+    slot = 0
+    for entry in measured:
+        if slot == setup.lines_per_page:
+            if entry is None:
+                continue
+            pages.append(Page(*setup.size, lines=[]))
+            slot = 0
+        if entry is not None:
+            strokes, m = entry
+            scale = _line_scale(setup.x_height_mm / m.x_height, m.tops, typical)
+            pages[-1].lines.append(_place(strokes, m, scale, setup.baseline_y(slot), setup))
+        slot += 1
+    return pages
+
+
+def _line_scale(own: float, tops: int, typical: float | None) -> float:
+    """A line's scale: its own estimate kept near the page's median (:data:`LINE_SCALE_SPREAD`)."""
+    if typical is None:
+        return own
+    if tops < MIN_TOPS:
+        return typical
+    return min(max(own, typical * (1 - LINE_SCALE_SPREAD)), typical * (1 + LINE_SCALE_SPREAD))
+
+
+def _place(strokes: list[np.ndarray], m: LineMetrics, scale: float, baseline_y: float, setup: PageSetup) -> PlacedLine:
+    """Untilt, scale and move one line's strokes onto the baseline at ``baseline_y`` (mm, down)."""
+    tilt = math.atan(m.slope)
+    excess = math.copysign(max(0.0, abs(tilt) - math.radians(MAX_TILT_DEGREES)), tilt)
+    centre_x = (m.left + m.right) / 2
+    pivot = np.array([centre_x, m.baseline_at(centre_x)])
+    cos, sin = math.cos(excess), math.sin(excess)
+    untilt = np.array([[cos, -sin], [sin, cos]])  # rotates by -excess (row vectors times this matrix)
+    local = [(s - pivot) @ untilt for s in strokes]
+    xs = np.concatenate([s[:, 0] for s in local])
+    left, width = float(xs.min()), float(np.ptp(xs))
+    if width * scale > setup.text_width:
+        scale = setup.text_width / width
+    x0 = setup.margin + ((setup.text_width - width * scale) / 2 if setup.align == "center" else 0.0)
+    return PlacedLine([np.column_stack([x0 + (s[:, 0] - left) * scale, baseline_y - s[:, 1] * scale]) for s in local])
