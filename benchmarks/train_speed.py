@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from scribe.training.data import Batch
-from scribe.training.networks import HandwritingModel
 from scribe.training.kinds import writer_loss
+from scribe.training.networks import HandwritingModel
 from scribe.training.options import TrainOptions
 from scribe.writing.stored import WriterConfig
 

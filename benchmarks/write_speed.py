@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scribe.writing.document import Scribe
-from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions, write_lines
 from scribe.writing.registry import DEFAULT_MODEL
+from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions, write_lines
 
 # Twenty lines that each fit one line of an A4 page at the default x-height.
 PAGE = [
@@ -75,7 +75,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "page.txt"
         page.write_text(text, encoding="utf-8")
-        command = [sys.executable, "-m", "scribe", "write", "--input", str(page), "-o", str(Path(folder) / "page.png"), "--model", args.model]
+        output = str(Path(folder) / "page.png")
+        command = [sys.executable, "-m", "scribe", "write", "--input", str(page), "-o", output, "--model", args.model]
         whole = best_of(args.repeats, lambda: subprocess.run(command, check=True, capture_output=True))
     in_process = best_of(args.repeats, lambda: scribe.write(text))
     options = SamplingOptions(bias=DEFAULT_BIAS, conditioning=scribe.conditioning())

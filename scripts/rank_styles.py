@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scribe.writing.sampling import Conditioning, SamplingOptions
-from scribe.writing.network import load_inference_model
 from scribe.training.legibility import InkReader, dataset_lines, measure_legibility
+from scribe.writing.network import load_inference_model
 from scribe.writing.registry import DEFAULT_RECOGNIZER, resolve_model
+from scribe.writing.sampling import Conditioning, SamplingOptions
 
 
 def main() -> None:

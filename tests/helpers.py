@@ -258,7 +258,8 @@ def iam_line_xml(points: np.ndarray) -> bytes:
     for i, (x, y, end) in enumerate(points.tolist()):
         current.append(f'      <Point x="{x}" y="{y}" time="{838.55 + i / 100:.2f}"/>')
         if end:
-            strokes.append('    <Stroke colour="black" start_time="838.55" end_time="839.14">\n' + "\n".join(current) + "\n    </Stroke>")
+            opening = '    <Stroke colour="black" start_time="838.55" end_time="839.14">\n'
+            strokes.append(opening + "\n".join(current) + "\n    </Stroke>")
             current = []
     return (
         '<?xml version="1.0" encoding="ISO-8859-1"?>\n'

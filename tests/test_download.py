@@ -349,7 +349,8 @@ def test_download_dataset_refuses_unsafe_archive(tmp_path: Path, scribe_home: Pa
 def test_download_dataset_runs_the_specs_raw_check(tmp_path: Path, scribe_home: Path) -> None:
     archive = tmp_path / "deepwriting_dataset.zip"
     archive.write_bytes(_zip_bytes({"readme.txt": b"not the dataset"}))
-    with pytest.raises(ScribeError, match="no deepwriting_training.npz or deepwriting_validation.npz under .*not the DeepWriting"):
+    expected = "no deepwriting_training.npz or deepwriting_validation.npz under .*not the DeepWriting"
+    with pytest.raises(ScribeError, match=expected):
         download_dataset("deepwriting", from_files=[archive])
     assert DATASETS["iam-ondb"].check_raw is None  # any archive is fine until `scribe split` reads it
     report = download_dataset("iam-ondb", from_files=[archive])

@@ -60,7 +60,8 @@ def test_priming_and_styles_condition_the_lines(tmp_path: Path) -> None:
     styled = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(style_id=2)), seed=2)[0]
     assert not np.array_equal(plain.offsets, styled.offsets)
     prime = np.array([[0, 0, 0], [3, 1, 0], [2, -1, 1], [4, 0, 0], [1, 1, 1]], np.float32)
-    primed = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(prime_offsets=prime, prime_text="hi")), seed=2)[0]
+    priming = SamplingOptions(conditioning=Conditioning(prime_offsets=prime, prime_text="hi"))
+    primed = sample_lines(model, ["abc"], priming, seed=2)[0]
     assert np.all(primed.offsets[0] == 0) and not np.array_equal(plain.offsets, primed.offsets)
     assert primed.focus.min() >= -3  # focus is counted from the target text, after "hi "
 

@@ -71,7 +71,10 @@ def test_legibility_of_texts_from_a_file_has_no_real_ink(recognizer: Path, tmp_p
 
 @pytest.mark.parametrize(
     ("roles", "message"),
-    [(("generator", "generator"), "reading ink needs a recognizer"), (("recognizer", "recognizer"), "writing needs a model that writes")],
+    [
+        (("generator", "generator"), "reading ink needs a recognizer"),
+        (("recognizer", "recognizer"), "writing needs a model that writes"),
+    ],
 )
 def test_a_model_in_the_wrong_role_is_a_one_line_error(
     roles: tuple[str, str], message: str, recognizer: Path, tiny_dataset: Path, tmp_path: Path

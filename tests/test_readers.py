@@ -94,7 +94,8 @@ def test_deepwriting_malicious_pickle_is_refused_without_running(tmp_path: Path,
     path = tmp_path / "deepwriting_training.npz"
     written = make_deepwriting_npz(path, with_pickle_payload=True, payload=payload)
 
-    with pytest.raises(ScribeError, match=f"refusing to unpickle {refused} from .*strokes.npy: not a numeric array; the file may be malicious"):
+    expected = f"refusing to unpickle {refused} from .*strokes.npy: not a numeric array; the file may be malicious"
+    with pytest.raises(ScribeError, match=expected):
         read_deepwriting_npz(path)
     assert not written["sentinel"].exists()
 
@@ -131,7 +132,8 @@ def test_find_deepwriting_npz(tmp_path: Path) -> None:
     make_deepwriting_npz(tmp_path / "b" / "deepwriting_validation.npz", 1)
     make_deepwriting_npz(tmp_path / "deepwriting_training.npz", 1)
     make_compact_npz(tmp_path / "iam_ondb_lines.npz", 3)
-    assert find_deepwriting_npz(tmp_path) == [tmp_path / "b" / "deepwriting_validation.npz", tmp_path / "deepwriting_training.npz"]
+    expected = [tmp_path / "b" / "deepwriting_validation.npz", tmp_path / "deepwriting_training.npz"]
+    assert find_deepwriting_npz(tmp_path) == expected
 
 
 # ---------------------------------------------------------------- IAM-OnDB XML and ascii
@@ -262,7 +264,12 @@ def test_raw_official_splits_accept_form_and_line_ids(tmp_path: Path) -> None:
     tree = make_iam_raw_tree(tmp_path)
     write_iam_split_lists(
         tree,
-        {"trainset.txt": ["a01-000u"], "testset_v.txt": ["a01-001w-01"], "testset_t.txt": ["a01-001w-02"], "testset_f.txt": ["b02-010"]},
+        {
+            "trainset.txt": ["a01-000u"],
+            "testset_v.txt": ["a01-001w-01"],
+            "testset_t.txt": ["a01-001w-02"],
+            "testset_f.txt": ["b02-010"],
+        },
     )
     splits = {s.sample_id: s.official_split for s in read_iam_ondb_raw(tree).samples}
     assert splits == {

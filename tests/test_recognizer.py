@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from scribe.ink.alphabet import Alphabet
-from scribe.training.legibility import edit_alignment, edit_distance, error_rates
+from scribe.training.legibility import error_rates
 from scribe.training.losses import ctc_loss
 from scribe.training.recognizer import (
     BLANK,
@@ -114,11 +114,11 @@ def test_recognizer_overfits_a_tiny_batch() -> None:
     assert read_lines(model, offsets, mask, alphabet) == texts
 
 
-def test_edit_alignment_lists_matches_substitutions_deletions_and_insertions() -> None:
-    assert edit_distance(list("kitten"), list("sitting")) == 3
-    pairs = edit_alignment(list("abc"), list("xbcd"))
-    assert pairs == [("a", "x"), ("b", "b"), ("c", "c"), (None, "d")]
-    assert edit_alignment(list("abc"), []) == [("a", None), ("b", None), ("c", None)]
+def test_substitutions_and_deletions_are_misreadings_insertions_are_not() -> None:
+    assert error_rates(["kitten"], ["sitting"]).cer == pytest.approx(100 * 3 / 6)
+    substituted = error_rates(["abc"], ["xbcd"])
+    assert substituted.cer == pytest.approx(100 * 2 / 3) and substituted.misread == {"a": 1}
+    assert error_rates(["abc"], [""]).misread == {"a": 1, "b": 1, "c": 1}
 
 
 def test_error_rates_are_total_edits_over_total_reference_length() -> None:

@@ -1,4 +1,7 @@
-"""Page layout and vector output (scribe.ink.metrics, scribe.writing.layout, scribe.writing.formats), on synthetic ink whose baseline and x-height are known."""
+"""Line metrics, page layout and vector output, on synthetic ink whose baseline and x-height are known.
+
+(scribe.ink.metrics, scribe.writing.layout, scribe.writing.formats)
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from scribe.ink.strokes import (
     remove_outliers,
     simplify,
     split_strokes,
+    strokes_to_offsets,
     validate_offsets,
 )
 
@@ -231,3 +232,15 @@ def _rdp_reference(xy: np.ndarray, eps: float) -> np.ndarray:
 
     recurse(0, len(xy) - 1)
     return keep
+
+
+def test_strokes_from_a_screen_and_from_the_format_meet_in_one_line() -> None:
+    """y-down strokes (SVG, JSON, tablets) are flipped once; y-up strokes round-trip through split_strokes."""
+    screen = [np.array([[10.0, 50.0], [12.0, 40.0]]), np.array([[20.0, 45.0]])]
+    offsets = strokes_to_offsets(screen)
+    np.testing.assert_array_equal(offsets, [[0, 0, 0], [2, 10, 1], [8, -5, 1]])
+    assert validate_offsets(offsets) is None
+    again = strokes_to_offsets(split_strokes(offsets), y_down=False)
+    np.testing.assert_array_equal(again, offsets)
+    with pytest.raises(ValueError):
+        strokes_to_offsets([np.empty((0, 2))])

@@ -97,7 +97,9 @@ def test_npz_samples_and_iam_xml_lines(model: InferenceModel, tmp_path: Path) ->
         ("me.npz", b"not a zip", "not a stroke .npz"),
     ],
 )
-def test_bad_style_files_are_one_line_errors(name: str, content: bytes, message: str, model: InferenceModel, tmp_path: Path) -> None:
+def test_bad_style_files_are_one_line_errors(
+    name: str, content: bytes, message: str, model: InferenceModel, tmp_path: Path
+) -> None:
     (tmp_path / name).write_bytes(content)
     with pytest.raises(ScribeError, match=message):
         read_style_file(tmp_path / name, "a", model)

@@ -33,7 +33,8 @@ def test_training_writes_checkpoints_and_a_metrics_log(tiny_dataset: Path, tmp_p
     assert state.step == 8
     best, last = read_checkpoint(tmp_path / "run" / "best.pth"), read_checkpoint(tmp_path / "run" / "last.pth")
     assert best.training is None and last.training is not None and last.training["state"]["step"] == 8
-    assert last.model.alphabet == "".join(sorted(set("hello world a quick fox jumps over the lazy dog pack my box with five dozen jugs liquor")))
+    texts = "hello world a quick fox jumps over the lazy dog pack my box with five dozen jugs liquor"
+    assert last.model.alphabet == "".join(sorted(set(texts)))
     log = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert sum('"event": "train"' in line for line in log) == 8
     assert sum('"event": "eval"' in line for line in log) >= 2
@@ -165,7 +166,9 @@ def test_eval_command_prints_both_metrics_and_json(tiny_dataset: Path, tmp_path:
     assert 0 <= figures["pen_lift_accuracy"] <= 100 and figures["nll"] > 0 and figures["kl"] >= 0
     assert figures["sequences"] == 2
     exported = subprocess.run(
-        [sys.executable, "-m", "scribe", "export", str(out / "best.pth"), str(tmp_path / "vae.npz")], capture_output=True, text=True
+        [sys.executable, "-m", "scribe", "export", str(out / "best.pth"), str(tmp_path / "vae.npz")],
+        capture_output=True,
+        text=True,
     )
     assert exported.returncode == 0, exported.stderr
     common[common.index("--model") + 1] = str(tmp_path / "vae.npz")

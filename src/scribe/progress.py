@@ -6,10 +6,10 @@ download without Content-Length). The CLI turns these calls into rich progress b
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
-ProgressFn = Callable[[int, Optional[int]], None]
+ProgressFn = Callable[[int, int | None], None]
 
 
-def no_progress(completed: int, total: Optional[int]) -> None:
+def no_progress(completed: int, total: int | None) -> None:
     """The default callback: report nothing."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -41,7 +41,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
 PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
-ProgressFactory = Callable[[str, Optional[int]], ProgressFn]
+ProgressFactory = Callable[[str, int | None], ProgressFn]
 
 
 def _version(value: bool) -> None:
@@ -81,11 +81,11 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
     # leaves only its one error line on stderr.
     progress = Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal)
 
-    def factory(description: str, total: Optional[int]) -> ProgressFn:
+    def factory(description: str, total: int | None) -> ProgressFn:
         progress.start()
         task = progress.add_task(description, total=total)
 
-        def update(completed: int, new_total: Optional[int]) -> None:
+        def update(completed: int, new_total: int | None) -> None:
             progress.update(task, completed=completed, total=new_total)
 
         return update
@@ -99,9 +99,9 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
 
 def bar_when(bars: ProgressFactory, description: str, min_total: int) -> ProgressFn:
     """A progress callback that draws its bar only once the total is known to exceed ``min_total``."""
-    update: Optional[ProgressFn] = None
+    update: ProgressFn | None = None
 
-    def report(done: int, total: Optional[int]) -> None:
+    def report(done: int, total: int | None) -> None:
         nonlocal update
         if update is None and (total or 0) > min_total:
             update = bars(description, total)

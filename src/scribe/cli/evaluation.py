@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,7 +26,7 @@ _DATA_HELP = "Split dataset. [default: the one in the data dir]"
 @app.command("eval")
 def evaluate_command(
     model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help=_MODEL_HELP)] = DEFAULT_MODEL,
-    data: Annotated[Optional[Path], typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
+    data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="val or test.")] = "val",
     batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Lines per batch.")] = 32,
     per_batch: Annotated[bool, typer.Option("--per-batch", help="Print the figures of every batch.")] = False,
@@ -73,12 +73,12 @@ def evaluate_command(
 def legibility_command(
     model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help=_MODEL_HELP)] = DEFAULT_MODEL,
     recognizer: Annotated[str, typer.Option("--recognizer", metavar="NAME|PATH", help="The recognizer that reads the ink.")] = DEFAULT_RECOGNIZER,
-    data: Annotated[Optional[Path], typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
+    data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="Split whose texts (and real ink) are used: val or test.")] = "val",
-    texts: Annotated[Optional[Path], typer.Option("--texts", metavar="FILE", help="One text per line to write instead. [default: texts of the --split]")] = None,
+    texts: Annotated[Path | None, typer.Option("--texts", metavar="FILE", help="One text per line to write instead. [default: texts of the --split]")] = None,
     count: Annotated[int, typer.Option("-n", metavar="N", help="How many texts (drawn at random with --seed).")] = 100,
     bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
-    style: Annotated[Optional[int], typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
+    style: Annotated[int | None, typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of text choice and sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Print every text and what was read.")] = False,

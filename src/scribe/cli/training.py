@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -72,19 +72,19 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
 def train_command(
     context: typer.Context,
     kind: Annotated[str, typer.Option("--kind", metavar="KIND", help=f"{', '.join(KINDS)}.")] = option_default("kind"),
-    data: Annotated[Optional[Path], typer.Option("--data", metavar="DIR", help="Split dataset. [default: the one in the data dir]")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Checkpoints and metrics. [default: runs/KIND]")] = None,
+    data: Annotated[Path | None, typer.Option("--data", metavar="DIR", help="Split dataset. [default: the one in the data dir]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Checkpoints and metrics. [default: runs/KIND]")] = None,
     epochs: Annotated[int, typer.Option("--epochs", metavar="N", help=f"Passes over the training data. {_default('epochs')}")] = option_default("epochs"),
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", metavar="N", help="Stop after N optimizer steps (instead of --epochs).")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", metavar="N", help="Stop after N optimizer steps (instead of --epochs).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help=f"Lines per batch. {_default('batch_size')}")] = option_default("batch_size"),
     lr: Annotated[float, typer.Option("--lr", metavar="RATE", help=f"Adam learning rate. {_default('lr')}")] = option_default("lr"),
-    hidden: Annotated[Optional[int], typer.Option("--hidden", metavar="N", help=f"LSTM size. [default: {architecture_default('hidden')}]")] = None,
-    layers: Annotated[Optional[int], typer.Option("--layers", metavar="N", help=f"LSTM layers. [default: {architecture_default('layers')}]")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", metavar="FILE", help="TOML preset of training settings (flags win).")] = None,
+    hidden: Annotated[int | None, typer.Option("--hidden", metavar="N", help=f"LSTM size. [default: {architecture_default('hidden')}]")] = None,
+    layers: Annotated[int | None, typer.Option("--layers", metavar="N", help=f"LSTM layers. [default: {architecture_default('layers')}]")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE", help="TOML preset of training settings (flags win).")] = None,
     device: Annotated[str, typer.Option("--device", metavar="DEVICE", help=f"auto, cpu or cuda. {_default('device')}")] = option_default("device"),
     seed: Annotated[int, typer.Option("--seed", metavar="N", help=f"Seed of initialization and data order. {_default('seed')}")] = option_default("seed"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pth exactly where it stopped.")] = False,
-    init_from: Annotated[Optional[Path], typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
+    init_from: Annotated[Path | None, typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
 ) -> None:
     """Train the Graves MDN-LSTM, the VAE or the handwriting recognizer on a split dataset.
 
@@ -111,7 +111,7 @@ def train_command(
 def export_command(
     checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A training checkpoint (.pth).")],
     output: Annotated[Path, typer.Argument(metavar="OUT", help="The model file to write (.npz).")],
-    styles: Annotated[Optional[str], typer.Option("--styles", metavar="IDS", help="Built-in styles, in order: comma-separated writer-style ids (0 = any writer).")] = None,
+    styles: Annotated[str | None, typer.Option("--styles", metavar="IDS", help="Built-in styles, in order: comma-separated writer-style ids (0 = any writer).")] = None,
 ) -> None:
     """Turn a checkpoint into a portable float16 model file (.npz) that scribe loads fast."""
     require_torch()
@@ -130,7 +130,7 @@ def export_command(
     stderr.print(f"wrote {output}", markup=False)
 
 
-def _style_ids(text: Optional[str], count: int) -> Optional[list[int]]:
+def _style_ids(text: str | None, count: int) -> list[int] | None:
     if text is None:
         return None
     try:

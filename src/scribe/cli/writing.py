@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scribe.cli.app import PROGRESS_MIN_LINES, app, bar_when, progress_bars, stderr
 from scribe.errors import ScribeError
-from scribe.writing.formats import FORMATS
+from scribe.writing.formats import DEFAULT_DPI, FORMATS
 from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
 from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions
@@ -65,7 +65,7 @@ def models_download(name: Annotated[str, typer.Argument(metavar="NAME", help="A 
     stderr.print(f"{name}: {path}", markup=False)
 
 
-def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]:
+def _read_text(text: str | None, input_file: Path | None) -> str | None:
     """The text to write: the argument, --input FILE, or piped stdin; None means ask interactively."""
     from scribe.ink.text import decode_input
 
@@ -83,7 +83,7 @@ def _read_text(text: Optional[str], input_file: Optional[Path]) -> Optional[str]
     return None
 
 
-def _page_setup(page: str, margin: float, line_spacing: float, x_height: Optional[float], align: str,
+def _page_setup(page: str, margin: float, line_spacing: float, x_height: float | None, align: str,
                 ink: str, pen_width: float, ruled: bool, transparent: bool) -> PageSetup:
     from scribe.writing.layout import parse_page_size
 
@@ -111,15 +111,15 @@ def _warn_about(document: Document) -> None:
 
 @app.command("write")
 def write_command(
-    text: Annotated[Optional[str], typer.Argument(metavar="TEXT", help="Text to write. [default: --input FILE, or stdin, or ask]")] = None,
+    text: Annotated[str | None, typer.Argument(metavar="TEXT", help="Text to write. [default: --input FILE, or stdin, or ask]")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help=f"Output file ({', '.join('.' + f for f in FORMATS)}) or - for stdout.")] = Path("handwriting.svg"),
-    input_file: Annotated[Optional[Path], typer.Option("--input", "-i", metavar="FILE", help="Read the text from a UTF-8 file.")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help=f"{', '.join(FORMATS)}. [default: from the extension]")] = None,
+    input_file: Annotated[Path | None, typer.Option("--input", "-i", metavar="FILE", help="Read the text from a UTF-8 file.")] = None,
+    format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=f"{', '.join(FORMATS)}. [default: from the extension]")] = None,
     model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
-    style: Annotated[Optional[int], typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
-    style_file: Annotated[Optional[Path], typer.Option("--style-file", metavar="FILE", help="Write like this sample: SVG, JSON, .npz or IAM-OnDB XML.")] = None,
-    style_text: Annotated[Optional[str], typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
-    style_seed: Annotated[Optional[int], typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
+    style: Annotated[int | None, typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
+    style_file: Annotated[Path | None, typer.Option("--style-file", metavar="FILE", help="Write like this sample: SVG, JSON, .npz or IAM-OnDB XML.")] = None,
+    style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
+    style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
@@ -127,12 +127,12 @@ def write_command(
     page: Annotated[str, typer.Option("--page", metavar="SIZE", help=f"{', '.join(PAGE_SIZES)} or WIDTHxHEIGHT in mm.")] = DEFAULT_PAGE,
     margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = _PAGE.margin,
     line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = _PAGE.line_spacing,
-    x_height: Annotated[Optional[float], typer.Option("--x-height", metavar="MM", help=f"Height of small letters. [default: {X_HEIGHT_PER_SPACING} x line spacing]")] = None,
+    x_height: Annotated[float | None, typer.Option("--x-height", metavar="MM", help=f"Height of small letters. [default: {X_HEIGHT_PER_SPACING} x line spacing]")] = None,
     align: Annotated[str, typer.Option("--align", metavar="left|center", help="Line alignment.")] = _PAGE.align,
     ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = _PAGE.ink,
     pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = _PAGE.pen_width,
     ruled: Annotated[bool, typer.Option("--ruled", help="Draw ruled paper behind the writing.")] = False,
-    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = 150,
+    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = DEFAULT_DPI,
     transparent: Annotated[bool, typer.Option("--transparent", help="PNG/SVG without the white background.")] = False,
 ) -> None:
     """Write text as handwriting to SVG, PNG or PDF pages.
@@ -187,7 +187,7 @@ def _ask_for_texts(write_one: Callable[[str, Path], None], output: Path) -> None
         write_one(entry, output.with_name(f"{output.stem}-{number}{output.suffix}"))
 
 
-def _read_style_file(path: Path, text: Optional[str], scribe: Scribe) -> tuple:
+def _read_style_file(path: Path, text: str | None, scribe: Scribe) -> tuple:
     from scribe.writing.stylefile import StyleTextMissing, read_style_file
 
     try:

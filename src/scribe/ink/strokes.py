@@ -27,7 +27,7 @@ Everything here is vectorized NumPy and never modifies its input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -44,10 +44,11 @@ ISOLATED_DISTANCE = 3.0  # and lies this many line heights outside the line's bu
 # --------------------------------------------------------------------------- conversions
 
 
-def points_to_offsets(points: np.ndarray) -> np.ndarray:
-    """Absolute y-down points ``[x, y, end_of_stroke]`` -> float32 offsets ``[dx, dy, pen_up]``, y up.
+def points_to_offsets(points: np.ndarray, y_down: bool = True) -> np.ndarray:
+    """Absolute points ``[x, y, end_of_stroke]`` -> float32 offsets ``[dx, dy, pen_up]``, y up.
 
-    This is the one place where IAM-OnDB's downward y axis is flipped. Row 0 is
+    This is the one place where a downward y axis (IAM-OnDB's tablet, screens, SVG)
+    is flipped; points whose y already points up pass ``y_down=False``. Row 0 is
     ``(0, 0)``; the last point gets ``pen_up = 1`` (the pen necessarily lifts when the
     line ends). Differences are taken in float64 so int16 coordinates cannot overflow.
     """
@@ -58,10 +59,24 @@ def points_to_offsets(points: np.ndarray) -> np.ndarray:
     offsets = np.zeros((len(pts), 3), dtype=np.float32)
     if len(pts):
         offsets[1:, 0] = np.diff(xy[:, 0])
-        offsets[1:, 1] = -np.diff(xy[:, 1])
+        offsets[1:, 1] = -np.diff(xy[:, 1]) if y_down else np.diff(xy[:, 1])
         offsets[:, 2] = pts[:, 2] != 0
         offsets[-1, 2] = 1.0
     return offsets
+
+
+def strokes_to_offsets(strokes: Sequence[np.ndarray], y_down: bool = True) -> np.ndarray:
+    """Strokes as absolute ``(n, 2)`` arrays (y down unless ``y_down=False``), in order -> offsets.
+
+    The line starts at the first point of the first stroke; each stroke's last point
+    lifts the pen. Empty strokes are skipped; at least one point is needed.
+    """
+    kept = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes if len(stroke)]
+    if not kept:
+        raise ValueError("strokes_to_offsets needs at least one point")
+    points = np.concatenate([np.column_stack([stroke, np.zeros(len(stroke))]) for stroke in kept])
+    points[np.cumsum([len(stroke) for stroke in kept]) - 1, 2] = 1
+    return points_to_offsets(points, y_down)
 
 
 def offsets_to_points(offsets: np.ndarray) -> np.ndarray:

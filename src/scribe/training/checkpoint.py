@@ -36,7 +36,9 @@ class Checkpoint:
     training: dict[str, Any] | None = None
 
 
-def stored_model(network: HandwritingModel | Recognizer, alphabet: Alphabet, mean: np.ndarray, std: np.ndarray, **extra: Any) -> StoredModel:
+def stored_model(
+    network: HandwritingModel | Recognizer, alphabet: Alphabet, mean: np.ndarray, std: np.ndarray, **extra: Any
+) -> StoredModel:
     """The network's weights and what it reads as a :class:`StoredModel` (``extra``: step, style_writers, ...)."""
     weights = {name: value.detach().float().cpu().numpy() for name, value in network.state_dict().items()}
     return StoredModel(config=network.config, alphabet=alphabet.characters, mean=mean, std=std, weights=weights, **extra)

@@ -167,7 +167,8 @@ class Trainer:
             architecture["styles"] = len(self.styles)
         known = {f.name for f in fields(kind.config)}
         try:
-            return kind.config(kind=kind.name, vocab_size=len(self.alphabet), **{k: v for k, v in architecture.items() if k in known})
+            settings = {key: value for key, value in architecture.items() if key in known}
+            return kind.config(kind=kind.name, vocab_size=len(self.alphabet), **settings)
         except TypeError as exc:
             raise ScribeError(f"the {kind.name} architecture settings are not valid ({exc})") from exc
 

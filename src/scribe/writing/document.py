@@ -32,11 +32,12 @@ from scribe.ink.text import (
     wrap_text,
 )
 from scribe.progress import ProgressFn, no_progress
-from scribe.writing.formats import OutputFormat, output_format, page_svg
+from scribe.writing.formats import DEFAULT_DPI, OutputFormat, output_format, page_svg
 from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout
 from scribe.writing.network import InferenceModel, load_inference_model
 from scribe.writing.registry import DEFAULT_MODEL, resolve_model
 from scribe.writing.sampling import (
+    DEFAULT_ATTEMPTS,
     DEFAULT_BIAS,
     Conditioning,
     SampledLine,
@@ -63,7 +64,7 @@ class Document:
     def to_svg(self, page: int = 0) -> str:
         return self.svgs[page]
 
-    def render(self, format: str | OutputFormat, dpi: float = 150) -> list[bytes]:
+    def render(self, format: str | OutputFormat, dpi: float = DEFAULT_DPI) -> list[bytes]:
         """The bytes of every file the document makes in ``format``: one per page, or one in all (PDF)."""
         fmt = format if isinstance(format, OutputFormat) else output_format(format)
         return fmt.render(self.svgs, dpi)
@@ -72,7 +73,7 @@ class Document:
         """Jupyter shows the first page inline."""
         return self.svgs[0]
 
-    def save(self, path: str | Path, format: str | None = None, dpi: float = 150) -> list[Path]:
+    def save(self, path: str | Path, format: str | None = None, dpi: float = DEFAULT_DPI) -> list[Path]:
         """Write the document; returns the files written.
 
         PDF holds every page; SVG and PNG write one file per page, named
@@ -90,7 +91,7 @@ class Document:
                 handle.write(data)
         return paths
 
-    def to_bytes(self, format: str, dpi: float = 150) -> bytes:
+    def to_bytes(self, format: str, dpi: float = DEFAULT_DPI) -> bytes:
         """The document as one byte string (for standard output): SVG and PNG need a one-page document."""
         files = self.render(format, dpi)
         if len(files) > 1:
@@ -176,7 +177,7 @@ class Scribe:
         temperature: float = SamplingOptions.temperature,
         seed: int = 0,
         strict: bool = False,
-        attempts: int = 3,
+        attempts: int = DEFAULT_ATTEMPTS,
         progress: ProgressFn = no_progress,
     ) -> Document:
         """Write ``text`` as handwritten pages.

@@ -20,6 +20,7 @@ import numpy as np
 from scribe.errors import ScribeError
 from scribe.writing.layout import Page, PageSetup
 
+DEFAULT_DPI = 150.0  # PNG resolution, pixels per inch
 _RULE_COLOUR = "#9fbfe6"
 _MARGIN_RULE_COLOUR = "#e6a0a0"
 _RULE_WIDTH = 0.2  # mm
@@ -100,7 +101,7 @@ def _stroke_path(points: np.ndarray) -> str:
 # --------------------------------------------------------------------------- PNG and PDF
 
 
-def svg_to_png(svg: str, dpi: float = 150) -> bytes:
+def svg_to_png(svg: str, dpi: float = DEFAULT_DPI) -> bytes:
     """Rasterize an SVG page at ``dpi`` pixels per inch; a page without background stays transparent."""
     import cairosvg
 

@@ -75,7 +75,9 @@ def reverse_within_length(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.take_along_axis(x, index.reshape(*index.shape, *([1] * (x.ndim - 2))), axis=1)
 
 
-def bidirectional(forward: LSTMWeights, backward: LSTMWeights, inputs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bidirectional(
+    forward: LSTMWeights, backward: LSTMWeights, inputs: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Outputs of both directions (B, T, H) over right-padded sequences of ``lengths``."""
     ahead = forward.run(inputs)
     behind = reverse_within_length(backward.run(reverse_within_length(inputs, lengths)), lengths)

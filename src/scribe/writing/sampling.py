@@ -28,6 +28,7 @@ from scribe.ink.strokes import denormalize, normalize
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
 
+DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
 PEN_END = 2  # the VAE's "end of sequence" pen state
@@ -275,7 +276,7 @@ def write_lines(
     options: SamplingOptions = SamplingOptions(),
     *,
     seed: int = 0,
-    attempts: int = 3,
+    attempts: int = DEFAULT_ATTEMPTS,
     progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
     """Sample all ``texts`` in one batch, then resample the failed lines (up to ``attempts`` in all).

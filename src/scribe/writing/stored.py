@@ -22,7 +22,7 @@ import json
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -99,7 +99,7 @@ class RecognizerConfig(StoredConfig):
     dropout: float = 0.2
 
 
-ModelConfig = Union[WriterConfig, RecognizerConfig]
+ModelConfig = WriterConfig | RecognizerConfig
 
 
 @dataclass(frozen=True)

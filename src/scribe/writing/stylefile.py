@@ -29,7 +29,7 @@ import numpy as np
 from scribe.datasets.iam_ondb import read_iam_ondb_xml
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify
+from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify, strokes_to_offsets
 from scribe.ink.text import fit_to_alphabet
 from scribe.safeio import parse_xml_safely
 from scribe.writing.network import InferenceModel
@@ -56,31 +56,33 @@ def read_style_file(path: Path, text: str | None, model: InferenceModel) -> tupl
     readers = {".svg": _read_svg, ".json": _read_json, ".npz": _read_npz, ".xml": _read_xml}
     if path.suffix.lower() not in readers:
         raise ScribeError(f"style sample {path}: unknown kind of file; use .svg, .json, .npz or an IAM-OnDB .xml")
-    strokes, file_text = readers[path.suffix.lower()](data, str(path))
-    strokes = [s for s in strokes if len(s)]
-    if not strokes:
+    offsets, file_text = readers[path.suffix.lower()](data, str(path))
+    if offsets is None:
         raise ScribeError(f"style sample {path} holds no strokes; it must show one line of handwriting")
     words = text if text is not None else file_text
     if not words or not words.strip():
         raise StyleTextMissing(f"style sample {path} does not say what it shows; give the text it shows")
     fitted, _ = fit_to_alphabet(" ".join(words.split()), model.alphabet)
-    return _to_model_units(strokes, model), fitted
+    return _to_model_units(offsets, model), fitted
 
 
-def _to_model_units(strokes: list[np.ndarray], model: InferenceModel) -> np.ndarray:
-    """y-down strokes in any unit -> offsets whose x-height is the training data's."""
-    points = np.concatenate([np.column_stack([s, np.zeros(len(s))]) for s in strokes])
-    points[np.cumsum([len(s) for s in strokes]) - 1, 2] = 1
-    offsets = points_to_offsets(points - [points[0, 0], points[0, 1], 0])
+def _to_model_units(offsets: np.ndarray, model: InferenceModel) -> np.ndarray:
+    """Offsets in any unit -> offsets whose x-height is the training data's, thinned as it was."""
     height = line_metrics(offsets).x_height
     if not height > 0:
         raise ScribeError("the style sample's ink has no height; it must show a line of handwriting")
     target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
-    scaled = offsets_to_points(offsets) * [target / height, -target / height, 1]
-    return points_to_offsets(simplify(scaled, SIMPLIFY_EPS))
+    scaled = offsets.astype(np.float64)
+    scaled[:, :2] *= target / height
+    return points_to_offsets(simplify(offsets_to_points(scaled), SIMPLIFY_EPS), y_down=False)
 
 
-def _read_json(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
+def _from_strokes(strokes: list[np.ndarray]) -> np.ndarray | None:
+    """Offsets of y-down strokes (screens, SVG, tablets), or None when there is no point."""
+    return strokes_to_offsets(strokes) if any(len(stroke) for stroke in strokes) else None
+
+
+def _read_json(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
     try:
         content = json.loads(data.decode("utf-8"))
         strokes = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in content["strokes"]]
@@ -89,10 +91,10 @@ def _read_json(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
             f'{source} is not a scribe style JSON ({exc}); expected {{"text": ..., "strokes": [[[x, y], ...], ...]}}'
         ) from None
     text = content.get("text")
-    return strokes, text if isinstance(text, str) else None
+    return _from_strokes(strokes), text if isinstance(text, str) else None
 
 
-def _read_npz(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
+def _read_npz(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
     import io
 
     try:
@@ -103,28 +105,24 @@ def _read_npz(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
         raise ScribeError(f"{source} is not a stroke .npz ({exc}); it needs an `offsets` array (T, 3)") from None
     if offsets.ndim != 2 or offsets.shape[1] != 3:
         raise ScribeError(f"{source}: offsets have shape {offsets.shape}, expected (T, 3) [dx, dy, pen_up]")
-    points = offsets_to_points(offsets)
-    points[:, 1] *= -1  # the stroke format's y points up
-    ends = np.flatnonzero(points[:, 2] > 0) + 1
-    return [s[:, :2] for s in np.split(points, ends) if len(s)], text
+    return (offsets if len(offsets) else None), text
 
 
-def _read_xml(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
-    points = read_iam_ondb_xml(data, source).astype(np.float64)
-    ends = np.flatnonzero(points[:, 2] > 0) + 1
-    return [s[:, :2] for s in np.split(points, ends) if len(s)], None
+def _read_xml(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
+    points = read_iam_ondb_xml(data, source)
+    return (points_to_offsets(points) if len(points) else None), None
 
 
 # --------------------------------------------------------------------------- SVG
 
 
-def _read_svg(data: bytes, source: str) -> tuple[list[np.ndarray], str | None]:
+def _read_svg(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
     # A plain DOCTYPE (as SVG editors write) only names a DTD, never fetched: accepted.
     # Entity declarations and external entities are refused by parse_xml_safely.
     root = parse_xml_safely(data, source, "an SVG drawing", allow_doctype=True)
     strokes: list[np.ndarray] = []
     _walk(root, np.eye(3), strokes)
-    return strokes, None
+    return _from_strokes(strokes), None
 
 
 def _walk(element: ET.Element, parent: np.ndarray, strokes: list[np.ndarray]) -> None:
