@@ -98,3 +98,20 @@ def test_preset_values_lose_only_to_flags_given_on_the_command_line(tmp_path: Pa
     with pytest.raises(ScribeError, match="unknown training setting.*channels"):
         resolve_options(preset, {"kind": "graves"}, lambda: tmp_path)
     assert resolve_options(preset, {"kind": "recognizer"}, lambda: tmp_path).architecture == {"channels": 4}
+
+
+def test_library_messages_name_parameters_and_the_cli_shows_them_as_flags(tmp_path: Path, scribe_home: Path) -> None:
+    """The library says `from_files`, `sha256`, `text`; the command line says --from-file, --sha256, TEXT."""
+    from scribe.cli.app import FLAGS, cli_terms
+
+    assert cli_terms("pass a mirror in `urls` or `from_files`; run `scribe split NAME`") == (
+        "pass a mirror in --url or --from-file; run `scribe split NAME`"
+    )
+    missing = run_scribe("download-data", "iam-ondb", "--from-file", str(tmp_path / "missing.tar.gz"), env_home=scribe_home)
+    assert missing.returncode == 1 and "--from-file" in missing.stderr and "`" not in missing.stderr
+    empty = run_scribe("write", "   ", "-o", str(tmp_path / "x.svg"))
+    assert empty.returncode == 1 and FLAGS["text"] in empty.stderr
+    sample = tmp_path / "me.svg"
+    sample.write_text('<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0L10 10L20 0L30 10"/></svg>')
+    untold = run_scribe("write", "hello", "--style-file", str(sample), "-o", str(tmp_path / "x.svg"))
+    assert untold.returncode == 1 and "--style-text" in untold.stderr and not (tmp_path / "x.svg").exists()

@@ -112,7 +112,7 @@ def test_server_error_is_retried(server: Server, tmp_path: Path) -> None:
 
 def test_not_found(server: Server, tmp_path: Path) -> None:
     url = server.add("/gone.bin", b"", "404")
-    with pytest.raises(ScribeError, match=r"not found \(404\).*--url"):
+    with pytest.raises(ScribeError, match=r"not found \(404\).*`urls`"):
         download_file(url, tmp_path / "gone.bin", **FAST)
     assert len(server.requests) == 1  # a 404 is not retried
 
@@ -123,16 +123,16 @@ def test_forbidden_explains_registration(server: Server, tmp_path: Path) -> None
     with pytest.raises(ScribeError) as info:
         download_file(url, tmp_path / "private.tar.gz", registration=registration, **FAST)
     message = str(info.value)
-    assert "403" in message and "registering" in message and "--from-file" in message and "\n" not in message
-    with pytest.raises(ScribeError, match="registration.*--from-file"):
+    assert "403" in message and "registering" in message and "`from_files`" in message and "\n" not in message
+    with pytest.raises(ScribeError, match="registration.*`from_files`"):
         download_file(url, tmp_path / "private.tar.gz", **FAST)
-    with pytest.raises(ScribeError, match="register at example.org; .*--from-file"):
+    with pytest.raises(ScribeError, match="register at example.org; .*`from_files`"):
         download_file(url, tmp_path / "private.tar.gz", registration="register at example.org", **FAST)
 
 
 def test_checksum_mismatch_removes_file(server: Server, tmp_path: Path) -> None:
     url = server.add("/file.bin", PAYLOAD)
-    with pytest.raises(ScribeError, match=f"expected sha256 {'0' * 64}, got {_sha(PAYLOAD)}.*--sha256"):
+    with pytest.raises(ScribeError, match=f"expected sha256 {'0' * 64}, got {_sha(PAYLOAD)}.*`sha256`"):
         download_file(url, tmp_path / "file.bin", sha256="0" * 64, **FAST)
     assert list(tmp_path.iterdir()) == []
 
@@ -326,13 +326,13 @@ def test_download_dataset_from_file(tmp_path: Path, scribe_home: Path) -> None:
 def test_download_dataset_mistakes(tmp_path: Path, scribe_home: Path) -> None:
     with pytest.raises(ScribeError, match="unknown dataset 'nope'.*deepwriting, iam-ondb"):
         download_dataset("nope")
-    with pytest.raises(ScribeError, match="file not found.*--from-file"):
+    with pytest.raises(ScribeError, match="file not found.*`from_files`"):
         download_dataset("iam-ondb", from_files=[tmp_path / "missing.tar.gz"])
-    with pytest.raises(ScribeError, match="2 --sha256 value.*1 file"):
+    with pytest.raises(ScribeError, match="2 `sha256` value.*1 file"):
         download_dataset("deepwriting", from_files=[tmp_path / "x.zip"], sha256=["0" * 64, "1" * 64])
     with pytest.raises(ScribeError, match="not a SHA256"):
         download_dataset("deepwriting", from_files=[tmp_path / "x.zip"], sha256=["abc"])
-    with pytest.raises(ScribeError, match="either --url or --from-file"):
+    with pytest.raises(ScribeError, match="either `urls` or `from_files`"):
         download_dataset("deepwriting", urls=["http://x/a.zip"], from_files=[tmp_path / "a.zip"])
 
 

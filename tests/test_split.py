@@ -90,7 +90,7 @@ def test_missing_raw_files_say_how_to_get_them(scribe_home: Path) -> None:
     with pytest.raises(ScribeError) as info:
         split_dataset("iam-ondb")
     message = str(info.value)
-    assert "scribe download-data iam-ondb" in message and "--source" in message
+    assert "scribe download-data iam-ondb" in message and "`source`" in message
     assert str(paths.raw_dir("iam-ondb")) in message and "\n" not in message
 
 
@@ -487,6 +487,7 @@ def test_cli_help_lists_every_dataset_in_the_table() -> None:
     from typer.testing import CliRunner
 
     from scribe.cli import app
+    from scribe.cli.app import cli_terms
     from scribe.datasets import DATASETS
 
     def help_of(command: str) -> str:
@@ -502,7 +503,7 @@ def test_cli_help_lists_every_dataset_in_the_table() -> None:
         assert all(split in split_help for split, ours in spec.official_splits.items() if ours != "train")  # --train-extra
         assert all(source.filename in download_help for source in spec.sources)
         if spec.registration is not None:
-            assert " ".join(spec.registration.split()) in download_help
+            assert " ".join(cli_terms(spec.registration).split()) in download_help
 
 
 def test_unknown_dataset_names_the_table(tmp_path: Path) -> None:

@@ -150,7 +150,7 @@ def test_strict_mode_lists_what_cannot_be_written() -> None:
     assert "'\u2603' (U+2603)" in message
     assert "'\\xa0' (U+00A0)" in message
     assert message.count("U+00E9") == 1
-    assert "drop --strict" in message
+    assert "drop `strict`" in message
     assert "\n" not in message
 
 
@@ -308,7 +308,7 @@ def test_relative_widths_fit_more_narrow_letters_on_a_line() -> None:
 def test_check_text() -> None:
     assert check_text("hello\n") == "hello\n"
     for empty in ("", "   ", "\n\t\r\n"):
-        with pytest.raises(ScribeError, match="no text to write.*--input FILE.*stdin"):
+        with pytest.raises(ScribeError, match="no text to write.*`text`"):
             check_text(empty)
 
 

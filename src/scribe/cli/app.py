@@ -9,6 +9,7 @@ Messages and progress bars go to stderr; stdout is kept for data. A
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
@@ -38,6 +39,27 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+#: The library's parameter names (in backticks in its messages) -> the flags that set them.
+FLAGS = {
+    "urls": "--url",
+    "from_files": "--from-file",
+    "sha256": "--sha256",
+    "force": "--force",
+    "source": "--source",
+    "train_extra": "--train-extra",
+    "device": "--device",
+    "lr": "--lr",
+    "resume": "--resume",
+    "init_from": "--init-from",
+    "out_dir": "--out",
+    "data_dir": "--data",
+    "format": "--format",
+    "strict": "--strict",
+    "style_text": "--style-text",
+    "text": "TEXT, --input FILE or stdin",
+}
+_PARAMETER = re.compile(r"`([a-z_0-9]+)`")
 
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
 PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
@@ -116,7 +138,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ScribeError as exc:
-        _fail(str(exc), 1)
+        _fail(cli_terms(str(exc)), 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:
@@ -129,6 +151,11 @@ def main() -> None:
         _fail(exc.format_message() + hint, exc.exit_code)
     if isinstance(code, int) and code:
         raise SystemExit(code)
+
+
+def cli_terms(message: str) -> str:
+    """A library message with its parameter names (`from_files`) shown as this command's flags."""
+    return _PARAMETER.sub(lambda match: FLAGS.get(match[1], match[0]), message)
 
 
 def _fail(message: str, status: int) -> NoReturn:

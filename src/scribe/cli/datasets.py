@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from scribe.cli.app import app, progress_bars, stderr
+from scribe.cli.app import app, cli_terms, progress_bars, stderr
 from scribe.datasets import DATASETS, accepted_sources, dataset_names
 from scribe.datasets.meta import META_FILE
 from scribe.errors import ScribeError
@@ -33,7 +33,8 @@ def _download_help() -> str:
     would break their URLs at hyphens.
     """
     notes = [
-        f"{name} ({', '.join(s.filename for s in DATASETS[name].sources)}): {DATASETS[name].registration or 'public'}."
+        f"{name} ({', '.join(s.filename for s in DATASETS[name].sources)}): "
+        f"{cli_terms(DATASETS[name].registration or 'public')}."
         for name in dataset_names()
     ]
     notes = ["\b\n" + textwrap.fill(note, 78, break_long_words=False, break_on_hyphens=False) for note in notes]

@@ -188,11 +188,8 @@ def _ask_for_texts(write_one: Callable[[str, Path], None], output: Path) -> None
 
 
 def _read_style_file(path: Path, text: str | None, scribe: Scribe) -> tuple:
-    from scribe.writing.stylefile import StyleTextMissing, read_style_file
+    from scribe.writing.stylefile import read_style_file
 
-    try:
-        return read_style_file(path, text, scribe.model)
-    except StyleTextMissing as exc:
-        raise ScribeError(f"{exc}: pass it with --style-text") from None
+    return read_style_file(path, text, scribe.model)
 
 

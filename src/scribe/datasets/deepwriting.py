@@ -221,7 +221,7 @@ def _check_raw(raw: Path) -> None:
     """Fail when the extracted download holds neither of DeepWriting's two files."""
     if not find_deepwriting_files(raw):
         raise ScribeError(
-            f"no {' or '.join(FILES)} under {raw}: the archive is not the DeepWriting dataset; check --url / --from-file"
+            f"no {' or '.join(FILES)} under {raw}: the archive is not the DeepWriting dataset; check `urls` / `from_files`"
         )
 
 

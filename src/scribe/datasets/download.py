@@ -111,7 +111,7 @@ _CUT = (
     ProtocolError,
     http.client.IncompleteRead,
 )
-_FROM_FILE_HINT = "download it in a browser and pass it with --from-file"
+_FROM_FILE_HINT = "download it in a browser and pass it in `from_files`"
 
 
 def _connect_reason(exc: requests.RequestException) -> str:
@@ -134,15 +134,15 @@ def _check_status(response: requests.Response, url: str, registration: str | Non
     if status < 400:
         return
     if status in RETRY_STATUSES:
-        raise _Retryable(f"server error (HTTP {status}) for {url}: try again later or pass a mirror with --url")
+        raise _Retryable(f"server error (HTTP {status}) for {url}: try again later or pass a mirror in `urls`")
     if status in (401, 403):
         hint = registration or f"the file needs a registration or login; {_FROM_FILE_HINT}"
-        if "--from-file" not in hint:  # a caller's registration sentence may not say how to proceed
+        if "`from_files`" not in hint:  # a caller's registration sentence may not say how to proceed
             hint = f"{hint}; {_FROM_FILE_HINT}"
         raise ScribeError(f"access denied (HTTP {status}) for {url}: {hint}")
     if status == 404:
-        raise ScribeError(f"not found (404): {url}; the file may have moved, pass a mirror with --url")
-    raise ScribeError(f"HTTP {status} {response.reason} for {url}: check the URL or pass a mirror with --url")
+        raise ScribeError(f"not found (404): {url}; the file may have moved, pass a mirror in `urls`")
+    raise ScribeError(f"HTTP {status} {response.reason} for {url}: check the URL or pass a mirror in `urls`")
 
 
 def _content_range(response: requests.Response) -> tuple[int | None, int | None]:
@@ -213,7 +213,7 @@ def _attempt(
     except (requests.ConnectionError, requests.Timeout) as exc:
         host = urlsplit(url).hostname or url
         raise _Retryable(
-            f"could not connect to {host} ({_connect_reason(exc)}): check your network connection or pass --from-file"
+            f"could not connect to {host} ({_connect_reason(exc)}): check your network connection or pass `from_files`"
         ) from exc
     except requests.RequestException as exc:
         raise ScribeError(f"cannot download {url!r} ({type(exc).__name__}): pass a full http(s):// URL") from exc
@@ -252,7 +252,7 @@ def _verify(part: Path, dest: Path, size: int | None, sha256: str | None) -> Non
             part.unlink()
             raise ScribeError(
                 f"checksum mismatch for {dest.name}: expected sha256 {sha256.lower()}, got {actual}; "
-                "the file was removed: run again to retry, or check --sha256"
+                "the file was removed: run again to retry, or check `sha256`"
             )
 
 
@@ -324,7 +324,7 @@ def _filename_from_url(url: str) -> str:
     """The file name a ``--url`` download is saved under: the URL's last path segment, checked to be a plain name."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise ScribeError(f"--url must be an http:// or https:// address, got {url!r}")
+        raise ScribeError(f"`urls` must be http:// or https:// addresses, got {url!r}")
     name = posixpath.basename(unquote(parts.path))
     if name in ("", ".", "..") or "\\" in name:
         raise ScribeError(f"cannot tell a file name from {url!r}: pass a URL that ends in the archive's name")
@@ -336,17 +336,17 @@ def _checked_sha256(values: list[str], count: int) -> list[str | None]:
     if not values:
         return [None] * count
     if len(values) != count:
-        raise ScribeError(f"got {len(values)} --sha256 value(s) for {count} file(s): pass one per file, in order")
+        raise ScribeError(f"got {len(values)} `sha256` value(s) for {count} file(s): pass one per file, in order")
     for value in values:
         if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-            raise ScribeError(f"--sha256 {value!r} is not a SHA256 hex digest (64 hex characters)")
+            raise ScribeError(f"`sha256` {value!r} is not a SHA256 hex digest (64 hex characters)")
     return [v.lower() for v in values]
 
 
 def _plan(spec: DatasetSpec, urls: list[str], from_files: list[Path], sha256: list[str]) -> list[_Item]:
     """The files to fetch: the table's sources, replaced by ``--url`` or ``--from-file`` when given."""
     if urls and from_files:
-        raise ScribeError("pass either --url or --from-file, not both (run the command once for each)")
+        raise ScribeError("pass either `urls` or `from_files`, not both (run the command once for each)")
     if from_files:
         items = [_Item(Path(p).name, local=Path(p).expanduser()) for p in from_files]
     elif urls:
@@ -388,11 +388,11 @@ def _fetch(
 def _import(local: Path, item: _Item, dest: Path, force: bool) -> tuple[str, str]:
     """Copy a local archive into the downloads folder, verified first; returns ``(action, sha256)``."""
     if not local.is_file():
-        raise ScribeError(f"file not found: {local}: check the path given to --from-file")
+        raise ScribeError(f"file not found: {local}: check the path given in `from_files`")
     digest = sha256_file(local)
     if item.sha256 is not None and digest != item.sha256:
         raise ScribeError(
-            f"checksum mismatch for {local}: expected sha256 {item.sha256}, got {digest}; check the file or --sha256"
+            f"checksum mismatch for {local}: expected sha256 {item.sha256}, got {digest}; check the file or `sha256`"
         )
     if dest.exists() and os.path.samefile(local, dest):  # --from-file pointed at the downloads folder itself
         return "already present", digest

@@ -113,7 +113,7 @@ def _open_archive(archive: Path) -> Iterator[list[_Member]]:
             yield _zip_members(archive, zf)
     else:
         raise ScribeError(
-            f"{archive} is not a zip or tar archive (damaged or incomplete?): download it again with --force"
+            f"{archive} is not a zip or tar archive (damaged or incomplete?): download it again with `force`"
         )
 
 
@@ -154,13 +154,13 @@ def extract_archive(archive: Path, dest_dir: Path, progress: ProgressFn = no_pro
             with _open_archive(archive) as members:
                 written = _write_members(members, staging, progress)
         except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise ScribeError(f"{archive} is damaged ({exc}): download it again with --force") from exc
+            raise ScribeError(f"{archive} is damaged ({exc}): download it again with `force`") from exc
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise ScribeError(
                     f"disk full while extracting {archive} into {dest_dir}: free space and run again"
                 ) from exc
-            raise ScribeError(f"cannot extract {archive} ({exc}): download it again with --force") from exc
+            raise ScribeError(f"cannot extract {archive} ({exc}): download it again with `force`") from exc
         return [_move_into_place(staging, dest_dir, rel) for rel in written]
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -395,8 +395,7 @@ SPEC = DatasetSpec(
     registration=(
         "IAM-OnDB is free for non-commercial research after registering at "
         "https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database; then pass the "
-        "download links you are given with --url (repeatable) or the archives you downloaded "
-        "with --from-file (repeatable)"
+        "download links you are given as `urls` or the archives you downloaded as `from_files`"
     ),
     official_splits=OFFICIAL_SPLITS,
     units="IAM-OnDB tablet units (raw eBeam whiteboard coordinates)",

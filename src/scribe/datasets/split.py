@@ -103,7 +103,7 @@ def split_dataset(
     source = Path(source) if source is not None else paths.raw_dir(name)
     if not source.exists() or (source.is_dir() and not any(source.iterdir())):
         raise ScribeError(
-            f"no raw files for {name} in {source}: run `scribe download-data {name}` first, or pass --source PATH"
+            f"no raw files for {name} in {source}: run `scribe download-data {name}` first, or pass its `source`"
         )
     out_dir = Path(out_dir) if out_dir is not None else paths.dataset_dir(name)
 
@@ -112,14 +112,14 @@ def split_dataset(
     kept = _preprocess(loaded.samples, eps, skipped, progress)
     if not kept:
         reasons = ", ".join(f"{reason} ({n})" for reason, n in sorted(skipped.items())) or "the source is empty"
-        raise ScribeError(f"no usable samples in {source}: {reasons}; check that --source points at {name} data")
+        raise ScribeError(f"no usable samples in {source}: {reasons}; check that `source` points at {name} data")
     assignment, split_method = _assign_splits(spec, kept, train_extra, seed, val_fraction, test_fraction, skipped)
     by_split: dict[str, list[_Kept]] = {split: [] for split in paths.SPLITS}
     for sample, split in zip(kept, assignment, strict=True):
         if split is not None:
             by_split[split].append(sample)
     if not any(by_split.values()):
-        raise ScribeError(f"no sample of {source} has a usable split; check the source or pass --train-extra")
+        raise ScribeError(f"no sample of {source} has a usable split; check the source or pass `train_extra`")
 
     meta = _meta(spec, found, loaded, by_split, split_method, train_extra, skipped)
     _write(out_dir, by_split, meta)
@@ -139,7 +139,7 @@ def _check_options(
     unknown_extra = sorted(set(train_extra) - set(spec.official_splits))
     if unknown_extra:
         raise ScribeError(
-            f"unknown official split(s) {', '.join(unknown_extra)} in --train-extra; "
+            f"unknown official split(s) {', '.join(unknown_extra)} in `train_extra`; "
             f"{spec.name} has {', '.join(spec.official_splits)}"
         )
     for fraction_name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
@@ -216,7 +216,7 @@ def _load(spec: DatasetSpec, source: Path, progress: ProgressFn, eps: float) -> 
     if holder.name != spec.name:
         raise ScribeError(
             f"{found.path} holds {holder.name} data ({found.source_format}), not {spec.name}; "
-            f"run `scribe split {holder.name}` or pass the --source of {spec.name} data"
+            f"run `scribe split {holder.name}` or pass {spec.name} data as `source`"
         )
     return found, spec.read(found, progress, eps)
 

@@ -258,7 +258,7 @@ def check_text(text: str) -> str:
     if not text.strip():
         raise ScribeError(
             "no text to write: the input is empty or only whitespace; "
-            "give text as an argument, with --input FILE, or on stdin"
+            "give some `text`"
         )
     return text
 
@@ -371,7 +371,7 @@ def _strict_error(substitutions: list[Substitution]) -> ScribeError:
     listed = ", ".join(describe_char(ch) for ch in originals[:_MAX_LISTED])
     more = f" and {len(originals) - _MAX_LISTED} more" if len(originals) > _MAX_LISTED else ""
     return ScribeError(
-        f"the model cannot write {listed}{more}; edit the text, or drop --strict "
+        f"the model cannot write {listed}{more}; edit the text, or drop `strict` "
         "to substitute near equivalents (characters without one are left out)"
     )
 

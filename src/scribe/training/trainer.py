@@ -78,7 +78,7 @@ def pick_device(choice: str) -> torch.device:
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cuda" and not torch.cuda.is_available():
-        raise ScribeError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+        raise ScribeError("`device` cuda was asked for but no CUDA GPU is available; use `device` cpu")
     if choice not in ("cpu", "cuda"):
         raise ScribeError(f"unknown device {choice!r}; choose auto, cpu or cuda")
     return torch.device(choice)
@@ -291,7 +291,7 @@ class Trainer:
         if self.state.bad_steps >= MAX_BAD_STEPS:
             raise ScribeError(
                 f"training diverged: {MAX_BAD_STEPS} non-finite losses in a row at step {self.state.step}; "
-                f"the last good checkpoint is {self.out_dir / 'last.pth'}; lower --lr and --resume"
+                f"the last good checkpoint is {self.out_dir / 'last.pth'}; lower `lr` and `resume`"
             )
 
     def _finished(self) -> bool:

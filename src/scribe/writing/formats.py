@@ -151,7 +151,7 @@ def output_format(name: str | None, path: Path | None = None) -> OutputFormat:
     """The format called ``name``, or the one ``path``'s extension names."""
     chosen = (name or (path.suffix.lstrip(".") if path is not None else "")).lower()
     if chosen not in FORMATS:
-        given = f"format {name!r}" if name else f"extension {path.suffix or '(none)'} of {path}" if path else "no format"
+        given = f"`format` {name!r}" if name else f"extension {path.suffix or '(none)'} of {path}" if path else "no format"
         extensions = ", ".join(f".{fmt}" for fmt in FORMATS)
-        raise ScribeError(f"unknown output format ({given}); use {extensions}, or name the format")
+        raise ScribeError(f"unknown output format ({given}); use {extensions}, or name the `format`")
     return FORMATS[chosen]

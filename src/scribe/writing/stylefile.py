@@ -42,11 +42,7 @@ _TRANSFORM = re.compile(r"(matrix|translate|scale|rotate)\s*\(([^)]*)\)")
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-class StyleTextMissing(ScribeError):
-    """A style sample without its text: the caller says how the user gives it."""
-
-
-def read_style_file(path: Path, text: str | None, model: InferenceModel) -> tuple[np.ndarray, str]:
+def read_style_file(path: Path, style_text: str | None, model: InferenceModel) -> tuple[np.ndarray, str]:
     """The handwriting in ``path`` as offsets in the model's units, and the text it shows."""
     path = Path(path)
     try:
@@ -59,9 +55,9 @@ def read_style_file(path: Path, text: str | None, model: InferenceModel) -> tupl
     offsets, file_text = readers[path.suffix.lower()](data, str(path))
     if offsets is None:
         raise ScribeError(f"style sample {path} holds no strokes; it must show one line of handwriting")
-    words = text if text is not None else file_text
+    words = style_text if style_text is not None else file_text
     if not words or not words.strip():
-        raise StyleTextMissing(f"style sample {path} does not say what it shows; give the text it shows")
+        raise ScribeError(f"style sample {path} does not say what it shows; give its `style_text`")
     fitted, _ = fit_to_alphabet(" ".join(words.split()), model.alphabet)
     return _to_model_units(offsets, model), fitted
 
