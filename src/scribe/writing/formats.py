@@ -130,19 +130,22 @@ def svgs_to_pdf(svgs: Sequence[str]) -> bytes:
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """One output format: ``render`` turns a document's SVG pages into the bytes of each file it writes."""
+    """One output format: ``render`` turns a document's SVG pages into the bytes of each file it writes.
+
+    A format that holds every page in one file (PDF) returns one item; the others
+    return one per page (saved as ``name-1.png``, ``name-2.png``, ...).
+    """
 
     name: str
     render: Callable[[Sequence[str], float], list[bytes]]  # (page SVGs, dpi) -> one bytes per file
-    one_file: bool  # every page in one file (PDF); otherwise one file per page
 
 
 FORMATS: dict[str, OutputFormat] = {
     fmt.name: fmt
     for fmt in (
-        OutputFormat("svg", lambda svgs, dpi: [svg.encode("utf-8") for svg in svgs], one_file=False),
-        OutputFormat("png", lambda svgs, dpi: [svg_to_png(svg, dpi) for svg in svgs], one_file=False),
-        OutputFormat("pdf", lambda svgs, dpi: [svgs_to_pdf(svgs)], one_file=True),
+        OutputFormat("svg", lambda svgs, dpi: [svg.encode("utf-8") for svg in svgs]),
+        OutputFormat("png", lambda svgs, dpi: [svg_to_png(svg, dpi) for svg in svgs]),
+        OutputFormat("pdf", lambda svgs, dpi: [svgs_to_pdf(svgs)]),
     )
 }
 
