@@ -15,6 +15,7 @@ from scribe.writing.formats import DEFAULT_DPI, FORMATS
 from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
 from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions
+from scribe.writing.stored import KINDS
 
 if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe
@@ -36,7 +37,7 @@ def models_list(context: typer.Context) -> None:
     for entry in REGISTRY.values():
         path = installed_path(entry)
         if path is not None:
-            where = str(path) + (_style_note(path) if entry.kind != "recognizer" else "")
+            where = str(path) + (_style_note(path) if KINDS[entry.kind].writes else "")
         elif entry.package_file:
             where = "missing from this installation: reinstall scribe"
         else:

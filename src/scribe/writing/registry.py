@@ -16,6 +16,7 @@ from pathlib import Path
 from scribe.errors import ScribeError
 from scribe.paths import models_dir
 from scribe.progress import ProgressFn, no_progress
+from scribe.writing.stored import GRAVES, RECOGNIZER
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class ModelEntry:
     """One registered model: in the package (``package_file``) or at ``url``."""
 
     name: str
-    kind: str  # "graves", "vae" or "recognizer"
+    kind: str  # a key of scribe.writing.stored.KINDS
     description: str
     package_file: str | None = None  # file name under scribe/writing/weights/
     url: str | None = None
@@ -40,13 +41,13 @@ REGISTRY: dict[str, ModelEntry] = {
     for entry in [
         ModelEntry(
             name="graves-iam",
-            kind="graves",
+            kind=GRAVES,
             description="Graves MDN-LSTM with attention and writer styles, trained on IAM-OnDB (the default).",
             package_file="graves-iam.npz",
         ),
         ModelEntry(
             name="recognizer-iam",
-            kind="recognizer",
+            kind=RECOGNIZER,
             description="Online handwriting recognizer (CTC) trained on IAM-OnDB; reads ink for `scribe legibility`.",
             package_file="recognizer-iam.npz",
         ),

@@ -29,6 +29,7 @@ import numpy as np
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
 
+GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"  # the model kinds, rows of KINDS below
 FORMAT_VERSION = 1  # of the header, shared by model files and training checkpoints
 PARAM_PREFIX = "param/"
 
@@ -55,7 +56,7 @@ class StoredConfig:
 class WriterConfig(StoredConfig):
     """Hyper-parameters of the handwriting models (Graves' MDN-LSTM and the VAE)."""
 
-    kind: str  # "graves" or "vae"
+    kind: str  # GRAVES or VAE
     vocab_size: int  # alphabet size, padding and end-of-text ids included
     embed_dim: int = 64
     encoder_dim: int = 128  # text encoding size (each LSTM direction)
@@ -92,7 +93,7 @@ class RecognizerConfig(StoredConfig):
     """Hyper-parameters of the handwriting recognizer (CTC)."""
 
     vocab_size: int  # alphabet size, padding (= blank) and end-of-text ids included
-    kind: str = "recognizer"
+    kind: str = RECOGNIZER
     channels: int = 128  # convolution width
     hidden: int = 192  # each LSTM direction
     layers: int = 2
@@ -112,7 +113,6 @@ class ModelKind:
     description: str
 
 
-GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"
 KINDS: dict[str, ModelKind] = {
     kind.name: kind
     for kind in (
