@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +18,7 @@ from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
 from scribe.training.checkpoint import load_model, read_checkpoint
 from scribe.training.data import collate
+from scribe.training.kinds import TRAINING
 from scribe.training.options import TrainOptions
 from scribe.training.trainer import TrainEvent, train
 
@@ -83,25 +84,50 @@ def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_pat
         train(tiny_options(tiny_dataset, tmp_path / "none", max_steps=1, resume=True))
 
 
-def test_persistent_non_finite_loss_stops_with_the_last_checkpoint_intact(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_persistent_non_finite_loss_stops_with_the_last_checkpoint_intact(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "run"
     train(tiny_options(tiny_dataset, out, max_steps=4))
     before = read_checkpoint(out / "last.pth")
-    poisoned = tmp_path / "poisoned"
-    shutil.copytree(tiny_dataset, poisoned)
-    for path in (poisoned / "train").glob("*.npz"):
-        with np.load(path) as sample:
-            fields = dict(sample)
-        fields["offsets"][1:, 0] = np.nan
-        np.savez(path, **fields)
+    graves = TRAINING["graves"]
+
+    def poisoned_loss(*args: object) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, figures = graves.loss(*args)  # type: ignore[arg-type]
+        return loss * float("nan"), figures
+
+    monkeypatch.setitem(TRAINING, "graves", dataclasses.replace(graves, loss=poisoned_loss))
     events: list[TrainEvent] = []
     with pytest.raises(ScribeError, match="diverged"):
-        train(tiny_options(poisoned, out, max_steps=100, resume=True), events.append)
+        train(tiny_options(tiny_dataset, out, max_steps=100, resume=True), events.append)
     assert any(e.kind == "skip" for e in events)
     after = read_checkpoint(out / "last.pth")
     assert _step(out / "last.pth") == before.training["state"]["step"] == 4
     for name, weights in before.model.weights.items():
         np.testing.assert_array_equal(after.model.weights[name], weights, err_msg=name)
+
+
+def test_a_sample_with_nan_is_refused_when_the_data_is_loaded(tiny_dataset: Path, tmp_path: Path) -> None:
+    path = sorted((tiny_dataset / "val").glob("*.npz"))[0]
+    with np.load(path) as sample:
+        fields = dict(sample)
+    fields["offsets"][1:, 0] = np.nan
+    np.savez(path, **fields)
+    with pytest.raises(ScribeError, match=f"sample {path} is not a usable line \\(non-finite values\\)"):
+        train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=2))
+    assert not (tmp_path / "run" / "best.pth").exists()
+
+
+def test_a_second_run_into_the_same_folder_needs_resume_or_overwrite(tiny_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny_options(tiny_dataset, out, max_steps=1))
+    first = (out / "best.pth").read_bytes()
+    with pytest.raises(ScribeError, match="already holds a training run.*`resume`.*`overwrite`"):
+        train(tiny_options(tiny_dataset, out, max_steps=1, seed=9))
+    assert (out / "best.pth").read_bytes() == first
+    train(tiny_options(tiny_dataset, out, max_steps=1, seed=9, overwrite=True))
+    log = (out / "metrics.jsonl").read_text().splitlines()
+    assert sum('"event": "train"' in line for line in log) == 1  # the old run's log is gone with it
 
 
 def test_broken_checkpoints_give_one_line_errors(tmp_path: Path) -> None:

@@ -1,42 +1,97 @@
-"""Writing a file so that it is either complete or absent: never half-written."""
+"""Writing files so that each is either complete or absent: never half-written, never a device replaced.
+
+A file is written under a temporary name beside it and renamed over the target
+only once complete, so an error or a kill leaves the old file (or none). What is
+not a regular file (``/dev/null``, a FIFO, ``/dev/stdout``, a terminal) is written
+in place: renaming over it would replace a device node with a file. New files get
+the permissions ``open`` would give them: the temporary file is created with mode
+0666 and the kernel applies the umask (the process umask is never changed, which
+would race with other threads). Temporary names end in :data:`TEMP_SUFFIX`; one
+left by a killed run is removed the next time its target is written.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from scribe.errors import ScribeError
+
+TEMP_SUFFIX = ".scribe-tmp"
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh hidden name beside ``path`` for writing it."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temporary files a killed run left while writing ``path``."""
+    for leftover in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+
+
+def cannot_write(path: Path, exc: OSError) -> ScribeError:
+    """A one-line error for a destination that refused the data."""
+    if exc.errno == errno.ENOSPC:
+        return ScribeError(f"cannot write {path}: the disk is full; free some space or write elsewhere")
+    return ScribeError(f"cannot write {path}: {exc.strerror or exc}; choose another place")
+
+
+def _check_destination(path: Path) -> bool:
+    """Whether ``path`` is written in place (it exists and is not a regular file); refuses a folder."""
+    if path.is_dir():
+        raise ScribeError(f"{path} is a folder; give a file name to write")
+    if not path.parent.is_dir():
+        raise ScribeError(f"the folder of {path} does not exist; create it or choose another place")
+    return path.exists() and not path.is_file()
 
 
 @contextmanager
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """Yield a binary handle on a temporary file beside ``path``, renamed onto it on success.
+    """Yield a binary handle whose content replaces ``path`` only if the body completes.
 
     If the body raises (a full disk, an interrupt), the temporary file is removed and
-    any earlier ``path`` stays as it was.
+    any earlier ``path`` stays as it was. OS errors become one-line ScribeErrors.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if _check_destination(path):
+        try:
+            with open(path, "wb") as handle:
+                yield handle
+        except OSError as exc:
+            raise cannot_write(path, exc) from exc
+        return
+    remove_leftovers(path)
+    temporary = temporary_name(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        handle = os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+        with handle:
             yield handle
-        os.chmod(tmp, _final_mode(path))
-        os.replace(tmp, path)
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise cannot_write(path, exc) from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
-def _final_mode(path: Path) -> int:
-    """The permissions ``path`` should get: its old ones, or what ``open`` would give a new file.
+def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write several files as a set: every one complete, or (on an error) none of the new ones.
 
-    ``mkstemp`` creates private (0600) files; a written page or model file should be
-    readable like any other file its user makes, so the umask decides, as for ``open``.
+    All contents are written to temporary names first and renamed only when every
+    one is complete, so a failure half-way leaves no new file behind.
     """
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    with ExitStack() as stack:
+        # Each atomic_write renames its file as the stack closes, after every write succeeded.
+        handles = [stack.enter_context(atomic_write(path)) for path, _ in files]
+        for handle, (_, data) in zip(handles, files):
+            handle.write(data)

@@ -46,6 +46,7 @@ FLAGS = {
     "from_files": "--from-file",
     "sha256": "--sha256",
     "force": "--force",
+    "overwrite": "--overwrite",
     "source": "--source",
     "train_extra": "--train-extra",
     "device": "--device",
@@ -55,12 +56,22 @@ FLAGS = {
     "out_dir": "--out",
     "data_dir": "--data",
     "format": "--format",
+    "epochs": "--epochs",
+    "max_steps": "--max-steps",
+    "batch_size": "--batch-size",
+    "hidden": "--hidden",
+    "layers": "--layers",
+    "seed": "--seed",
+    "bias": "--bias",
+    "temperature": "--temperature",
+    "style": "--style",
     "strict": "--strict",
     "style_text": "--style-text",
     "text": "TEXT, --input FILE or stdin",
 }
 _PARAMETER = re.compile(r"`([a-z_0-9]+)`")
 
+INTERRUPTED = 130  # the exit status of a command stopped with Ctrl-C (128 + SIGINT)
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
 PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
 ProgressFactory = Callable[[str, int | None], ProgressFn]
@@ -140,7 +151,7 @@ def main() -> None:
     except ScribeError as exc:
         _fail(cli_terms(str(exc)), 1)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", INTERRUPTED)
     except Exception as exc:
         # Typer's command-line parsing errors (unknown option, bad value) carry their own
         # message and exit status; anything else is a bug and keeps its traceback.
@@ -149,6 +160,8 @@ def main() -> None:
         context = getattr(exc, "ctx", None)
         hint = f"; see `{context.command_path} --help`" if context is not None else ""
         _fail(exc.format_message() + hint, exc.exit_code)
+    if code == INTERRUPTED:  # Typer turns Ctrl-C into this exit status before scribe sees it
+        _fail("interrupted", INTERRUPTED)
     if isinstance(code, int) and code:
         raise SystemExit(code)
 

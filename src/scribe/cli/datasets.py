@@ -111,8 +111,9 @@ def split(
         typer.Option("--train-extra", metavar="SPLIT", help=_train_extra_help()),
     ] = None,
     seed: Annotated[
-        int, typer.Option("--seed", metavar="N", help="Seed of the writer-disjoint split used when no official split exists.")
+        int, typer.Option("--seed", metavar="N", min=0, help="Seed of the writer-disjoint split used when no official split exists.")
     ] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace train/, val/, test/ folders that scribe did not write.")] = False,
 ) -> None:
     """Turn raw files into one .npz per sample under train/, val/ and test/, with meta.json."""
     from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS, split_dataset
@@ -125,6 +126,7 @@ def split(
             simplify_eps=DEFAULT_SIMPLIFY_EPS if simplify is None else simplify,
             train_extra=tuple(train_extra or ()),
             seed=seed,
+            force=force,
             progress=bars(f"splitting {name}", None),
         )
     counts = ", ".join(f"{split_name} {n:,}" for split_name, n in report.counts.items())

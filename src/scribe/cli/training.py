@@ -84,6 +84,7 @@ def train_command(
     device: Annotated[str, typer.Option("--device", metavar="DEVICE", help=f"auto, cpu or cuda. {_default('device')}")] = option_default("device"),
     seed: Annotated[int, typer.Option("--seed", metavar="N", help=f"Seed of initialization and data order. {_default('seed')}")] = option_default("seed"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pth exactly where it stopped.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in OUT (refused without it).")] = False,
     init_from: Annotated[Path | None, typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
 ) -> None:
     """Train the Graves MDN-LSTM, the VAE or the handwriting recognizer on a split dataset.
@@ -102,9 +103,13 @@ def train_command(
     is_main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     with Progress(*columns, console=stderr, disable=not (is_main and stderr.is_terminal), transient=True) as progress:
         state = train(options, _draw_training(progress))
-    if is_main:
+    best_path = options.out_dir / "best.pth"
+    if is_main and best_path.is_file():
         best = f"{TRAINING[options.kind].score} {state.best_val:.1f}"
-        stderr.print(f"done at step {state.step}: best validation {best}; {options.out_dir / 'best.pth'}")
+        stderr.print(f"done at step {state.step}: best validation {best}; {best_path}")
+    elif is_main:
+        stderr.print(f"done at step {state.step}: validation never gave a finite figure, so there is no best.pth; "
+                     f"the last weights are {options.out_dir / 'last.pth'}")
 
 
 @app.command("export")

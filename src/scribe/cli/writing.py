@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe
 
 _PAGE = PageSetup()  # the page defaults, shown in --help
+MAX_INPUT_BYTES = 200_000  # about 60 pages of text; longer documents are written in parts
 
 
 models_app = typer.Typer(help="List and download the registered models.", invoke_without_command=True)
@@ -76,12 +80,40 @@ def _read_text(text: str | None, input_file: Path | None) -> str | None:
         return text
     if input_file is not None:
         try:
-            return decode_input(input_file.read_bytes(), str(input_file))
+            with open(input_file, "rb") as handle:
+                return decode_input(_read_at_most(handle, str(input_file)), str(input_file))
         except OSError as exc:
             raise ScribeError(f"cannot read --input {input_file}: {exc.strerror}; check the path") from exc
     if not sys.stdin.isatty():
-        return decode_input(sys.stdin.buffer.read(), "stdin")
+        return decode_input(_read_at_most(sys.stdin.buffer, "stdin"), "stdin")
     return None
+
+
+def _read_at_most(stream: BinaryIO, source: str) -> bytes:
+    """The bytes of ``stream``, refusing more than :data:`MAX_INPUT_BYTES` (``/dev/zero`` never ends)."""
+    data = stream.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise ScribeError(
+            f"{source} holds more than {MAX_INPUT_BYTES:,} bytes of text (about 60 pages); write it in parts"
+        )
+    return data
+
+
+def _check_request(output: Path, to_stdout: bool, inputs: list[Path | None], dpi: float) -> None:
+    """Everything about the destination and the numbers that can be checked before any work."""
+    from scribe.writing.document import check_destination
+    from scribe.writing.formats import check_dpi
+
+    check_dpi(dpi)
+    if to_stdout:
+        return
+    check_destination(output)
+    same_name = re.compile(rf"{re.escape(output.stem)}(-\d+)?{re.escape(output.suffix)}")
+    for source in inputs:
+        if source is None or not source.exists():
+            continue
+        if source.resolve().parent == output.resolve().parent and same_name.fullmatch(source.resolve().name):
+            raise ScribeError(f"-o {output} would overwrite {source}, which is read to write it; choose another output")
 
 
 def _page_setup(page: str, margin: float, line_spacing: float, x_height: float | None, align: str,
@@ -141,13 +173,14 @@ def write_command(
     The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
     -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
     """
-    from scribe.writing.document import Scribe, check_output_folder
+    from scribe.writing.document import Scribe
     from scribe.writing.formats import output_format
 
     to_stdout = str(output) == "-"
     fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
-    if not to_stdout:
-        check_output_folder(output)  # before the work, not after it
+    _check_request(output, to_stdout, [input_file, style_file], dpi)  # before the work, not after it
+    if style_text is not None and style_file is None:
+        raise ScribeError("--style-text says what the --style-file sample shows; give --style-file too")
     setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
     content = _read_text(text, input_file)
     with progress_bars("bytes") as bars:
@@ -163,8 +196,7 @@ def write_command(
             )
         _warn_about(document)
         if to_stdout:
-            sys.stdout.buffer.write(document.to_bytes(fmt.name, dpi))
-            sys.stdout.buffer.flush()
+            _to_stdout(document.to_bytes(fmt.name, dpi))
             return
         for path in document.save(target, fmt.name, dpi):
             stderr.print(f"wrote {path}", markup=False)
@@ -173,6 +205,17 @@ def write_command(
         write_one(content, output)
     else:
         _ask_for_texts(write_one, output)
+
+
+def _to_stdout(data: bytes) -> None:
+    """Write a document to standard output (a pipe, a terminal, a file), or say in one line why not."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except (OSError, ValueError) as exc:  # ValueError: stdout was closed
+        with contextlib.suppress(OSError, ValueError):  # nothing more may go to the broken stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise ScribeError(f"cannot write to standard output ({exc}); give -o FILE instead") from None
 
 
 def _ask_for_texts(write_one: Callable[[str, Path], None], output: Path) -> None:

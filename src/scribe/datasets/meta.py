@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from scribe.errors import ScribeError
+from scribe.ink.strokes import validate_offsets
 from scribe.paths import SPLITS
 
 META_FILE = "meta.json"
@@ -106,12 +107,20 @@ def _plain(value: Any) -> Any:
 
 
 def read_sample(path: Path) -> tuple[np.ndarray, str, int]:
-    """One per-sample file of a split dataset: offsets (dataset units), text and writer id."""
+    """One per-sample file of a split dataset: offsets (dataset units), text and writer id.
+
+    The offsets are checked (:func:`~scribe.ink.strokes.validate_offsets`): one NaN
+    in a validation line would turn every figure of a training run into NaN.
+    """
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return npz["offsets"], str(npz["text"]), int(npz["writer"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            offsets, text, writer = npz["offsets"], str(npz["text"]), int(npz["writer"])
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         raise ScribeError(f"cannot read sample {path} ({exc}); run `scribe split` again") from exc
+    problem = validate_offsets(offsets)
+    if problem is not None:
+        raise ScribeError(f"sample {path} is not a usable line ({problem}); run `scribe split` again")
+    return offsets, text, writer
 
 
 def sample_files(data_dir: Path, split: str) -> list[Path]:

@@ -86,6 +86,7 @@ def split_dataset(
     seed: int = 0,
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
+    force: bool = False,
     progress: ProgressFn = no_progress,
 ) -> SplitReport:
     """Read dataset ``name`` from ``source`` and write ``out_dir/{train,val,test}/<id>.npz`` + ``meta.json``.
@@ -96,7 +97,8 @@ def split_dataset(
     ``train_extra`` names official splits (e.g. ``val2``) whose samples go to
     training. When the source has no official split, writers are split at random
     with ``seed``, keeping every writer (or form, when the writer is unknown) in
-    one split. ``progress`` gets ``(samples done, total)``.
+    one split. An ``out_dir`` whose split folders scribe did not write (no meta.json
+    of its own) is refused unless ``force``. ``progress`` gets ``(samples done, total)``.
     """
     spec = dataset_spec(name)
     eps = _check_options(spec, simplify_eps, train_extra, val_fraction, test_fraction)
@@ -106,6 +108,7 @@ def split_dataset(
             f"no raw files for {name} in {source}: run `scribe download-data {name}` first, or pass its `source`"
         )
     out_dir = Path(out_dir) if out_dir is not None else paths.dataset_dir(name)
+    _check_out_dir(out_dir, force)
 
     found, loaded = _load(spec, source, progress, eps)
     skipped = Counter(loaded.skipped)
@@ -130,6 +133,22 @@ def split_dataset(
         alphabet=meta.alphabet,
         points_per_char=float(meta.points_per_char or 0.0),
     )
+
+
+def _check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse to replace split folders that another program (or person) put in ``out_dir``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ScribeError(f"{out_dir} is a file, not a folder; give a folder to write the dataset into")
+    occupied = [split for split in paths.SPLITS if (out_dir / split).exists()]
+    if not occupied or force:
+        return
+    try:
+        DatasetMeta.load(out_dir)  # scribe's own earlier split: replaced, as asked
+    except ScribeError:
+        raise ScribeError(
+            f"{out_dir} already holds {', '.join(occupied)}/ that scribe did not write (no meta.json of its own); "
+            "choose an empty folder, or pass `force` to replace them"
+        ) from None
 
 
 def _check_options(

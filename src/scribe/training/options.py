@@ -9,6 +9,7 @@ the command line win over it, and :func:`resolve_options` is the one place they 
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -55,7 +56,18 @@ class TrainOptions:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
+    overwrite: bool = False  # replace the run already in out_dir (without it, that is refused)
     init_from: Path | None = None  # start from these weights (fine-tuning, a grown model)
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot train (a zero batch, a NaN learning rate, a string for a number)."""
+        model_kind(self.kind)
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name in RANGES and value is not None:
+                RANGES[spec.name].check(spec.name, value)
+        for name, value in self.architecture.items():
+            RANGES.get(name, COUNT).check(name, value)
 
     @property
     def model_kind(self) -> ModelKind:
@@ -63,6 +75,41 @@ class TrainOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting accepts: from ``lowest`` (excluded when ``above``) to ``highest``."""
+
+    lowest: float
+    highest: float | None = None
+    whole: bool = True
+    above: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise a one-line ScribeError naming the setting unless ``value`` is in range."""
+        number = isinstance(value, int) if self.whole else isinstance(value, (int, float))
+        if isinstance(value, bool) or not number or not math.isfinite(value) or not self._holds(value):
+            what = "a whole number" if self.whole else "a number"
+            bound = f"above {self.lowest:g}" if self.above else f"at least {self.lowest:g}"
+            upper = f" and at most {self.highest:g}" if self.highest is not None else ""
+            raise ScribeError(f"`{name}` must be {what} {bound}{upper}, not {value!r}")
+
+    def _holds(self, value: float) -> bool:
+        low_ok = value > self.lowest if self.above else value >= self.lowest
+        return low_ok and (self.highest is None or value <= self.highest)
+
+
+COUNT, POSITIVE, FRACTION = Range(1), Range(0, whole=False, above=True), Range(0, 1, whole=False)
+#: The range of every numeric setting; an architecture setting not named here is a COUNT (sizes, layers).
+RANGES: dict[str, Range] = {
+    **dict.fromkeys(("epochs", "max_steps", "batch_size", "lr_half_life", "eval_every", "eval_batches"), COUNT),
+    **dict.fromkeys(("lr", "grad_clip", "kappa_scale"), POSITIVE),
+    **dict.fromkeys(("min_lr_fraction", "style_dropout", "dropout"), FRACTION),
+    **dict.fromkeys(("lr_warmup", "kl_anneal_steps", "seed"), Range(0)),
+    **dict.fromkeys(("kl_weight", "free_bits"), Range(0, whole=False)),
+    "max_points": Range(2),
+}
 
 
 def option_default(name: str) -> Any:

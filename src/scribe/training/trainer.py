@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from scribe.training.kinds import TRAINING, build_network
 from scribe.training.options import TrainOptions
 from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig
 
+RUN_FILES = ("best.pth", "last.pth", "metrics.jsonl")  # what a run writes into its out_dir
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
 DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x decimation)
 
@@ -114,6 +118,7 @@ class Trainer:
         self.options = options
         self.on_event = on_event
         self.runtime = start_runtime(options.device)
+        self._claim_out_dir()
         torch.manual_seed(options.seed)
         self.train_set = StrokeDataset(options.data_dir, "train", max_points=options.max_points)
         self.val_set = StrokeDataset(options.data_dir, "val")
@@ -129,6 +134,7 @@ class Trainer:
         )
         self.state = TrainState()
         self.last_eval_step = -1
+        self._clock = (time.perf_counter(), 0)  # when and at which step this process started training
         self.sampler = BucketBatchSampler(
             self.train_set.lengths(),
             options.batch_size,
@@ -171,6 +177,22 @@ class Trainer:
             return kind.config(kind=kind.name, vocab_size=len(self.alphabet), **settings)
         except TypeError as exc:
             raise ScribeError(f"the {kind.name} architecture settings are not valid ({exc})") from exc
+
+    def _claim_out_dir(self) -> None:
+        """Refuse to train over another run's checkpoints, unless resuming it or told to overwrite it."""
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ScribeError(f"{self.out_dir} is a file; give `out_dir` a folder for the run")
+        existing = [name for name in RUN_FILES if (self.out_dir / name).exists()]
+        if not existing or self.options.resume:
+            return
+        if not self.options.overwrite:
+            raise ScribeError(
+                f"{self.out_dir} already holds a training run ({', '.join(existing)}); continue it with `resume`, "
+                "choose another `out_dir`, or pass `overwrite` to replace it"
+            )
+        if self.runtime.is_main:
+            for name in existing:
+                (self.out_dir / name).unlink()
 
     def _resume(self) -> None:
         path = self.out_dir / "last.pth"
@@ -299,46 +321,75 @@ class Trainer:
             return self.state.step >= self.options.max_steps
         return self.state.epoch >= self.options.epochs
 
+    def _run_batch(self, number: int, indices: list[int]) -> None:
+        """Train on one batch of the epoch, log it, and validate when it is time."""
+        batch = collate([self.train_set[i] for i in indices]).to(self.runtime.device)
+        figures = self._train_step(batch)
+        self.state.batch_in_epoch = number + 1
+        if figures is None:
+            self._record_bad_step()
+            return
+        self.state.bad_steps = 0
+        self.state.step += 1
+        started, first_step = self._clock
+        speed = (self.state.step - first_step) / (time.perf_counter() - started)
+        self._log({"event": "train", "step": self.state.step, "epoch": self.state.epoch, **figures})
+        self.on_event(TrainEvent("step", self.state.step, self.total_steps, figures["loss"], speed, figures))
+        if self.state.step % self.options.eval_every == 0:
+            self.validate()
+            self._checkpoint("last.pth", with_training=True)
+
     def run(self) -> TrainState:
-        """Train until ``max_steps`` or ``epochs``; returns the final state."""
+        """Train until ``max_steps`` or ``epochs``; returns the final state.
+
+        Ctrl-C (SIGINT) takes effect between two steps: ``last.pth`` is saved with the
+        run's exact position, so ``--resume`` loses nothing, and KeyboardInterrupt is raised.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.model.train()
         self.on_event(TrainEvent("start", self.state.step, self.total_steps))
-        started, first_step = time.perf_counter(), self.state.step
-        while not self._finished():
-            self.sampler.set_epoch(self.state.epoch)
-            for number, indices in enumerate(self.sampler):
-                if number < self.state.batch_in_epoch:
-                    continue  # already trained on before the run was interrupted
-                batch = collate([self.train_set[i] for i in indices]).to(self.runtime.device)
-                figures = self._train_step(batch)
-                self.state.batch_in_epoch = number + 1
-                if figures is None:
-                    self._record_bad_step()
-                    continue
-                self.state.bad_steps = 0
-                self.state.step += 1
-                speed = (self.state.step - first_step) / (time.perf_counter() - started)
-                self._log({"event": "train", "step": self.state.step, "epoch": self.state.epoch, **figures})
-                self.on_event(
-                    TrainEvent("step", self.state.step, self.total_steps, figures["loss"], speed, figures)
-                )
-                if self.state.step % self.options.eval_every == 0:
-                    self.validate()
-                    self._checkpoint("last.pth", with_training=True)
-                if self._finished():
-                    break
-            else:
-                self.state.epoch += 1
-                self.state.batch_in_epoch = 0
-                if self.last_eval_step != self.state.step:
-                    self.validate()
-            self._checkpoint("last.pth", with_training=True)
+        self._clock = (time.perf_counter(), self.state.step)
+        with interrupt_between_steps() as interrupted:
+            while not self._finished():
+                self.sampler.set_epoch(self.state.epoch)
+                for number, indices in enumerate(self.sampler):
+                    if interrupted():
+                        self._checkpoint("last.pth", with_training=True)
+                        raise KeyboardInterrupt
+                    if number >= self.state.batch_in_epoch:  # earlier batches were trained on before a resume
+                        self._run_batch(number, indices)
+                    if self._finished():
+                        break
+                else:
+                    self.state.epoch += 1
+                    self.state.batch_in_epoch = 0
+                    if self.last_eval_step != self.state.step:
+                        self.validate()
+                self._checkpoint("last.pth", with_training=True)
         if self.last_eval_step != self.state.step:  # the final weights are always validated
             self.validate()
             self._checkpoint("last.pth", with_training=True)
         self.on_event(TrainEvent("done", self.state.step, self.total_steps, metrics={"best_val": self.state.best_val}))
         return self.state
+
+
+@contextmanager
+def interrupt_between_steps() -> Iterator[Callable[[], bool]]:
+    """Hold Ctrl-C until the current step is done; yields "was it pressed?".
+
+    An interrupt in the middle of a step could leave the weights one step ahead of
+    the recorded position. Signal handlers belong to the main thread; elsewhere
+    (a notebook's worker thread) Ctrl-C is left as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed: list[bool] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(True))
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def train(options: TrainOptions, on_event: Callable[[TrainEvent], None] = lambda event: None) -> TrainState:

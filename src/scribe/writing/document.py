@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
-from scribe.atomic import atomic_write
+from scribe.atomic import write_files
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import normalize
@@ -32,7 +33,7 @@ from scribe.ink.text import (
     wrap_text,
 )
 from scribe.progress import ProgressFn, no_progress
-from scribe.writing.formats import DEFAULT_DPI, OutputFormat, output_format, page_svg
+from scribe.writing.formats import DEFAULT_DPI, OutputFormat, output_format, page_svg, written_by_scribe
 from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout
 from scribe.writing.network import InferenceModel, load_inference_model
 from scribe.writing.registry import DEFAULT_MODEL, resolve_model
@@ -83,12 +84,11 @@ class Document:
         """
         path = Path(path)
         fmt = output_format(format, path)
-        check_output_folder(path)
+        check_destination(path)
         files = self.render(fmt, dpi)
         paths = page_paths(path, len(files))
-        for target, data in zip(paths, files):
-            with atomic_write(target) as handle:
-                handle.write(data)
+        write_files(list(zip(paths, files)))
+        remove_stale_pages(path, len(files))
         return paths
 
     def to_bytes(self, format: str, dpi: float = DEFAULT_DPI) -> bytes:
@@ -101,10 +101,26 @@ class Document:
         return files[0]
 
 
-def check_output_folder(path: Path) -> None:
+def check_destination(path: Path) -> None:
+    """Refuse, before any work, a destination that cannot take a file: a folder, or one in a missing folder."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ScribeError(f"output folder {folder} does not exist; create it or choose another -o path")
+        raise ScribeError(f"output folder {folder} does not exist; create it or write elsewhere")
+    if path.is_dir():
+        raise ScribeError(f"{path} is a folder; give a file name to write, like {path / 'page.svg'}")
+
+
+def remove_stale_pages(path: Path, count: int) -> None:
+    """Remove the numbered pages an earlier, longer document left beside this one's ``count`` pages.
+
+    Only files scribe wrote (:func:`~scribe.writing.formats.written_by_scribe`) are
+    removed, from the first number past this document on, until one is missing or
+    not scribe's.
+    """
+    number = count + 1 if count > 1 else 1
+    while (stale := path.with_name(f"{path.stem}-{number}{path.suffix}")).is_file() and written_by_scribe(stale):
+        stale.unlink()
+        number += 1
 
 
 def page_paths(path: Path, count: int) -> list[Path]:
@@ -185,6 +201,7 @@ class Scribe:
         ``prime`` is a sample of the user's handwriting (offsets in the model's units,
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         """
+        _check_arguments(text, seed, style, attempts)
         setup = setup or PageSetup()
         setup.validate()
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
@@ -200,6 +217,17 @@ class Scribe:
         inks = iter(line.offsets for line in lines)
         pages = layout([None if item is None else next(inks) for item in items], setup)
         return Document(pages, setup, lines, substitutions)
+
+
+def _check_arguments(text: object, seed: object, style: object, attempts: object) -> None:
+    """Refuse arguments of the wrong type with a message in the API's terms (before any work)."""
+    if not isinstance(text, str):
+        raise ScribeError(f"`text` must be a string, not {type(text).__name__}")
+    for name, value, lowest in (("seed", seed, 0), ("attempts", attempts, 1)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < lowest:
+            raise ScribeError(f"`{name}` must be a whole number, {lowest} or more, not {value!r}")
+    if style is not None and (isinstance(style, bool) or not isinstance(style, Integral)):
+        raise ScribeError(f"`style` must be the number of a built-in style, not {style!r}")
 
 
 #: Ordinary sentences each built-in style writes at export to measure its width.

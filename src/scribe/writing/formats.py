@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,13 @@ from scribe.errors import ScribeError
 from scribe.writing.layout import Page, PageSetup
 
 DEFAULT_DPI = 150.0  # PNG resolution, pixels per inch
+DPI_RANGE = (10.0, 1200.0)  # an A4 page at 1200 dpi is 10,000 x 14,000 pixels
 _RULE_COLOUR = "#9fbfe6"
 _MARGIN_RULE_COLOUR = "#e6a0a0"
 _RULE_WIDTH = 0.2  # mm
+#: How scribe marks the files it writes, so that it only ever removes its own (stale pages).
+SVG_MARK = "<!-- written by scribe -->"
+PNG_MARK = b"Software\x00scribe"  # a PNG tEXt chunk's keyword and text
 
 # --------------------------------------------------------------------------- SVG
 
@@ -41,6 +47,7 @@ def page_svg(page: Page, setup: PageSetup) -> str:
     w, h = _num(page.width), _num(page.height)
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
+        SVG_MARK,
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
     ]
     if setup.background is not None:
@@ -105,9 +112,32 @@ def svg_to_png(svg: str, dpi: float = DEFAULT_DPI) -> bytes:
     """Rasterize an SVG page at ``dpi`` pixels per inch; a page without background stays transparent."""
     import cairosvg
 
-    if not (math.isfinite(dpi) and dpi > 0):
-        raise ScribeError(f"resolution {dpi} dpi must be positive, e.g. 150")
-    return cairosvg.svg2png(bytestring=svg.encode("utf-8"), dpi=dpi)
+    check_dpi(dpi)
+    return _with_mark(cairosvg.svg2png(bytestring=svg.encode("utf-8"), dpi=dpi))
+
+
+def check_dpi(dpi: float) -> None:
+    """Refuse a resolution that makes no image or an absurdly large one (checked before any work)."""
+    low, high = DPI_RANGE
+    if not (math.isfinite(dpi) and low <= dpi <= high):
+        raise ScribeError(f"resolution {dpi} dpi is out of range; use {low:g} to {high:g}, e.g. {DEFAULT_DPI:g}")
+
+
+def _with_mark(png: bytes) -> bytes:
+    """``png`` with a tEXt chunk naming scribe as its software, right after the IHDR chunk."""
+    after_header = 8 + 8 + 13 + 4  # signature, IHDR length and type, IHDR data, CRC
+    chunk = struct.pack(">I", len(PNG_MARK)) + b"tEXt" + PNG_MARK + struct.pack(">I", zlib.crc32(b"tEXt" + PNG_MARK))
+    return png[:after_header] + chunk + png[after_header:]
+
+
+def written_by_scribe(path: Path) -> bool:
+    """Whether the file at ``path`` is a page scribe wrote (its mark is near the start)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(256)
+    except OSError:
+        return False
+    return SVG_MARK.encode() in head or b"tEXt" + PNG_MARK in head
 
 
 def svgs_to_pdf(svgs: Sequence[str]) -> bytes:

@@ -28,6 +28,8 @@ PAGE_SIZES: dict[str, tuple[float, float]] = {
     "legal": (215.9, 355.6),
 }
 DEFAULT_PAGE = "a4"
+MAX_PAGE_MM = 2000.0  # longest page side (A0 is 841 x 1189 mm)
+MIN_X_HEIGHT_MM = 0.5  # smaller handwriting is not legible, on paper or on screen
 
 #: Baseline tilt kept as natural drift; only the part of a line's slope beyond it is rotated away.
 MAX_TILT_DEGREES = 2.0
@@ -96,8 +98,10 @@ class PageSetup:
         lengths = (width, height, self.margin, self.line_spacing, self.pen_width, self.x_height_mm)
         if not all(math.isfinite(v) for v in lengths):
             raise ScribeError("page sizes, margins, spacing, x-height and pen width must be finite numbers of mm")
-        if width <= 0 or height <= 0:
-            raise ScribeError(f"page size {width}x{height} mm is empty: give a positive width and height")
+        if not (0 < width <= MAX_PAGE_MM and 0 < height <= MAX_PAGE_MM):
+            raise ScribeError(
+                f"page size {width:g}x{height:g} mm is out of range: each side must be above 0 and at most {MAX_PAGE_MM:g} mm"
+            )
         if self.margin < 0:
             raise ScribeError(f"margin {self.margin} mm is negative: use 0 or more")
         if self.line_spacing <= 0:
@@ -107,9 +111,10 @@ class PageSetup:
                 f"margins of {self.margin} mm leave no room for a {self.line_spacing} mm line on a "
                 f"{width}x{height} mm page: use smaller margins or line spacing"
             )
-        if self.x_height is not None and not 0 < self.x_height <= self.line_spacing:
+        if self.x_height is not None and not MIN_X_HEIGHT_MM <= self.x_height <= self.line_spacing:
             raise ScribeError(
-                f"x-height {self.x_height} mm must be positive and at most the line spacing ({self.line_spacing} mm)"
+                f"x-height {self.x_height:g} mm must be at least {MIN_X_HEIGHT_MM:g} mm and at most the line spacing "
+                f"({self.line_spacing:g} mm)"
             )
         if self.align not in ("left", "center"):
             raise ScribeError(f"alignment {self.align!r} is unknown: use 'left' or 'center'")

@@ -1,0 +1,236 @@
+"""The adversarial sweep, kept: hostile destinations, absurd numbers, inputs that would be overwritten, signals.
+
+Every case runs the real command (or the API) and checks the three promises: one
+``error:`` line with exit status 1 (no traceback, no Python warning), nothing of the
+user's replaced or deleted, and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import tiny_model_file, tiny_options, write_split_dataset
+from scribe.atomic import atomic_write
+from scribe.errors import ScribeError
+from scribe.writing.document import Scribe
+from scribe.writing.formats import written_by_scribe
+
+LONG_TEXT = "the lazy dog jumps over a quick brown fox and back again\n" * 12
+
+
+def scribe(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scribe", *args], input=stdin.decode() if stdin else None,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert all(fragment in lines[0] for fragment in fragments), lines[0]
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model_file(tmp_path_factory.mktemp("model") / "tiny.npz")
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--bias", "nan"], "--bias nan"),
+        (["--bias", "inf"], "--bias inf"),
+        (["--temperature", "nan"], "--temperature nan"),
+        (["--temperature", "-1"], "--temperature -1"),
+        (["--temperature", "0"], "--temperature 0"),
+        (["--seed", "-1"], "--seed"),
+        (["--dpi", "3000"], "dpi is out of range"),
+        (["--dpi", "0.0001"], "dpi is out of range"),
+        (["--page", "100000x100000"], "out of range"),
+        (["--x-height", "1e-9"], "x-height"),
+        (["--style-text", "hi"], "give --style-file too"),
+    ],
+)
+def test_absurd_numbers_are_refused_before_any_ink(options: list[str], fragment: str, model: Path, tmp_path: Path) -> None:
+    result = scribe("write", "hello", "-o", str(tmp_path / "out.png"), "--model", str(model), *options)
+    assert_one_line_error(result, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_input_is_never_the_output(model: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.svg"
+    notes.write_text("hello there")
+    result = scribe("write", "--input", str(notes), "-o", str(notes), "--format", "svg", "--model", str(model))
+    assert_one_line_error(result, "would overwrite")
+    assert notes.read_text() == "hello there"
+    page_two = tmp_path / "letter-2.svg"  # would be overwritten by the second page of letter.svg
+    page_two.write_text("mine")
+    result = scribe("write", "--input", str(page_two), "-o", str(tmp_path / "letter.svg"), "--model", str(model))
+    assert_one_line_error(result, "would overwrite")
+    assert page_two.read_text() == "mine"
+
+
+@pytest.mark.parametrize("destination", ["folder", "folder/", "missing/out.svg"])
+def test_a_destination_that_cannot_take_a_file_is_refused_before_the_work(
+    destination: str, model: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "folder").mkdir()
+    result = scribe("write", "hello", "-o", str(tmp_path / destination), "--model", str(model), "--format", "svg")
+    assert_one_line_error(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"] and not any((tmp_path / "folder").iterdir())
+
+
+def test_a_fifo_is_written_into_not_replaced(model: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.svg"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = scribe("write", "hello", "-o", str(fifo), "--model", str(model))
+    reader.join(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and received[0].startswith(b"<?xml")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a device node needs root")
+def test_a_device_node_is_written_into_not_replaced(model: Path, tmp_path: Path) -> None:
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    result = scribe("write", "hello", "-o", str(null), "--format", "svg", "--model", str(model))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(null.stat().st_mode)
+
+
+def test_atomic_writes_never_touch_the_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changing the umask, even for a moment, gives other threads' files the wrong permissions."""
+    monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("atomic_write changed the process umask"))
+    with atomic_write(tmp_path / "new.bin") as handle:
+        handle.write(b"x")
+    mode = (tmp_path / "new.bin").stat().st_mode & 0o777
+    assert mode & 0o600 == 0o600 and not mode & 0o002  # the usual umask applied, not 0600, not world-writable
+
+
+def test_pages_are_written_as_a_set_and_stale_pages_of_ours_are_removed(model: Path, tmp_path: Path) -> None:
+    page = ["--page", "80x60", "--margin", "5", "--model", str(model)]
+    result = scribe("write", LONG_TEXT, "-o", str(tmp_path / "notes.svg"), *page)
+    assert result.returncode == 0, result.stderr
+    long_run = sorted(p.name for p in tmp_path.iterdir())
+    assert len(long_run) >= 4 and all(written_by_scribe(tmp_path / name) for name in long_run)
+    foreign = tmp_path / f"notes-{len(long_run) + 1}.svg"
+    foreign.write_text("a page the user made, numbered like ours")
+    result = scribe("write", LONG_TEXT[:100], "-o", str(tmp_path / "notes.svg"), *page)
+    assert result.returncode == 0, result.stderr
+    written = [line.removeprefix("wrote ") for line in result.stderr.splitlines() if line.startswith("wrote ")]
+    assert 1 < len(written) < len(long_run)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([Path(w).name for w in written] + [foreign.name])
+    assert foreign.read_text() == "a page the user made, numbered like ours"
+
+
+def test_a_failure_half_way_through_the_pages_leaves_no_page(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scribe.writing import formats
+    from scribe.writing.layout import PageSetup
+
+    document = Scribe(model).write(LONG_TEXT, setup=PageSetup(size=(80.0, 60.0), margin=5.0))
+    assert len(document.pages) > 1
+    calls = []
+
+    def failing(svg: str, dpi: float = 150) -> bytes:
+        calls.append(svg)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return b"\x89PNG"
+
+    monkeypatch.setattr(formats, "svg_to_png", failing)
+    with pytest.raises(OSError):
+        document.save(tmp_path / "pages.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_endless_input_is_refused(model: Path, tmp_path: Path) -> None:
+    result = scribe("write", "--input", "/dev/zero", "-o", str(tmp_path / "x.svg"), "--model", str(model), timeout=60)
+    assert_one_line_error(result, "/dev/zero", "write it in parts")
+
+
+def test_split_refuses_folders_it_did_not_write(tmp_path: Path) -> None:
+    from scribe.datasets.split import split_dataset
+
+    project = tmp_path / "myproject"
+    (project / "train").mkdir(parents=True)
+    (project / "train" / "precious.txt").write_text("my work")
+    source = write_split_dataset(tmp_path / "unused", {"train": ["x"]})  # any file: refused before it is read
+    with pytest.raises(ScribeError, match="scribe did not write.*`force`"):
+        split_dataset("iam-ondb", source, out_dir=project)
+    assert (project / "train" / "precious.txt").read_text() == "my work"
+
+
+def test_ctrl_c_during_writing_says_interrupted_and_leaves_nothing(tmp_path: Path) -> None:
+    process = subprocess.Popen(  # the shipped model: a page of it takes seconds
+        [sys.executable, "-m", "scribe", "write", LONG_TEXT * 10, "-o", str(tmp_path / "x.svg")],
+        stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_during_training_saves_the_exact_position(tiny_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "scribe", "train", "--data", str(tiny_dataset), "--out", str(out),
+               "--max-steps", "5000", "--batch-size", "2", "--hidden", "8", "--layers", "1", "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    log = out / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not log.is_file() or log.read_text().count('"train"') < 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err
+    from scribe.training.checkpoint import read_checkpoint
+
+    training = read_checkpoint(out / "last.pth").training
+    assert training is not None
+    logged = [line for line in log.read_text().splitlines() if '"train"' in line]
+    assert training["state"]["step"] == len(logged) >= 3  # nothing trained after the save, nothing lost before it
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.write(None), "`text` must be a string"),
+        (lambda s: s.write(b"hello"), "`text` must be a string"),
+        (lambda s: s.write("hi", seed=1.5), "`seed` must be a whole number"),
+        (lambda s: s.write("hi", style="1"), "`style` must be the number"),
+        (lambda s: s.write("hi", attempts=0), "`attempts` must be a whole number"),
+        (lambda s: s.write("hi", bias=float("nan")), "`bias`"),
+        (lambda s: s.write("hi").to_bytes("gif"), "unknown output format"),
+    ],
+)
+def test_bad_api_calls_are_scribe_errors_in_api_terms(call: object, message: str, model: Path) -> None:
+    with pytest.raises(ScribeError, match=message):
+        call(Scribe(model))  # type: ignore[operator]
+
+
+def test_training_settings_are_checked_before_training(tiny_dataset: Path, tmp_path: Path) -> None:
+    for bad in (dict(batch_size=0), dict(hidden=-5), dict(lr=float("nan")), dict(eval_every=0), dict(eval_every="x")):
+        with pytest.raises(ScribeError, match=f"`{next(iter(bad))}` must be"):
+            tiny_options(tiny_dataset, tmp_path / "run", **bad)
+    assert not (tmp_path / "run").exists()
+    result = scribe("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--batch-size", "0")
+    assert_one_line_error(result, "--batch-size must be a whole number at least 1, not 0")
