@@ -1,7 +1,7 @@
 """Training speed: sequences per second for a model size, on CPU (and CUDA when present).
 
     python benchmarks/train_speed.py                   # default model (3 x 400), 300-point lines
-    python benchmarks/train_speed.py --hidden 256 --points 600 --model vae
+    python benchmarks/train_speed.py --hidden 256 --points 600 --kind vae
 
 Synthetic batches of the given shape are used, so the figure measures the model
 and the training step only (forward, backward, clipping, Adam), not data loading.
@@ -20,7 +20,7 @@ from scribe.training.data import Batch
 from scribe.training.kinds import writer_loss
 from scribe.training.networks import HandwritingModel
 from scribe.training.options import TrainOptions
-from scribe.writing.stored import WriterConfig
+from scribe.writing.stored import GRAVES, KINDS, WriterConfig
 
 
 def synthetic_batch(batch_size: int, points: int, characters: int, vocab: int, device: str) -> Batch:
@@ -76,7 +76,7 @@ def measure(options: TrainOptions, points: int, characters: int, steps: int, dev
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="graves", choices=["graves", "vae"])
+    parser.add_argument("--kind", default=GRAVES, choices=[name for name, kind in KINDS.items() if kind.writes])
     parser.add_argument("--hidden", type=int, default=WriterConfig.hidden)
     parser.add_argument("--layers", type=int, default=WriterConfig.layers)
     parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size)
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     options = TrainOptions(
-        data_dir=Path("."), out_dir=Path("."), kind=args.model, batch_size=args.batch_size,
+        data_dir=Path("."), out_dir=Path("."), kind=args.kind, batch_size=args.batch_size,
         architecture={"hidden": args.hidden, "layers": args.layers},
     )
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

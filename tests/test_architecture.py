@@ -43,6 +43,12 @@ def test_every_model_kind_has_its_training_row() -> None:
     assert TRAINING.keys() == KINDS.keys()
 
 
+def test_test_modules_stay_small_too() -> None:
+    tests = Path(__file__).parent
+    too_long = [path.name for path in tests.glob("*.py") if path.read_text(encoding="utf-8").count("\n") > MAX_MODULE_LINES]
+    assert not too_long
+
+
 def test_modules_and_functions_stay_small() -> None:
     too_long = []
     for path in sorted(PACKAGE.rglob("*.py")):

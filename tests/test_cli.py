@@ -83,7 +83,8 @@ def test_train_help_states_the_defaults_of_the_dataclasses() -> None:
     text = " ".join(run_scribe("train", "--help").stdout.split())
     assert "--epochs N Passes over the training data. [default: 30]" in text
     assert "[default: 400 (graves, vae), 192 (recognizer)]" in text  # --hidden, from each kind's config class
-    assert "--kind KIND graves, vae, recognizer. [default: graves]" in text
+    assert "--kind KIND graves: Graves MDN-LSTM" in text and "recognizer: online handwriting recognizer" in text
+    assert "[default: 30] [default" not in text  # each default shown once
 
 
 def test_preset_values_lose_only_to_flags_given_on_the_command_line(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from scribe.training.checkpoint import stored_model
 from scribe.training.networks import HandwritingModel, MixtureParams
 from scribe.writing.network import InferenceModel, Mixture, load_inference_model
 from scribe.writing.sampling import encode_texts
-from scribe.writing.stored import WriterConfig
+from scribe.writing.stored import KINDS, WriterConfig
 
 ALPHABET = Alphabet("abcdefghijklmnopqrstuvwxyz ")
 TEXTS = ["a tiny line", "pad me"]  # the second row is padded: padding must not leak into the window
@@ -27,7 +27,7 @@ STEPS = 12
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-4}  # float32; the two differ by ~2e-6 here, the mutations guarded against by units
 MIXTURE_FIELDS = ("pi_logits", "mu", "log_sigma", "rho", "pen_logits")
 # (kind, writer styles, style ids per row): "graves" plain, with writer styles, and the VAE (driven by a z).
-KINDS = {"graves": ("graves", 0, None), "graves-styles": ("graves", 3, [2, 3]), "vae": ("vae", 0, None)}
+CASES = {"graves": ("graves", 0, None), "graves-styles": ("graves", 3, [2, 3]), "vae": ("vae", 0, None)}
 
 
 def loud_model(kind: str, layers: int, styles: int) -> HandwritingModel:
@@ -77,9 +77,9 @@ def teacher_points(seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
-@pytest.mark.parametrize("variant", list(KINDS))
+@pytest.mark.parametrize("variant", list(CASES))
 def test_every_step_of_the_numpy_twin_matches_torch(variant: str, layers: int, tmp_path: Path) -> None:
-    kind, styles, style_ids = KINDS[variant]
+    kind, styles, style_ids = CASES[variant]
     model = loud_model(kind, layers, styles)
     twin = numpy_twin(model, tmp_path)
     text_ids, text_mask = encode_texts(ALPHABET, TEXTS)
@@ -124,3 +124,7 @@ def test_vae_style_encoding_matches_torch(tmp_path: Path) -> None:
         numpy_mu, numpy_log_var = twin.encode_style(points[row, :length])
         np.testing.assert_allclose(numpy_mu, mu[row].numpy(), **TOLERANCE)
         np.testing.assert_allclose(numpy_log_var, log_var[row].numpy(), **TOLERANCE)
+
+
+def test_every_model_kind_that_writes_is_compared() -> None:
+    assert {kind for kind, _, _ in CASES.values()} == {name for name, kind in KINDS.items() if kind.writes}

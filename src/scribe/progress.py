@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 ProgressFn = Callable[[int, int | None], None]
+#: Makes one progress callback per task, given its description and total (e.g. one per downloaded file).
+ProgressFactory = Callable[[str, int | None], ProgressFn]
 
 
 def no_progress(completed: int, total: int | None) -> None:

@@ -10,7 +10,7 @@ Messages and progress bars go to stderr; stdout is kept for data. A
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
@@ -29,7 +29,7 @@ from rich.progress import (
 
 from scribe import __version__
 from scribe.errors import ScribeError
-from scribe.progress import ProgressFn
+from scribe.progress import ProgressFactory, ProgressFn
 
 app = typer.Typer(
     name="scribe",
@@ -49,6 +49,7 @@ FLAGS = {
     "overwrite": "--overwrite",
     "source": "--source",
     "train_extra": "--train-extra",
+    "simplify_eps": "--simplify",
     "device": "--device",
     "lr": "--lr",
     "resume": "--resume",
@@ -67,6 +68,7 @@ FLAGS = {
     "style": "--style",
     "strict": "--strict",
     "style_text": "--style-text",
+    "styles": "--styles",
     "text": "TEXT, --input FILE or stdin",
 }
 _PARAMETER = re.compile(r"`([a-z_0-9]+)`")
@@ -74,7 +76,6 @@ _PARAMETER = re.compile(r"`([a-z_0-9]+)`")
 INTERRUPTED = 130  # the exit status of a command stopped with Ctrl-C (128 + SIGINT)
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
 PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
-ProgressFactory = Callable[[str, int | None], ProgressFn]
 
 
 def _version(value: bool) -> None:

@@ -14,8 +14,7 @@ import typer
 
 from scribe.cli.app import app, cli_terms, progress_bars, stderr
 from scribe.datasets import DATASETS, accepted_sources, dataset_names
-from scribe.datasets.meta import META_FILE
-from scribe.errors import ScribeError
+from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS
 
 
 def _one_of(names: list[str]) -> str:
@@ -98,14 +97,14 @@ def split(
         Path | None, typer.Option("--out", metavar="DIR", help="Output folder [default: $SCRIBE_HOME/datasets/NAME].")
     ] = None,
     simplify: Annotated[
-        float | None,
+        float,
         typer.Option(
             "--simplify",
             metavar="EPS",
             help="Ramer-Douglas-Peucker tolerance in the dataset's units, for datasets recorded as pen points; "
-            "0 keeps every point. [default: see docs/data.md]",
+            "0 keeps every point (docs/data.md).",
         ),
-    ] = None,
+    ] = DEFAULT_SIMPLIFY_EPS,
     train_extra: Annotated[
         list[str] | None,
         typer.Option("--train-extra", metavar="SPLIT", help=_train_extra_help()),
@@ -116,14 +115,14 @@ def split(
     force: Annotated[bool, typer.Option("--force", help="Replace train/, val/, test/ folders that scribe did not write.")] = False,
 ) -> None:
     """Turn raw files into one .npz per sample under train/, val/ and test/, with meta.json."""
-    from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS, split_dataset
+    from scribe.datasets.split import split_dataset
 
     with progress_bars("items") as bars:
         report = split_dataset(
             name,
             source,
             out_dir=out,
-            simplify_eps=DEFAULT_SIMPLIFY_EPS if simplify is None else simplify,
+            simplify_eps=simplify,
             train_extra=tuple(train_extra or ()),
             seed=seed,
             force=force,
@@ -133,17 +132,3 @@ def split(
     stderr.print(f"wrote {report.out_dir}: {counts} samples ({report.points_per_char:.1f} points per character)")
     for reason, n in sorted(report.skipped.items()):
         stderr.print(f"skipped {n:,}: {reason}")
-
-
-def resolve_data_dir(data: Path | None) -> Path:
-    """``--data``, or the first split dataset in the user data dir, in the table's order of preference."""
-    from scribe.paths import dataset_dir
-
-    if data is not None:
-        return data
-    for name in DATASETS:
-        if (dataset_dir(name) / META_FILE).is_file():
-            return dataset_dir(name)
-    raise ScribeError("no split dataset found in the data dir; run `scribe split NAME` first or pass --data DIR")
-
-

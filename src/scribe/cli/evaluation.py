@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from scribe.cli.app import app, bar_when, progress_bars
-from scribe.cli.datasets import resolve_data_dir
+from scribe.datasets import split_dataset_dir
 from scribe.errors import ScribeError
 from scribe.training import require_torch
+from scribe.training.options import option_default
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
 from scribe.writing.sampling import DEFAULT_BIAS
 
@@ -28,10 +29,10 @@ def evaluate_command(
     model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help=_MODEL_HELP)] = DEFAULT_MODEL,
     data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="val or test.")] = "val",
-    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Lines per batch.")] = 32,
-    per_batch: Annotated[bool, typer.Option("--per-batch", help="Print the figures of every batch.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Lines per batch.")] = option_default("batch_size"),
+    per_batch: Annotated[bool, typer.Option("--per-batch", help="Print the figures of every batch (handwriting models).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda.")] = option_default("device"),
     legibility: Annotated[bool, typer.Option("--legibility", hidden=True)] = False,
 ) -> None:
     """Teacher-forced figures of a model on a split dataset.
@@ -54,7 +55,7 @@ def evaluate_command(
     torch_device = pick_device(device)
     stored, network = load_model(resolve_model(model), torch_device)
     reading = Alphabet(stored.alphabet)
-    dataset = StrokeDataset(resolve_data_dir(data), split_name, alphabet=reading, stats=(stored.mean, stored.std))
+    dataset = StrokeDataset(split_dataset_dir(data), split_name, alphabet=reading, stats=(stored.mean, stored.std))
 
     def show_batch(number: int, batch_result: EvalResult) -> None:
         print(_format_result(batch_result, prefix=f"batch {number + 1}: "), flush=True)
@@ -76,7 +77,7 @@ def legibility_command(
     data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="Split whose texts (and real ink) are used: val or test.")] = "val",
     texts: Annotated[Path | None, typer.Option("--texts", metavar="FILE", help="One text per line to write instead. [default: texts of the --split]")] = None,
-    count: Annotated[int, typer.Option("-n", metavar="N", help="How many texts (drawn at random with --seed).")] = 100,
+    count: Annotated[int, typer.Option("-n", metavar="N", help="How many texts: drawn at random (with --seed) from the split, or the first N of --texts.")] = 100,
     bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
     style: Annotated[int | None, typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of text choice and sampling.")] = 0,
@@ -102,7 +103,7 @@ def legibility_command(
     if texts is not None:
         chosen, real_lines = _texts_to_write(texts, writer.model.alphabet)[:count], None
     else:
-        chosen, real_lines = dataset_lines(resolve_data_dir(data), count, seed, split_name)
+        chosen, real_lines = dataset_lines(split_dataset_dir(data), count, seed, split_name)
     options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style))
     with progress_bars("items") as bars:
         report = measure_legibility(writer.model, reader, chosen, options, real_lines=real_lines, seed=seed,
@@ -119,13 +120,13 @@ def legibility_command(
 
 def _texts_to_write(path: Path, alphabet: str) -> list[str]:
     """The non-empty lines of ``path``, fitted to the model's alphabet."""
-    from scribe.ink.text import check_text, decode_input, fit_to_alphabet
+    from scribe.ink.text import decode_input, fit_to_alphabet
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ScribeError(f"cannot read --texts {path}: {exc.strerror}") from exc
-    lines = [line.strip() for line in check_text(decode_input(data, str(path))).splitlines()]
+    lines = [line.strip() for line in decode_input(data, str(path)).splitlines()]
     fitted = [fit_to_alphabet(line, alphabet)[0] for line in lines if line]
     if not fitted:
         raise ScribeError(f"--texts {path} has no text; give one text per line")

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from scribe.cli.app import LOG_EVERY, app, stderr
-from scribe.cli.datasets import resolve_data_dir
+from scribe.datasets import split_dataset_dir
 from scribe.errors import ScribeError
 from scribe.training import require_torch
 from scribe.training.options import architecture_default, option_default, resolve_options
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 #: Flags whose values go to the library under another name.
 _OPTION_NAMES = {"data": "data_dir", "out": "out_dir"}
-
-
-def _default(name: str) -> str:
-    return f"[default: {option_default(name)}]"
 
 
 def _given(context: typer.Context) -> dict[str, Any]:
@@ -71,18 +67,18 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
 @app.command(name="train")
 def train_command(
     context: typer.Context,
-    kind: Annotated[str, typer.Option("--kind", metavar="KIND", help=f"{', '.join(KINDS)}.")] = option_default("kind"),
+    kind: Annotated[str, typer.Option("--kind", metavar="KIND", help="; ".join(f"{k.name}: {k.description}" for k in KINDS.values()) + ".")] = option_default("kind"),
     data: Annotated[Path | None, typer.Option("--data", metavar="DIR", help="Split dataset. [default: the one in the data dir]")] = None,
     out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Checkpoints and metrics. [default: runs/KIND]")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", metavar="N", help=f"Passes over the training data. {_default('epochs')}")] = option_default("epochs"),
+    epochs: Annotated[int, typer.Option("--epochs", metavar="N", help="Passes over the training data.")] = option_default("epochs"),
     max_steps: Annotated[int | None, typer.Option("--max-steps", metavar="N", help="Stop after N optimizer steps (instead of --epochs).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help=f"Lines per batch. {_default('batch_size')}")] = option_default("batch_size"),
-    lr: Annotated[float, typer.Option("--lr", metavar="RATE", help=f"Adam learning rate. {_default('lr')}")] = option_default("lr"),
+    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Lines per batch.")] = option_default("batch_size"),
+    lr: Annotated[float, typer.Option("--lr", metavar="RATE", help="Adam learning rate.")] = option_default("lr"),
     hidden: Annotated[int | None, typer.Option("--hidden", metavar="N", help=f"LSTM size. [default: {architecture_default('hidden')}]")] = None,
     layers: Annotated[int | None, typer.Option("--layers", metavar="N", help=f"LSTM layers. [default: {architecture_default('layers')}]")] = None,
     config: Annotated[Path | None, typer.Option("--config", metavar="FILE", help="TOML preset of training settings (flags win).")] = None,
-    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help=f"auto, cpu or cuda. {_default('device')}")] = option_default("device"),
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help=f"Seed of initialization and data order. {_default('seed')}")] = option_default("seed"),
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda.")] = option_default("device"),
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of initialization and data order.")] = option_default("seed"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pth exactly where it stopped.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in OUT (refused without it).")] = False,
     init_from: Annotated[Path | None, typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
@@ -97,7 +93,7 @@ def train_command(
     from scribe.training.kinds import TRAINING
     from scribe.training.trainer import train
 
-    options = resolve_options(config, _given(context), lambda: resolve_data_dir(None))
+    options = resolve_options(config, _given(context), lambda: split_dataset_dir())
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[loss]}"), TimeRemainingColumn()]
     is_main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
@@ -105,7 +101,7 @@ def train_command(
         state = train(options, _draw_training(progress))
     best_path = options.out_dir / "best.pth"
     if is_main and best_path.is_file():
-        best = f"{TRAINING[options.kind].score} {state.best_val:.1f}"
+        best = TRAINING[options.kind].score.format(state.best_val)
         stderr.print(f"done at step {state.step}: best validation {best}; {best_path}")
     elif is_main:
         stderr.print(f"done at step {state.step}: validation never gave a finite figure, so there is no best.pth; "
@@ -120,31 +116,20 @@ def export_command(
 ) -> None:
     """Turn a checkpoint into a portable float16 model file (.npz) that scribe loads fast."""
     require_torch()
-    from scribe.training.checkpoint import read_checkpoint
+    from scribe.training.checkpoint import export_model_file
 
-    if output.suffix != ".npz":
-        raise ScribeError(f"model files end in .npz, not {output.suffix or '(none)'}; name the output like model.npz")
-    model = read_checkpoint(checkpoint).model
-    model.builtin_styles = _style_ids(styles, len(model.style_writers))
-    model.save(output)
-    if model.kind.writes:
-        from scribe.writing.document import calibrate_model_file
-
-        advances = calibrate_model_file(output)
-        stderr.print("style widths (x-heights per character): " + ", ".join(f"{a:.2f}" for a in advances), markup=False)
+    model = export_model_file(checkpoint, output, _style_ids(styles))
+    if model.style_advances:
+        widths = ", ".join(f"{a:.2f}" for a in model.style_advances)
+        stderr.print(f"style widths (x-heights per character): {widths}", markup=False)
     stderr.print(f"wrote {output}", markup=False)
 
 
-def _style_ids(text: str | None, count: int) -> list[int] | None:
+def _style_ids(text: str | None) -> list[int] | None:
+    """``--styles 0,12,40`` as a list of ids (None when not given)."""
     if text is None:
         return None
     try:
-        ids = [int(part) for part in text.split(",") if part.strip()]
+        return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise ScribeError(f"--styles {text!r}: give comma-separated style ids like 0,12,40") from None
-    wrong = [i for i in ids if not 0 <= i <= count]
-    if wrong or not ids:
-        raise ScribeError(f"--styles: the model has styles 0 to {count}; {wrong or 'none given'} is not among them")
-    return ids
-
-

@@ -19,6 +19,7 @@ from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
 from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions
 from scribe.writing.stored import KINDS
+from scribe.writing.stylefile import style_file_kinds
 
 if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe
@@ -150,7 +151,7 @@ def write_command(
     format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=f"{', '.join(FORMATS)}. [default: from the extension]")] = None,
     model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
     style: Annotated[int | None, typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
-    style_file: Annotated[Path | None, typer.Option("--style-file", metavar="FILE", help="Write like this sample: SVG, JSON, .npz or IAM-OnDB XML.")] = None,
+    style_file: Annotated[Path | None, typer.Option("--style-file", metavar="FILE", help=f"Write like this sample: {style_file_kinds()}.")] = None,
     style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
     style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,

@@ -9,9 +9,13 @@ Nothing in this package imports torch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from scribe.datasets import deepwriting, iam_ondb
+from scribe.datasets.meta import META_FILE
 from scribe.datasets.spec import DatasetSpec
 from scribe.errors import ScribeError
+from scribe.paths import dataset_dir
 
 #: Every dataset, in order of preference: a command that needs a split dataset
 #: and is given none uses the first one split (IAM-OnDB, the larger, before DeepWriting).
@@ -29,6 +33,16 @@ def dataset_spec(name: str) -> DatasetSpec:
     if spec is None:
         raise ScribeError(f"unknown dataset {name!r}; choose one of {', '.join(dataset_names())}")
     return spec
+
+
+def split_dataset_dir(given: Path | None = None) -> Path:
+    """``given``, or the first split dataset in the data folder, in the table's order of preference."""
+    if given is not None:
+        return given
+    for name in DATASETS:
+        if (dataset_dir(name) / META_FILE).is_file():
+            return dataset_dir(name)
+    raise ScribeError("no split dataset found in the data folder; run `scribe split NAME` first or pass its `data_dir`")
 
 
 def accepted_sources() -> str:

@@ -37,7 +37,7 @@ from scribe.datasets.extract import extract_archive
 from scribe.datasets.spec import DatasetSpec
 from scribe.errors import ScribeError
 from scribe.paths import downloads_dir, raw_dir
-from scribe.progress import ProgressFn, no_progress
+from scribe.progress import ProgressFactory, ProgressFn, no_progress
 
 CHUNK_SIZE = 1 << 16
 HASH_CHUNK_SIZE = 1 << 20
@@ -45,7 +45,6 @@ HASH_CHUNK_SIZE = 1 << 20
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 MARKER_PREFIX = ".extracted-"
 
-ProgressFactory = Callable[[str, int | None], ProgressFn]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from scribe.datasets.meta import UNKNOWN_WRITER
 from scribe.progress import ProgressFn
 
 
@@ -39,7 +40,7 @@ class RawSample:
 
     sample_id: str
     text: str
-    writer: int = -1
+    writer: int = UNKNOWN_WRITER
     # The source's own split name, or None when it has none: a key of the dataset's
     # DatasetSpec.official_splits ("val1" for IAM-OnDB, "val" for DeepWriting).
     official_split: str | None = None

@@ -29,7 +29,7 @@ import numpy as np
 
 from scribe import paths
 from scribe.datasets import DATASETS, accepted_sources, dataset_spec
-from scribe.datasets.meta import META_FILE, DatasetMeta
+from scribe.datasets.meta import META_FILE, UNKNOWN_WRITER, DatasetMeta
 from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample
 from scribe.errors import ScribeError
 from scribe.ink.strokes import (
@@ -168,7 +168,7 @@ def _check_options(
         raise ScribeError("val_fraction + test_fraction must be below 1 so that training keeps some samples")
     eps = float(simplify_eps or 0.0)
     if eps < 0 or not np.isfinite(eps):
-        raise ScribeError(f"the simplification tolerance must be 0 or positive, not {simplify_eps}")
+        raise ScribeError(f"the simplification tolerance `simplify_eps` must be 0 or positive, not {simplify_eps}")
     return eps
 
 
@@ -338,7 +338,7 @@ def _assign_splits(
 
 def _group_key(sample: _Kept) -> str:
     """Writer id, or the form id (sample id minus its trailing ``-NN``) when the writer is unknown."""
-    if sample.writer != -1:
+    if sample.writer != UNKNOWN_WRITER:
         return f"writer {sample.writer}"
     return f"form {_FORM_SUFFIX.sub('', sample.sample_id)}"
 

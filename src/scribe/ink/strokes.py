@@ -111,6 +111,11 @@ def offsets_y_down_to_up(offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+def flip_y(xy: np.ndarray) -> np.ndarray:
+    """Absolute ``[x, y]`` points (n, 2) between y-up (the format) and y-down (a page, SVG): y negated, a copy."""
+    return np.asarray(xy, dtype=np.float64) * [1.0, -1.0]
+
+
 def split_strokes(offsets: np.ndarray) -> list[np.ndarray]:
     """The strokes of a line as absolute float64 ``(n, 2)`` arrays of ``[x, y_up]``, in writing order.
 

@@ -13,7 +13,14 @@ from scribe.errors import ScribeError
 INSTALL_HINT = "pip install 'scribe-handwriting[train]'"
 
 
+#: What the ``[train]`` extra installs and the training room imports (writing needs neither).
+EXTRA_MODULES = {"torch": "PyTorch", "rapidfuzz": "rapidfuzz"}
+
+
 def require_torch() -> None:
-    """Raise a one-line ScribeError when PyTorch is not installed (writing never needs it)."""
-    if importlib.util.find_spec("torch") is None:
-        raise ScribeError(f"training, evaluation and checkpoints need PyTorch, which is not installed: {INSTALL_HINT}")
+    """Raise a one-line ScribeError when the ``[train]`` extra (PyTorch, rapidfuzz) is not installed."""
+    missing = [name for module, name in EXTRA_MODULES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ScribeError(
+            f"training, evaluation and checkpoints need {' and '.join(missing)}, which is not installed: {INSTALL_HINT}"
+        )

@@ -25,7 +25,7 @@ from scribe.ink.alphabet import Alphabet
 from scribe.training.kinds import build_network
 from scribe.training.networks import HandwritingModel
 from scribe.training.recognizer import Recognizer
-from scribe.writing.stored import StoredModel, read_stored_model
+from scribe.writing.stored import StoredModel, missing_model_file, read_stored_model
 
 
 @dataclass
@@ -62,7 +62,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     """Load and check a scribe checkpoint without running any pickled code."""
     path = Path(path)
     if not path.is_file():
-        raise ScribeError(f"model file {path} not found; check the path")
+        raise missing_model_file(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
@@ -76,6 +76,32 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise ScribeError(f"{path} is a damaged scribe checkpoint (a weight is not a tensor)") from exc
     header = {key: value for key, value in raw.items() if key not in ("state_dict", "training")}
     return Checkpoint(StoredModel.from_header(header, weights, str(path)), raw.get("training"))
+
+
+def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None = None) -> StoredModel:
+    """Turn a training checkpoint into a portable float16 model file (:meth:`StoredModel.save`).
+
+    ``styles`` curates the built-in styles, in order (writer-style ids, 0 = any
+    writer); None keeps every learned style. A model that writes then measures each
+    built-in style's width per character, which word wrapping uses
+    (:func:`scribe.writing.document.calibrate_model_file`).
+    """
+    if Path(output).suffix != ".npz":
+        raise ScribeError(f"model files end in .npz, not {Path(output).suffix or '(none)'}; name the output like model.npz")
+    model = read_checkpoint(checkpoint).model
+    if styles is not None:
+        wrong = [style for style in styles if not 0 <= style <= len(model.style_writers)]
+        if wrong or not styles:
+            raise ScribeError(
+                f"the model has styles 0 to {len(model.style_writers)}; `styles` {wrong or 'none given'} are not among them"
+            )
+    model.builtin_styles = styles
+    model.save(output)
+    if model.kind.writes:
+        from scribe.writing.document import calibrate_model_file
+
+        model.style_advances = calibrate_model_file(output)
+    return model
 
 
 def load_network(model: StoredModel, device: torch.device | str = "cpu") -> HandwritingModel | Recognizer:

@@ -33,7 +33,7 @@ class KindTraining:
     build: Callable[[Any], HandwritingModel | Recognizer]
     loss: Loss
     evaluate: Evaluation
-    score: str  # what the evaluation's score is, for messages
+    score: str  # how to show the evaluation's score, a format string
 
 
 def kl_weight(step: int, options: TrainOptions) -> float:
@@ -82,9 +82,9 @@ def _build_recognizer(config: RecognizerConfig) -> Recognizer:
 
 
 TRAINING: dict[str, KindTraining] = {
-    GRAVES: KindTraining(_build_writer, writer_loss, evaluate, "nll nats/seq"),
-    VAE: KindTraining(_build_writer, writer_loss, evaluate, "nll nats/seq"),
-    RECOGNIZER: KindTraining(_build_recognizer, recognizer_loss, evaluate_recognizer, "CER %"),
+    GRAVES: KindTraining(_build_writer, writer_loss, evaluate, "nll {:.1f} nats/seq"),
+    VAE: KindTraining(_build_writer, writer_loss, evaluate, "nll {:.1f} nats/seq"),
+    RECOGNIZER: KindTraining(_build_recognizer, recognizer_loss, evaluate_recognizer, "CER {:.1f}%"),
 }
 
 

@@ -105,9 +105,6 @@ def _stroke_path(points: np.ndarray) -> str:
 # --------------------------------------------------------------------------- PNG and PDF
 
 
-# --------------------------------------------------------------------------- PNG and PDF
-
-
 def svg_to_png(svg: str, dpi: float = DEFAULT_DPI) -> bytes:
     """Rasterize an SVG page at ``dpi`` pixels per inch; a page without background stays transparent."""
     import cairosvg

@@ -18,7 +18,7 @@ import numpy as np
 
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, LineMetrics, measure_strokes
-from scribe.ink.strokes import split_strokes
+from scribe.ink.strokes import flip_y, split_strokes
 
 #: Paper sizes in millimetres, width x height.
 PAGE_SIZES: dict[str, tuple[float, float]] = {
@@ -248,4 +248,5 @@ def _place(strokes: list[np.ndarray], m: LineMetrics, scale: float, baseline_y: 
     if width * scale > setup.text_width:
         scale = setup.text_width / width
     x0 = setup.margin + ((setup.text_width - width * scale) / 2 if setup.align == "center" else 0.0)
-    return PlacedLine([np.column_stack([x0 + (s[:, 0] - left) * scale, baseline_y - s[:, 1] * scale]) for s in local])
+    origin = np.array([x0 - left * scale, baseline_y])  # where the line's baseline starts on the page (mm, y down)
+    return PlacedLine([origin + flip_y(s) * scale for s in local])

@@ -86,7 +86,7 @@ def bidirectional(
 
 @dataclass
 class Mixture:
-    """The mixture head's output for one step (NumPy twin of ``model.MixtureParams``)."""
+    """The mixture head's output for one step (NumPy twin of ``scribe.training.networks.MixtureParams``)."""
 
     pi_logits: np.ndarray  # (B, M)
     mu: np.ndarray  # (B, M, 2)
@@ -115,7 +115,6 @@ class InferenceModel:
         if not model.kind.writes:
             raise ScribeError(f"this is a {model.kind.name} model, which reads handwriting; writing needs a model that writes")
         assert isinstance(model.config, WriterConfig)  # every kind that writes has a WriterConfig
-        self.stored = model
         self.config: WriterConfig = model.config
         self.is_vae = model.config.kind == VAE
         self.alphabet = model.alphabet

@@ -16,7 +16,7 @@ from pathlib import Path
 from scribe.errors import ScribeError
 from scribe.paths import models_dir
 from scribe.progress import ProgressFn, no_progress
-from scribe.writing.stored import GRAVES, RECOGNIZER
+from scribe.writing.stored import GRAVES, RECOGNIZER, missing_model_file
 
 
 @dataclass(frozen=True)
@@ -106,5 +106,5 @@ def resolve_model(name_or_path: str | Path, progress: ProgressFn = no_progress) 
     if path.is_file():
         return path
     if path.suffix in (".npz", ".pth") or "/" in text:
-        raise ScribeError(f"model file {path} not found; check the path")
+        raise missing_model_file(path)
     raise _unknown(text)

@@ -27,7 +27,7 @@ import numpy as np
 
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
-from scribe.ink.strokes import denormalize, normalize
+from scribe.ink.strokes import denormalize, normalize, offsets_to_points
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
 
@@ -236,7 +236,7 @@ def _is_trailing_mark(line: SampledLine, start: int) -> bool:
     """
     if start == 0 or not (line.focus[start:] >= len(line.text)).all():
         return False
-    x = np.cumsum(line.offsets[:, 0])  # row k + 1 is where step k puts the pen
+    x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
     return bool(x[start + 1 :].min() > x[1 : start + 1].max())
 
 
@@ -275,7 +275,7 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
         problems.append(f"took {line.steps} points for {len(line.text)} characters")
     if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
         problems.append(f"lost its place: the window fell back {setback} letters")
-    width = np.ptp(np.cumsum(line.offsets[:, 0])) if len(line.offsets) else 0.0
+    width = np.ptp(offsets_to_points(line.offsets)[:, 0]) if len(line.offsets) else 0.0
     typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
     if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
         problems.append(f"ink {width / typical:.1f} times as wide as usual")

@@ -204,7 +204,7 @@ class StoredModel:
         """Read a portable model file (``.npz``), nothing pickled."""
         path = Path(path)
         if not path.is_file():
-            raise ScribeError(f"model file {path} not found; check the path")
+            raise missing_model_file(path)
         try:
             with np.load(path, allow_pickle=False) as npz:
                 header = json.loads(str(npz["meta"]))
@@ -212,6 +212,11 @@ class StoredModel:
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise ScribeError(f"{path} is not a readable scribe model file ({str(exc)[:120]})") from exc
         return cls.from_header(header, weights, str(path))
+
+
+def missing_model_file(path: Path) -> ScribeError:
+    """The error for a model file or checkpoint that is not where the user said."""
+    return ScribeError(f"model file {path} not found; check the path")
 
 
 def _vector(values: Any) -> np.ndarray:

@@ -22,11 +22,13 @@ import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from scribe.datasets.iam_ondb import read_iam_ondb_xml
+from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS  # the training data was thinned as split thins it
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify, strokes_to_offsets
@@ -34,25 +36,27 @@ from scribe.ink.text import fit_to_alphabet
 from scribe.safeio import parse_xml_safely
 from scribe.writing.network import InferenceModel
 
-SIMPLIFY_EPS = 3.5  # model units, as scribe split's default for IAM-OnDB
 CURVE_SAMPLES = 8  # points per Bezier segment
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _COMMAND = re.compile(r"([MmLlHhVvCcSsQqTtAaZz])([^MmLlHhVvCcSsQqTtAaZz]*)")
 _TRANSFORM = re.compile(r"(matrix|translate|scale|rotate)\s*\(([^)]*)\)")
 _SVG_NS = "{http://www.w3.org/2000/svg}"
+MAX_STYLE_FILE_BYTES = 2_000_000  # a line of handwriting is a few kilobytes in any of the formats
 
 
 def read_style_file(path: Path, style_text: str | None, model: InferenceModel) -> tuple[np.ndarray, str]:
     """The handwriting in ``path`` as offsets in the model's units, and the text it shows."""
     path = Path(path)
+    if path.suffix.lower() not in READERS:
+        raise ScribeError(f"style sample {path}: unknown kind of file; use {style_file_kinds()}")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_STYLE_FILE_BYTES + 1)
     except OSError as exc:
         raise ScribeError(f"cannot read the style sample {path}: {exc.strerror}; check the path") from exc
-    readers = {".svg": _read_svg, ".json": _read_json, ".npz": _read_npz, ".xml": _read_xml}
-    if path.suffix.lower() not in readers:
-        raise ScribeError(f"style sample {path}: unknown kind of file; use .svg, .json, .npz or an IAM-OnDB .xml")
-    offsets, file_text = readers[path.suffix.lower()](data, str(path))
+    if len(data) > MAX_STYLE_FILE_BYTES:
+        raise ScribeError(f"style sample {path} is over {MAX_STYLE_FILE_BYTES:,} bytes; one line of handwriting is far less")
+    offsets, file_text = READERS[path.suffix.lower()][1](data, str(path))
     if offsets is None:
         raise ScribeError(f"style sample {path} holds no strokes; it must show one line of handwriting")
     words = style_text if style_text is not None else file_text
@@ -70,7 +74,7 @@ def _to_model_units(offsets: np.ndarray, model: InferenceModel) -> np.ndarray:
     target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
     scaled = offsets.astype(np.float64)
     scaled[:, :2] *= target / height
-    return points_to_offsets(simplify(offsets_to_points(scaled), SIMPLIFY_EPS), y_down=False)
+    return points_to_offsets(simplify(offsets_to_points(scaled), DEFAULT_SIMPLIFY_EPS), y_down=False)
 
 
 def _from_strokes(strokes: list[np.ndarray]) -> np.ndarray | None:
@@ -219,3 +223,19 @@ def _path_strokes(d: str) -> list[np.ndarray]:
             if kind not in ("C", "S"):
                 last_control = None
     return [np.array(points) for points in strokes]
+
+
+Reader = Callable[[bytes, str], tuple[np.ndarray | None, str | None]]
+#: Each kind of style sample: its suffix, what it is, and how it is read.
+READERS: dict[str, tuple[str, Reader]] = {
+    ".svg": ("an SVG of single-line strokes", _read_svg),
+    ".json": ('a JSON {"text", "strokes"}', _read_json),
+    ".npz": ("a stroke .npz", _read_npz),
+    ".xml": ("an IAM-OnDB line .xml", _read_xml),
+}
+
+
+def style_file_kinds() -> str:
+    """The accepted kinds of style sample, for help and messages."""
+    kinds = [description for description, _ in READERS.values()]
+    return ", ".join(kinds[:-1]) + " or " + kinds[-1]

@@ -51,7 +51,7 @@ def test_a_downloaded_model_is_verified_cached_and_used_by_name(hosted: tuple[Se
     assert reported and reported[-1] == (len(data), len(data))
     assert resolve_model("tiny-online") == path  # from the cache: no second request
     assert host.routes["/models/tiny-online.npz"].hits == 1
-    assert load_inference_model(path).stored.kind.name == "graves"
+    assert StoredModel.load(path).kind.name == "graves" and not load_inference_model(path).is_vae
 
 
 def test_a_download_that_fails_verification_leaves_nothing(
