@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import tiny_model_file, tiny_options, write_split_dataset
@@ -234,3 +235,63 @@ def test_training_settings_are_checked_before_training(tiny_dataset: Path, tmp_p
     assert not (tmp_path / "run").exists()
     result = scribe("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--batch-size", "0")
     assert_one_line_error(result, "--batch-size must be a whole number at least 1, not 0")
+
+
+def test_utf16_input_is_named_as_such(model: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes("hello there".encode("utf-16"))
+    result = scribe("write", "--input", str(notes), "-o", str(tmp_path / "x.svg"), "--model", str(model))
+    assert_one_line_error(result, "UTF-16", "iconv -f utf-16")
+
+
+def test_a_model_with_nan_weights_is_refused(model: Path, tmp_path: Path) -> None:
+    from scribe.writing.stored import StoredModel
+
+    stored = StoredModel.load(model)
+    stored.weights[next(iter(stored.weights))][0] = np.nan
+    stored.save(tmp_path / "diverged.npz")
+    result = scribe("write", "hello", "-o", str(tmp_path / "x.svg"), "--model", str(tmp_path / "diverged.npz"))
+    assert_one_line_error(result, "NaN or infinite weights", "diverged")
+
+
+def test_damaged_files_never_suggest_unpickling(tmp_path: Path) -> None:
+    from scribe.writing.stored import StoredModel
+
+    evil = tmp_path / "model.npz"
+    np.savez(evil, meta=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ScribeError) as caught:
+        StoredModel.load(evil)
+    assert "pickle" not in str(caught.value) and "trust" not in str(caught.value)
+
+
+def test_resume_from_a_best_checkpoint_or_after_a_torn_log(tiny_dataset: Path, tmp_path: Path) -> None:
+    from scribe.training.trainer import train
+
+    out = tmp_path / "run"
+    train(tiny_options(tiny_dataset, out, max_steps=2))
+    with open(out / "metrics.jsonl", "a") as log:
+        log.write('{"event": "train", "st')  # the line a crash cut
+    assert train(tiny_options(tiny_dataset, out, max_steps=3, resume=True)).step == 3
+    (out / "last.pth").write_bytes((out / "best.pth").read_bytes())
+    with pytest.raises(ScribeError, match="no training state"):
+        train(tiny_options(tiny_dataset, out, max_steps=4, resume=True))
+
+
+def test_export_names_the_styles_that_do_not_exist(tiny_dataset: Path, tmp_path: Path) -> None:
+    from scribe.training.trainer import train
+
+    train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=1))
+    result = scribe("export", str(tmp_path / "run" / "best.pth"), str(tmp_path / "m.npz"), "--styles", "0,99")
+    assert_one_line_error(result, "--styles [99]")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_source_without_validation_lines_gets_a_writer_disjoint_one(tmp_path: Path) -> None:
+    from helpers import make_compact_npz
+    from scribe.datasets.split import split_dataset
+
+    arrays = make_compact_npz(tmp_path / "lines.npz", n_lines=24)
+    arrays["split"] = np.full_like(arrays["split"], "train")  # a sample of the dataset: official "train" only
+    np.savez(tmp_path / "lines.npz", **arrays)
+    report = split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=tmp_path / "out")
+    assert report.counts["val"] > 0 and report.notes and "held out" in report.notes[0]

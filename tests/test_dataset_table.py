@@ -79,10 +79,10 @@ def test_a_new_dataset_is_one_table_entry(tmp_path: Path, scribe_home: Path, mon
     monkeypatch.setitem(DATASETS, "toy", toy_spec())
     (tmp_path / "lines.toy").write_text("one line\nanother line\nthird line\n")
     report = split_dataset("toy", tmp_path / "lines.toy")
-    assert report.counts == {"train": 2, "val": 0, "test": 1}
+    assert report.counts == {"train": 1, "val": 1, "test": 1}  # one writer held out: the source has no validation split
     meta = json.loads((paths.dataset_dir("toy") / "meta.json").read_text())
     assert (meta["dataset"], meta["source_format"], meta["units"]) == ("toy", "toy-txt", "toy units")
-    assert meta["preprocessing"]["steps"] == ["none"] and meta["split_method"] == "official"
+    assert meta["preprocessing"]["steps"] == ["none"] and meta["split_method"].startswith("official; validation held out")
     with pytest.raises(ScribeError, match=r"holds toy data \(toy-txt\), not iam-ondb; run `scribe split toy`"):
         split_dataset("iam-ondb", tmp_path / "lines.toy", out_dir=tmp_path / "out")
     (tmp_path / "notes.txt").write_text("not a dataset")

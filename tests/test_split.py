@@ -223,7 +223,7 @@ def test_tars_without_split_lists_use_a_random_split(tmp_path: Path) -> None:
     report = split_dataset("iam-ondb", tmp_path / "downloads", out_dir=tmp_path / "out", seed=3)
     assert sum(report.counts.values()) == 7
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
-    assert meta["split_method"] == "writer-disjoint random, seed 3"
+    assert meta["split_method"].startswith("writer-disjoint random, seed 3")
     # Writers are unknown, so each form stays in one split.
     files = load_split(tmp_path / "out")
     forms = {split: {sample_id.rsplit("-", 1)[0] for sample_id in samples} for split, samples in files.items()}

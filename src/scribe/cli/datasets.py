@@ -132,3 +132,5 @@ def split(
     stderr.print(f"wrote {report.out_dir}: {counts} samples ({report.points_per_char:.1f} points per character)")
     for reason, n in sorted(report.skipped.items()):
         stderr.print(f"skipped {n:,}: {reason}")
+    for note in report.notes:
+        stderr.print(f"note: {note}", markup=False)

@@ -21,13 +21,14 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scribe import paths
+from scribe.atomic import cannot_write
 from scribe.datasets import DATASETS, accepted_sources, dataset_spec
 from scribe.datasets.meta import META_FILE, UNKNOWN_WRITER, DatasetMeta
 from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample
@@ -62,6 +63,7 @@ class SplitReport:
     skipped: dict[str, int]  # reason -> samples left out
     alphabet: str
     points_per_char: float  # median over kept samples of points / characters
+    notes: list[str] = field(default_factory=list)  # what the caller should tell the user
 
 
 @dataclass
@@ -123,16 +125,44 @@ def split_dataset(
             by_split[split].append(sample)
     if not any(by_split.values()):
         raise ScribeError(f"no sample of {source} has a usable split; check the source or pass `train_extra`")
+    had_validation = bool(by_split["val"])
+    notes = [] if train_extra else _hold_out_validation(by_split, seed, val_fraction or 0.1)  # train_extra: as asked
+    if by_split["val"] and not had_validation:
+        split_method += f"; validation held out of training by writer, seed {seed}"
 
     meta = _meta(spec, found, loaded, by_split, split_method, train_extra, skipped)
-    _write(out_dir, by_split, meta)
-    return SplitReport(
-        out_dir=out_dir,
-        counts=meta.counts,
-        skipped=meta.skipped,
-        alphabet=meta.alphabet,
-        points_per_char=float(meta.points_per_char or 0.0),
-    )
+    try:
+        _write(out_dir, by_split, meta)
+    except OSError as exc:  # a read-only or full destination: the old dataset, if any, is untouched
+        raise cannot_write(out_dir, exc) from exc
+    return SplitReport(out_dir, meta.counts, meta.skipped, meta.alphabet, float(meta.points_per_char or 0.0), notes)
+
+
+def _hold_out_validation(by_split: dict[str, list[_Kept]], seed: int, fraction: float) -> list[str]:
+    """Give a source without validation samples a writer-disjoint validation split taken from training.
+
+    Training needs validation lines to choose its best checkpoint; a source whose
+    official splits are all training (a sample of a dataset) would otherwise split
+    into "val 0" and leave ``scribe train`` unable to start. Whole writers (forms
+    when the writer is unknown), drawn with ``seed``, move to validation until it
+    holds ``fraction`` of the lines; at least one, and never the last one, moves.
+    Returns the note to show.
+    """
+    train = by_split["train"]
+    if by_split["val"] or not train:
+        return []
+    groups: dict[str, list[_Kept]] = {}
+    for sample in train:
+        groups.setdefault(_group_key(sample), []).append(sample)
+    if len(groups) < 2:
+        return ["the source has no validation split and one writer only; training will have no validation lines"]
+    order = [sorted(groups)[i] for i in np.random.default_rng(seed).permutation(len(groups))]
+    held: list[str] = []
+    while len(held) < len(order) - 1 and (not held or sum(len(groups[k]) for k in held) < fraction * len(train)):
+        held.append(order[len(held)])
+    by_split["val"] = [sample for key in held for sample in groups[key]]
+    by_split["train"] = [sample for sample in train if _group_key(sample) not in held]
+    return [f"the source has no validation split: {len(by_split['val'])} lines of {len(held)} writer(s) were held out for it"]
 
 
 def _check_out_dir(out_dir: Path, force: bool) -> None:

@@ -269,6 +269,12 @@ def decode_input(data: bytes, source: str) -> str:
     Any other encoding is refused rather than guessed, naming ``source`` and the
     first bad byte, because a wrong guess would silently write the wrong letters.
     """
+    head = data[:200]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head.count(0) > len(head) // 4:
+        raise ScribeError(
+            f"{source} is UTF-16 text or binary data, not UTF-8; if it is text, re-save it as UTF-8, "
+            "e.g. with `iconv -f utf-16 -t utf-8 OLD > NEW`"
+        )
     bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
     try:
         return data[len(bom) :].decode("utf-8")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from scribe.atomic import atomic_write
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
 from scribe.training.kinds import build_network
 from scribe.training.networks import HandwritingModel
@@ -66,8 +66,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ScribeError(f"{path} is not a readable scribe checkpoint ({reason[:120]})") from exc
+        raise ScribeError(f"{path} is not a readable scribe checkpoint ({reason(exc)})") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or not isinstance(raw.get("state_dict"), dict):
         raise ScribeError(f"{path} is not a scribe checkpoint (no format_version/state_dict)")
     try:
@@ -110,7 +109,7 @@ def load_network(model: StoredModel, device: torch.device | str = "cpu") -> Hand
     try:
         network.load_state_dict({name: torch.from_numpy(value) for name, value in model.weights.items()})
     except RuntimeError as exc:
-        raise ScribeError(f"the model's weights do not fit its config ({str(exc).splitlines()[0][:120]})") from exc
+        raise ScribeError(f"the model's weights do not fit its config ({reason(exc)})") from exc
     return network.to(device).eval()
 
 

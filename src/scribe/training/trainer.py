@@ -199,7 +199,9 @@ class Trainer:
         if not path.is_file():
             raise ScribeError(f"cannot resume: {path} not found; start a new run or point at the run's folder")
         checkpoint = read_checkpoint(path)
-        if checkpoint.model.config != self.model.config or checkpoint.training is None:
+        if checkpoint.training is None:
+            raise ScribeError(f"cannot resume {path}: it holds no training state (a best.pth?); resume from a last.pth")
+        if checkpoint.model.config != self.model.config:
             raise ScribeError(f"cannot resume {path}: it was trained with other model settings; use the same ones")
         training = checkpoint.training
         self.model.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.model.weights.items()})
@@ -233,7 +235,7 @@ class Trainer:
         log = self.out_dir / "metrics.jsonl"
         if not self.runtime.is_main or not log.is_file():
             return
-        kept = [line for line in log.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= self.state.step]
+        kept = [line for line in log.read_text(encoding="utf-8").splitlines() if _logged_step(line) <= self.state.step]
         log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def _checkpoint(self, name: str, with_training: bool) -> None:
@@ -371,6 +373,14 @@ class Trainer:
             self._checkpoint("last.pth", with_training=True)
         self.on_event(TrainEvent("done", self.state.step, self.total_steps, metrics={"best_val": self.state.best_val}))
         return self.state
+
+
+def _logged_step(line: str) -> float:
+    """The step of a metrics.jsonl record; a line torn by a crash (what resuming is for) counts as after any step."""
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return math.inf
 
 
 @contextmanager

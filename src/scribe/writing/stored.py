@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from scribe.atomic import atomic_write
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
 
 GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"  # the model kinds, rows of KINDS below
 FORMAT_VERSION = 1  # of the header, shared by model files and training checkpoints
@@ -176,7 +176,7 @@ class StoredModel:
         try:
             config = model_kind(str(header["kind"])).config.from_dict(dict(header["config"]))
             normalization = header["normalization"]
-            return cls(
+            model = cls(
                 config=config,
                 alphabet=str(header["alphabet"]),
                 mean=_vector(normalization["mean"]),
@@ -189,7 +189,14 @@ class StoredModel:
                 style_advances=[float(a) for a in header.get("style_advances") or []],
             )
         except (KeyError, TypeError, ValueError, ScribeError) as exc:
-            raise ScribeError(f"{source} is a damaged scribe model ({str(exc)[:120]})") from exc
+            raise ScribeError(f"{source} is a damaged scribe model ({reason(exc)})") from exc
+        broken = sorted(name for name, value in model.weights.items() if not np.isfinite(value).all())
+        if broken:
+            raise ScribeError(
+                f"{source} has NaN or infinite weights ({broken[0]}{' and more' if len(broken) > 1 else ''}): "
+                "it was saved from a diverged run; use an earlier checkpoint"
+            )
+        return model
 
     def save(self, path: Path, dtype: type = np.float16) -> None:
         """Write the portable model file atomically (weights stored as ``dtype``)."""
@@ -210,7 +217,7 @@ class StoredModel:
                 header = json.loads(str(npz["meta"]))
                 weights = {k[len(PARAM_PREFIX) :]: npz[k] for k in npz.files if k.startswith(PARAM_PREFIX)}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise ScribeError(f"{path} is not a readable scribe model file ({str(exc)[:120]})") from exc
+            raise ScribeError(f"{path} is not a readable scribe model file ({reason(exc)})") from exc
         return cls.from_header(header, weights, str(path))
 
 
