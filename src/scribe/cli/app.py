@@ -10,6 +10,7 @@ Messages and progress bars go to stderr; stdout is kept for data. A
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
@@ -73,6 +74,7 @@ FLAGS = {
 }
 _PARAMETER = re.compile(r"`([a-z_0-9]+)`")
 
+PLAIN_PROGRESS_SECONDS = 10.0  # between progress lines when stderr is a file or a pipe
 INTERRUPTED = 130  # the exit status of a command stopped with Ctrl-C (128 + SIGINT)
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
 PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
@@ -116,6 +118,8 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
     progress = Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal)
 
     def factory(description: str, total: int | None) -> ProgressFn:
+        if not stderr.is_terminal:  # a log file gets a plain line now and then, not a bar
+            return _plain_progress(description)
         progress.start()
         task = progress.add_task(description, total=total)
 
@@ -129,6 +133,19 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
     finally:
         if progress.live.is_started:
             progress.stop()
+
+
+def _plain_progress(description: str) -> ProgressFn:
+    """A progress callback for a log: one line at most every :data:`PLAIN_PROGRESS_SECONDS`."""
+    last = time.monotonic()
+
+    def report(completed: int, total: int | None) -> None:
+        nonlocal last
+        if time.monotonic() - last >= PLAIN_PROGRESS_SECONDS:
+            last = time.monotonic()
+            stderr.print(f"{description}: {completed:,}" + (f"/{total:,}" if total else ""), markup=False)
+
+    return report
 
 
 def bar_when(bars: ProgressFactory, description: str, min_total: int) -> ProgressFn:
