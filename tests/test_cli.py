@@ -103,7 +103,7 @@ def test_preset_values_lose_only_to_flags_given_on_the_command_line(tmp_path: Pa
 
 def test_library_messages_name_parameters_and_the_cli_shows_them_as_flags(tmp_path: Path, scribe_home: Path) -> None:
     """The library says `from_files`, `sha256`, `text`; the command line says --from-file, --sha256, TEXT."""
-    from scribe.cli.app import FLAGS, cli_terms
+    from scribe.cli.core import FLAGS, cli_terms
 
     assert cli_terms("pass a mirror in `urls` or `from_files`; run `scribe split NAME`") == (
         "pass a mirror in --url or --from-file; run `scribe split NAME`"

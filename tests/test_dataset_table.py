@@ -19,7 +19,7 @@ def test_cli_help_lists_every_dataset_in_the_table() -> None:
     from typer.testing import CliRunner
 
     from scribe.cli import app
-    from scribe.cli.app import cli_terms
+    from scribe.cli.core import cli_terms
     from scribe.datasets import DATASETS
 
     def help_of(command: str) -> str:

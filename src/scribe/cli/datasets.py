@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from scribe.cli.app import app, cli_terms, progress_bars, stderr
+from scribe.cli.core import app, cli_terms, progress_bars, stderr
 from scribe.datasets import DATASETS, accepted_sources, dataset_names
 from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scribe.cli.app import app, bar_when, progress_bars
+from scribe.cli.core import app, bar_when, progress_bars
 from scribe.datasets import split_dataset_dir
 from scribe.errors import ScribeError
 from scribe.training import require_torch

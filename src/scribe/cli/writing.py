@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from scribe.cli.app import PROGRESS_MIN_LINES, app, bar_when, progress_bars, stderr
+from scribe.cli.core import PROGRESS_MIN_LINES, app, bar_when, progress_bars, stderr
 from scribe.errors import ScribeError
 from scribe.writing.formats import DEFAULT_DPI, FORMATS
 from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
