@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Server, make_handler, write_split_dataset
+from helpers.basics import write_split_dataset
+from helpers.server import Server, make_handler
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import tiny_model_file, tiny_options, write_split_dataset
+from helpers.basics import tiny_model_file, tiny_options, write_split_dataset
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
 from scribe.writing.document import Scribe
@@ -287,7 +287,7 @@ def test_export_names_the_styles_that_do_not_exist(tiny_dataset: Path, tmp_path:
 
 
 def test_a_source_without_validation_lines_gets_a_writer_disjoint_one(tmp_path: Path) -> None:
-    from helpers import make_compact_npz
+    from helpers.files import make_compact_npz
     from scribe.datasets.split import split_dataset
 
     arrays = make_compact_npz(tmp_path / "lines.npz", n_lines=24)

@@ -11,17 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import (
+from helpers.basics import SHARED_DATA, needs_shared_data
+from helpers.files import (
     DEEPWRITING_LABEL_KEYS,
     DEFAULT_IAM_FORMS,
-    SHARED_DATA,
     iam_line_points,
     iam_line_xml,
     make_compact_npz,
     make_deepwriting_npz,
     make_iam_raw_tree,
     make_iam_tars,
-    needs_shared_data,
     npy_bytes,
     object_array,
     splice_npz_member,

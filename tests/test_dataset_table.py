@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import make_compact_npz
+from helpers.files import make_compact_npz
 from scribe import paths
 from scribe.datasets.spec import RawSample
 from scribe.datasets.split import split_dataset

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import socket
 import tarfile
+import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from helpers import Server
+from helpers.server import Server
 from scribe.datasets import DATASETS
 from scribe.datasets.deepwriting import find_deepwriting_files
 from scribe.datasets.download import download_dataset, download_file, sha256_file
 from scribe.datasets.extract import extract_archive
+from scribe.datasets.spec import Source
 from scribe.errors import ScribeError
 from scribe.progress import ProgressFn
 
@@ -36,7 +41,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-FAST = {"backoff": 0.01, "timeout": (2, 5)}
+FAST = {"backoff": 0.01, "connect_timeout": 2, "stall_seconds": 5}
 
 
 # --------------------------------------------------------------------------- download_file
@@ -132,8 +137,8 @@ def test_forbidden_explains_registration(server: Server, tmp_path: Path) -> None
 
 def test_checksum_mismatch_removes_file(server: Server, tmp_path: Path) -> None:
     url = server.add("/file.bin", PAYLOAD)
-    with pytest.raises(ScribeError, match=f"expected sha256 {'0' * 64}, got {_sha(PAYLOAD)}.*`sha256`"):
-        download_file(url, tmp_path / "file.bin", sha256="0" * 64, **FAST)
+    with pytest.raises(ScribeError, match=f"expected sha256 {'0' * 64}, got {_sha(PAYLOAD)}.*retry$"):
+        download_file(url, tmp_path / "file.bin", sha256="0" * 64, **FAST)  # not the user's checksum: no `sha256` advice
     assert list(tmp_path.iterdir()) == []
 
 
@@ -153,6 +158,79 @@ def test_connection_refused(tmp_path: Path) -> None:
         download_file(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", retries=1, **FAST)
 
 
+@pytest.mark.parametrize(("behaviour", "expected"), [
+    ("silent", r"the server at 127\.0\.0\.1 stopped sending data \(nothing for 0\.5 s after connecting\)"),
+    ("stall", r"after [\d,]+ of 409,600 bytes \(the server stopped sending data\); run the same command again"),
+    ("slow", r"\(the server sends data too slowly: under 1,024 bytes in 0\.5 s\)"),
+])
+def test_stalled_servers_fail_fast_and_say_so(server: Server, tmp_path: Path, behaviour: str, expected: str) -> None:
+    url = server.add("/stalls.bin", PAYLOAD, behaviour)
+    started = time.monotonic()
+    with pytest.raises(ScribeError, match=expected) as info:
+        download_file(url, tmp_path / "stalls.bin", retries=0, connect_timeout=2, stall_seconds=0.5)
+    assert time.monotonic() - started < 5 and "could not connect" not in str(info.value)
+
+
+@pytest.mark.parametrize(("behaviour", "limits", "expected"), [
+    ("endless", {"max_bytes": 100_000}, r"is larger than the 100,000 bytes allowed for one download"),
+    ("endless", {"size": 100_000}, r"expected 100,000 bytes, the server sends more"),
+    ("normal", {"max_bytes": 100_000}, r"is larger than the 100,000 bytes allowed"),  # told by Content-Length
+    ("normal", {"size": 100_000}, r"expected 100,000 bytes, the server has 409,600"),
+])
+def test_oversized_bodies_are_refused(server: Server, tmp_path: Path, behaviour: str, limits: dict, expected: str) -> None:
+    url = server.add("/big.bin", PAYLOAD, behaviour)
+    with pytest.raises(ScribeError, match=expected):
+        download_file(url, tmp_path / "big.bin", retries=2, **limits, **FAST)
+    assert list(tmp_path.iterdir()) == [] and len(server.requests) == 1  # not retried
+
+
+def test_content_encoding_is_not_decoded(server: Server, tmp_path: Path) -> None:
+    packed = gzip.compress(PAYLOAD)  # a .tar.gz a misconfigured server labels Content-Encoding: gzip
+    url = server.add("/data.tar.gz", packed, headers={"Content-Encoding": "gzip", "Content-Type": "application/x-gzip"})
+    dest = download_file(url, tmp_path / "data.tar.gz", sha256=_sha(packed), size=len(packed), **FAST)
+    assert dest.read_bytes() == packed
+
+
+def test_resume_sends_the_stored_validator_and_restarts_a_changed_file(server: Server, tmp_path: Path) -> None:
+    url = server.add("/v.bin", PAYLOAD, "cut-once", headers={"ETag": '"v1"'})
+    dest, part, stored = tmp_path / "v.bin", tmp_path / "v.bin.part", tmp_path / "v.bin.part.json"
+    with pytest.raises(ScribeError, match="resume"):
+        download_file(url, dest, retries=0, **FAST)
+    assert json.loads(stored.read_text()) == {"validator": '"v1"'}
+    assert download_file(url, dest, **FAST).read_bytes() == PAYLOAD and not stored.exists()
+    assert server.requests[-1][1]["If-Range"] == '"v1"' and _range_start(server.ranges("/v.bin")[-1]) > 0  # resumed
+    dest.unlink()
+    part.write_bytes(b"old!" * 250)  # the start of an older version of the file
+    stored.write_text(json.dumps({"validator": '"v0"'}))
+    assert download_file(url, dest, **FAST).read_bytes() == PAYLOAD  # answered 200, not spliced
+    assert server.requests[-1][1]["If-Range"] == '"v0"'
+    server.add("/lm.bin", PAYLOAD, "cut-once", headers={"ETag": 'W/"weak"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})
+    with pytest.raises(ScribeError, match="resume"):
+        download_file(server.base + "/lm.bin", tmp_path / "lm.bin", retries=0, **FAST)
+    assert json.loads((tmp_path / "lm.bin.part.json").read_text()) == {"validator": "Mon, 01 Jan 2024 00:00:00 GMT"}
+
+
+def test_unwritable_destinations_and_bad_answers_give_one_line_errors(server: Server, tmp_path: Path) -> None:
+    url = server.add("/file.bin", PAYLOAD)
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ScribeError, match=r"cannot write .*a-file.*a folder you can write"):
+        download_file(url, tmp_path / "a-file" / "file.bin", **FAST)
+    (tmp_path / "file.bin.part").mkdir()
+    with pytest.raises(ScribeError, match=r"cannot write .*file\.bin\.part: a folder of that name is in the way"):
+        download_file(url, tmp_path / "file.bin", **FAST)
+    (tmp_path / "file.bin.part").rmdir()
+    (tmp_path / "file.bin" / "in-the-way").mkdir(parents=True)
+    with pytest.raises(ScribeError, match=r"cannot write .*file\.bin: a folder"):  # moving into place fails
+        download_file(url, tmp_path / "file.bin", **FAST)
+    loop = server.add("/loop.zip", b"", "redirect-loop")
+    with pytest.raises(ScribeError, match=r"too many redirects for .*/loop\.zip.*`from_files`"):
+        download_file(loop, tmp_path / "loop.zip", **FAST)
+    page = server.add("/login.zip", b"<html>log in</html>", headers={"Content-Type": "text/html; charset=utf-8"})
+    expected = r"the server sent a web page instead of login\.zip \(a login page\?\); download it in a browser.*`from_files`"
+    with pytest.raises(ScribeError, match=expected):
+        download_file(page, tmp_path / "login.zip", **FAST)
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_disk_full_keeps_partial(server: Server, tmp_path: Path) -> None:
     url = server.add("/file.bin", PAYLOAD)
@@ -164,9 +242,9 @@ def test_disk_full_keeps_partial(server: Server, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- extraction
 
 
-def _zip_bytes(members: dict[str, bytes]) -> bytes:
+def _zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
+    with zipfile.ZipFile(buffer, "w", compression) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
     return buffer.getvalue()
@@ -277,6 +355,42 @@ def test_corrupt_archive(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip", "junk.zip", "out"]  # no staging left
 
 
+def test_archive_bombs_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "bomb.zip").write_bytes(_zip_bytes({"zeros.bin": bytes(4 << 20)}, zipfile.ZIP_DEFLATED))
+    (tmp_path / "two.zip").write_bytes(_zip_bytes({"a": b"a" * 600, "b": b"b" * 600}))
+    cases = [
+        ("bomb.zip", {}, r"member 'zeros.bin' expands [\d,]+:1, more than the 200:1 allowed; nothing was extracted"),
+        (_tar_gz(tmp_path / "bomb.tgz", [(tarfile.TarInfo("z"), bytes(4 << 20))]).name, {}, r"it expands [\d,]+:1"),
+        ("two.zip", {"max_bytes": 1000}, "it would extract 1,200 bytes, more than the 1,000 allowed"),
+    ]
+    for name, limits, expected in cases:
+        with pytest.raises(ScribeError, match=expected):
+            extract_archive(tmp_path / name, tmp_path / "out", **limits)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _lie_about_size(data: bytes, size: int) -> bytes:
+    """A one-member zip whose central directory declares ``size`` uncompressed bytes."""
+    at = data.index(b"PK\x01\x02") + 24
+    return data[:at] + size.to_bytes(4, "little") + data[at + 4 :]
+
+
+def test_lying_truncated_and_leftover_archives(tmp_path: Path) -> None:
+    (tmp_path / ".out.extract-killed" / "huge").mkdir(parents=True)  # what a SIGKILLed extraction leaves
+    inner = _zip_bytes({"x.npy": b"x" * 1000})
+    outer = _zip_bytes({"d/train.npz": inner, "d/val.npz": b"v" * 1000})  # stored, as .npz inside zips are
+    for name, data, why in [
+        ("cut.zip", outer[: outer.index(inner) + len(inner)], "does not start with its first member: truncated"),
+        ("short.zip", _lie_about_size(_zip_bytes({"a": b"a" * 5000}), 9000), "ends after 5,000 of its 9,000 bytes"),
+        ("long.zip", _lie_about_size(_zip_bytes({"a": b"a" * 5000}), 10), "Bad CRC-32"),  # zipfile stops at 10 bytes
+    ]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ScribeError, match=f"{name} is damaged .*{why}.*`force`"):
+            extract_archive(tmp_path / name, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # the killed run's staging too
+
+
 # --------------------------------------------------------------------------- download_dataset
 
 
@@ -355,6 +469,24 @@ def test_download_dataset_runs_the_specs_raw_check(tmp_path: Path, scribe_home: 
     assert DATASETS["iam-ondb"].check_raw is None  # any archive is fine until `scribe split` reads it
     report = download_dataset("iam-ondb", from_files=[archive])
     assert report.extracted == 1
+
+
+def test_download_dataset_advice_fits_where_the_file_came_from(
+    server: Server, tmp_path: Path, scribe_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ScribeError, match=r"file name 'a{40}'\.\.\. is too long \(304 bytes, at most 200\).*`from_files`"):
+        download_dataset("deepwriting", urls=[f"{server.base}/{'a' * 300}.zip"])
+    url = server.add("/deepwriting_dataset.zip", DEEPWRITING_ZIP)
+    with pytest.raises(ScribeError, match=r"checksum mismatch .*run again to retry, or check `sha256`$"):
+        download_dataset("deepwriting", urls=[url], sha256=["0" * 64])
+    table = replace(DATASETS["deepwriting"], sources=(Source(url, "deepwriting_dataset.zip", sha256="0" * 64),))
+    monkeypatch.setitem(DATASETS, "deepwriting", table)
+    with pytest.raises(ScribeError, match=r"run again to retry, or pass a mirror in `urls`$"):
+        download_dataset("deepwriting")
+    damaged = tmp_path / "deepwriting_dataset.zip"
+    damaged.write_bytes(DEEPWRITING_ZIP[:-30])
+    with pytest.raises(ScribeError, match=r"not a zip or tar .*: check .*deepwriting_dataset\.zip \(given in `from_files`\)$"):
+        download_dataset("deepwriting", from_files=[damaged])
 
 
 def test_every_dataset_downloads_named_https_sources() -> None:

@@ -15,7 +15,7 @@ import cairocffi
 import numpy as np
 import pytest
 
-from helpers import SHARED_DATA, needs_shared_data
+from helpers.basics import SHARED_DATA, needs_shared_data
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import points_to_offsets

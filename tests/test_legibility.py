@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import tiny_model_file, tiny_options
+from helpers.basics import tiny_model_file, tiny_options
 from scribe.training.checkpoint import load_model
 from scribe.training.trainer import train
 

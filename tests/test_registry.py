@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import Server, tiny_model_file
+from helpers.basics import tiny_model_file
+from helpers.server import Server
 from scribe.cli import app
 from scribe.errors import ScribeError
 from scribe.writing import registry as models

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import tiny_model_file
+from helpers.basics import tiny_model_file
 from scribe.writing.network import InferenceModel, Mixture, load_inference_model
 from scribe.writing.sampling import (
     Conditioning,

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import (
+from helpers.basics import SHARED_DATA, needs_shared_data
+from helpers.files import (
     DEEPWRITING_LABEL_KEYS,
-    SHARED_DATA,
     make_compact_npz,
     make_deepwriting_npz,
     make_iam_raw_tree,
     make_iam_tars,
-    needs_shared_data,
     write_iam_split_lists,
 )
 from scribe import paths

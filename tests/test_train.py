@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import SHARED_DATA, needs_shared_data, tiny_options
+from helpers.basics import SHARED_DATA, needs_shared_data, tiny_options
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
 from scribe.training.checkpoint import load_model, read_checkpoint

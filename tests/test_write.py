@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import tiny_model_file
+from helpers.basics import tiny_model_file
 from scribe.errors import ScribeError
 from scribe.writing.document import Scribe, calibrate_model_file, page_paths
 from scribe.writing.layout import PageSetup

@@ -11,11 +11,16 @@ Two formats need care because their standard readers trust their input:
   with ``defusedxml``, the standard guard for untrusted XML.
 
 Everything a user can fix is raised as a one-line :class:`~scribe.errors.ScribeError`
-that says what the file should have been. NumPy only: nothing here imports torch.
+that says what the file should have been. Array sizes are checked from the zip
+directory and the ``.npy`` header before anything is read, so a header declaring
+a terabyte array (or a small zip inflating to gigabytes) costs nothing. NumPy
+only: nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import lzma
+import math
 import pickle
 import xml.etree.ElementTree as ET
 import zipfile
@@ -29,7 +34,11 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from numpy.lib import format as npy_format
 
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
+
+#: Largest array, in uncompressed bytes, that :func:`read_npz_safely` reads unless told less: 40 times
+#: the biggest real one (IAM-OnDB's compact ``points``, 46 MB), far below what a zip bomb inflates to.
+MAX_ARRAY_BYTES = 2**31
 
 # --------------------------------------------------------------------------------------
 # .npz with pickled object arrays
@@ -127,7 +136,7 @@ def _read_object_array(fp: IO[bytes], shape: tuple[int, ...], source: str, what:
     try:
         array = _NumericArrayUnpickler(fp, source, what).load()
     except _DECODE_ERRORS as exc:
-        raise ScribeError(f"{source}: cannot unpickle the object array ({exc}); {_damaged(what)}") from None
+        raise ScribeError(f"{source}: cannot unpickle the object array ({reason(exc)}); {_damaged(what)}") from None
     if type(array) is not np.ndarray or array.dtype != object or array.shape != shape:
         raise ScribeError(f"{source}: the pickle does not hold an object array of shape {shape}; {_damaged(what)}")
     if not all(_is_numeric(element) for element in array.flat):
@@ -136,18 +145,28 @@ def _read_object_array(fp: IO[bytes], shape: tuple[int, ...], source: str, what:
 
 
 def _read_plain_array(
-    fp: IO[bytes], shape: tuple[int, ...], fortran: bool, dtype: np.dtype, source: str, what: str
+    fp: IO[bytes], size: int, header: tuple[tuple[int, ...], bool, np.dtype], source: str, what: str
 ) -> np.ndarray:
-    """Read a non-object array body (what ``np.load(allow_pickle=False)`` would accept)."""
-    count = int(np.prod(shape, dtype=np.int64))
-    data = fp.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
+    """Read a non-object array body (what ``np.load(allow_pickle=False)`` would accept).
+
+    ``size`` is what the member holds: a header declaring more is refused before
+    anything is read or allocated.
+    """
+    shape, fortran, dtype = header
+    nbytes = math.prod(shape) * dtype.itemsize
+    if min(shape, default=0) < 0 or nbytes > size:
+        raise ScribeError(f"{source}: declares a {shape} array ({nbytes:,} bytes) in {size:,} bytes; {_damaged(what)}")
+    data = fp.read(nbytes)
+    if len(data) != nbytes:
         raise ScribeError(f"{source}: the array is truncated; {_damaged(what)}")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+    try:
+        return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+    except (ValueError, TypeError) as exc:
+        raise ScribeError(f"{source}: not a valid .npy array ({reason(exc)}); {_damaged(what)}") from None
 
 
-def _read_npy(fp: IO[bytes], source: str, what: str) -> np.ndarray:
-    """Read one ``.npy`` stream, unpickling object arrays only through the allow-list."""
+def _read_npy(fp: IO[bytes], size: int, source: str, what: str, objects: bool) -> np.ndarray:
+    """Read one ``.npy`` stream of ``size`` bytes; object arrays only through the allow-list, and only if ``objects``."""
     try:
         version = npy_format.read_magic(fp)
         if version == (1, 0):
@@ -157,12 +176,12 @@ def _read_npy(fp: IO[bytes], source: str, what: str) -> np.ndarray:
         else:
             raise ValueError(f"unsupported .npy format version {version}")
     except _DECODE_ERRORS as exc:
-        raise ScribeError(f"{source}: not a valid .npy array ({exc}); {_damaged(what)}") from None
+        raise ScribeError(f"{source}: not a valid .npy array ({reason(exc)}); {_damaged(what)}") from None
     if dtype.hasobject:
-        if dtype != np.dtype(object):
-            raise ScribeError(f"{source}: records with object fields are not supported; {_damaged(what)}")
+        if dtype != np.dtype(object) or not objects:
+            raise ScribeError(f"{source}: holds Python objects, which scribe does not unpickle here; {_damaged(what)}")
         return _read_object_array(fp, shape, source, what)
-    return _read_plain_array(fp, shape, fortran, dtype, source, what)
+    return _read_plain_array(fp, size, (shape, fortran, dtype), source, what)
 
 
 def npz_member_names(path: Path) -> set[str]:
@@ -177,24 +196,43 @@ def npz_member_names(path: Path) -> set[str]:
         return set()
 
 
-def read_npz_safely(path: Path, what: str) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz``, opened as a zip by hand so pickles never reach ``pickle.load``.
+def read_npz_safely(
+    file: Path | IO[bytes],
+    what: str,
+    *,
+    source: str | None = None,
+    keys: Iterable[str] | None = None,
+    objects: bool = True,
+    max_bytes: int = MAX_ARRAY_BYTES,
+) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (those in ``keys``, or all), opened as a zip by hand so pickles never reach ``pickle.load``.
 
-    ``what`` names the kind of file expected ("DeepWriting"), for the error messages.
+    ``what`` names the kind of file expected ("DeepWriting") and ``source`` the file
+    (default: the path), for the error messages. Object arrays are unpickled through
+    the allow-list only when ``objects`` is true and refused otherwise (for formats
+    that never hold any). An array over ``max_bytes`` uncompressed is refused unread.
     """
+    source = str(file) if source is None else source
+    wanted = None if keys is None else set(keys)
     arrays: dict[str, np.ndarray] = {}
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(file) as archive:
             for info in archive.infolist():
-                if not info.filename.endswith(".npy"):
+                name = info.filename.removesuffix(".npy")
+                if name == info.filename or (wanted is not None and name not in wanted):
                     continue
-                with archive.open(info) as member:
-                    arrays[info.filename[: -len(".npy")]] = _read_npy(member, f"{path}: {info.filename}", what)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ScribeError(f"{path}: not a readable .npz archive ({exc}); download the file again") from None
+                member = f"{source}: {info.filename}"
+                if info.file_size > max_bytes:
+                    raise ScribeError(
+                        f"{member} is {info.file_size:,} bytes, over the {max_bytes:,} read for one array; {_damaged(what)}"
+                    )
+                with archive.open(info) as stream:
+                    arrays[name] = _read_npy(stream, info.file_size, member, what, objects)
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise ScribeError(f"{source}: not a readable .npz archive ({reason(exc)}); {_damaged(what)}") from None
     except OSError as exc:
-        reason = exc.strerror or exc
-        raise ScribeError(f"{path}: cannot read the file ({reason}); check the path and permissions") from None
+        cause = exc.strerror or reason(exc)
+        raise ScribeError(f"{source}: cannot read the file ({cause}); check the path and permissions") from None
     return arrays
 
 
@@ -203,6 +241,31 @@ def require_keys(arrays: Iterable[str], required: Iterable[str], path: Path, wha
     missing = sorted(set(required) - set(arrays))
     if missing:
         raise ScribeError(f"{path}: missing array(s) {', '.join(missing)}; this is not a {what} file")
+
+
+# What the dtype kinds that checked_array is asked for mean, in its messages.
+_KINDS = {"iuf": "numbers", "iu": "integers", "biu": "integers or booleans", "U": "text"}
+
+
+def checked_array(array: Any, kinds: str, name: str, what: str, ndim: int | None = None) -> np.ndarray:
+    """``array`` when it is a plain ndarray whose dtype kind is in ``kinds`` (a key of ``_KINDS``) with ``ndim`` axes.
+
+    Why: a damaged or hand-made file can hold text, records or floats where
+    integers belong, and NumPy would convert many of them silently (or warn).
+    Anything else is a ScribeError naming ``name`` (the file and the array).
+    """
+    if type(array) is not np.ndarray or array.dtype.kind not in kinds or (ndim is not None and array.ndim != ndim):
+        found = f"a {array.ndim}-D array of {array.dtype}" if isinstance(array, np.ndarray) else type(array).__name__
+        wanted = f"a {ndim}-D array" if ndim is not None else "an array"
+        raise ScribeError(f"{name} is {found}, not {wanted} of {_KINDS[kinds]}; {_damaged(what)}")
+    return array
+
+
+def require_finite(array: np.ndarray, name: str, what: str) -> np.ndarray:
+    """``array`` when it holds no NaN or infinity: one would turn every figure computed from it into NaN."""
+    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        raise ScribeError(f"{name} holds NaN or infinite values; {_damaged(what)}")
+    return array
 
 
 # --------------------------------------------------------------------------------------
@@ -223,4 +286,4 @@ def parse_xml_safely(data: bytes, source: str, expected: str, *, allow_doctype: 
     except DefusedXmlException:
         raise ScribeError(f"{source}: refusing an XML file with DOCTYPE/ENTITY declarations; it is not {expected}") from None
     except ET.ParseError as exc:
-        raise ScribeError(f"{source}: malformed XML ({exc}); the file is damaged or not {expected}") from None
+        raise ScribeError(f"{source}: malformed XML ({reason(exc)}); the file is damaged or not {expected}") from None

@@ -20,13 +20,15 @@ from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample, Source, 
 from scribe.errors import ScribeError
 from scribe.ink.strokes import denormalize, offsets_y_down_to_up
 from scribe.progress import ProgressFn
-from scribe.safeio import npz_member_names, read_npz_safely, require_keys
+from scribe.safeio import checked_array, npz_member_names, read_npz_safely, require_finite, require_keys
 
 NAME = "deepwriting"
 SOURCE_FORMAT = "deepwriting-npz"
 FILES = ("deepwriting_training.npz", "deepwriting_validation.npz")
 LABEL_KEYS = ("char_labels", "eoc_labels", "soc_labels", "eow_labels", "sow_labels", "word_labels")
 _KEYS = ("strokes", "texts", "subject_labels", "alphabet", "mean", "std", "preprocessing", *LABEL_KEYS)
+# What each whole-file array must hold (dtype kinds, as safeio.checked_array takes them), and its axes.
+_FILE_ARRAYS = {"texts": ("U", 1), "subject_labels": ("iu", 1), "alphabet": ("U", 1), "preprocessing": ("U", 1)}
 _WHAT = "DeepWriting"
 _DAMAGED = f"the file is damaged or not a {_WHAT} file"
 # DeepWriting's word_labels count words and punctuation marks separately ("year?" is
@@ -80,8 +82,11 @@ def _offsets(strokes: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
       the final row is set to 1 because the last point ends the last stroke.
 
     ``mean`` and ``std`` are float64, so de-normalizing rounds to float32 once.
+    A damaged sample whose steps overflow float32 becomes infinite, quietly: the
+    split driver skips non-finite samples and counts them.
     """
-    offsets = offsets_y_down_to_up(denormalize(strokes, mean, std))
+    with np.errstate(over="ignore", invalid="ignore"):
+        offsets = offsets_y_down_to_up(denormalize(strokes, mean, std))
     offsets[:, 2] = strokes[:, 2] > 0.5
     if len(offsets):
         offsets[-1, 2] = 1.0
@@ -89,26 +94,54 @@ def _offsets(strokes: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
 
 
 def _sample(
-    arrays: dict[str, np.ndarray], index: int, sample_id: str, split: str | None, stats: tuple[np.ndarray, np.ndarray]
+    arrays: dict[str, np.ndarray], index: int, path: Path, split: str | None, stats: tuple[np.ndarray, np.ndarray]
 ) -> RawSample:
-    """Build one RawSample, checking the per-sample shapes agree; ``stats``: the file's float64 (mean, std)."""
-    strokes = arrays["strokes"][index]
-    if strokes.ndim != 2 or strokes.shape[1] != 3:
-        raise ScribeError(f"{sample_id}: strokes have shape {strokes.shape}, expected (T, 3); {_DAMAGED}")
+    """Build sample ``index`` of the file at ``path``, checking its arrays agree; ``stats``: the file's float64 (mean, std).
+
+    Strokes must be numbers (T, 3) and every label a whole number per point. NaN
+    strokes are left to the split driver, which skips such samples and counts them.
+    """
+    where = f"{path}: sample {index}"
+    strokes = checked_array(arrays["strokes"][index], "iuf", f"{where}: strokes", _WHAT, ndim=2)
+    if strokes.shape[1] != 3:
+        raise ScribeError(f"{where}: strokes have shape {strokes.shape}, expected (T, 3); {_DAMAGED}")
     labels = {}
     for key in LABEL_KEYS:
-        label = np.asarray(arrays[key][index]).astype(np.int32)
+        label = checked_array(arrays[key][index], "iu", f"{where}: {key}", _WHAT, ndim=1)
         if label.shape != (len(strokes),):
-            raise ScribeError(f"{sample_id}: {key} has shape {label.shape}, expected ({len(strokes)},); {_DAMAGED}")
-        labels[key] = label
+            raise ScribeError(f"{where}: {key} has shape {label.shape}, expected ({len(strokes)},); {_DAMAGED}")
+        labels[key] = label.astype(np.int32)
     return RawSample(
-        sample_id=sample_id,
+        sample_id=f"{path.stem}-{index:05d}",
         text=str(arrays["texts"][index]),
         writer=int(arrays["subject_labels"][index]),
         official_split=split,
         offsets=_offsets(strokes, *stats),
         labels=labels,
     )
+
+
+def _check_file(arrays: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Check the whole-file arrays hold what they should, one entry per sample; returns float64 (mean, std).
+
+    Per-sample arrays (``strokes`` and the labels) may be object arrays of one
+    array per sample, as in the real files, or one array with a leading sample axis.
+    """
+    require_keys(arrays, _KEYS, path, _WHAT)
+    for key, (kinds, ndim) in _FILE_ARRAYS.items():
+        checked_array(arrays[key], kinds, f"{path}: {key}", _WHAT, ndim=ndim)
+    stats = []
+    for key in ("mean", "std"):
+        stat = require_finite(checked_array(arrays[key], "iuf", f"{path}: {key}", _WHAT, ndim=1), f"{path}: {key}", _WHAT)
+        if stat.shape != (3,):
+            raise ScribeError(f"{path}: {key} has shape {stat.shape}, expected (3,) [dx, dy, pen]; {_DAMAGED}")
+        stats.append(stat.astype(np.float64))
+    per_sample = ("strokes", "texts", "subject_labels", *LABEL_KEYS)
+    count = len(arrays["strokes"]) if arrays["strokes"].ndim else 0
+    wrong = [key for key in per_sample if arrays[key].ndim == 0 or len(arrays[key]) != count]
+    if wrong:
+        raise ScribeError(f"{path}: {', '.join(wrong)} do not have one entry per sample ({count}); {_DAMAGED}")
+    return stats[0], stats[1]
 
 
 def read_deepwriting_npz(path: Path | str, official_split: str | None = None) -> DeepWritingFile:
@@ -120,21 +153,13 @@ def read_deepwriting_npz(path: Path | str, official_split: str | None = None) ->
     """
     path = Path(path)
     arrays = read_npz_safely(path, _WHAT)
-    require_keys(arrays, _KEYS, path, _WHAT)
-    mean, std = arrays["mean"].astype(np.float32), arrays["std"].astype(np.float32)
-    if mean.shape != (3,) or std.shape != (3,):
-        raise ScribeError(f"{path}: mean/std have shapes {mean.shape}/{std.shape}, expected (3,); {_DAMAGED}")
-    count = len(arrays["strokes"])
-    wrong = [key for key in ("texts", "subject_labels", *LABEL_KEYS) if len(arrays[key]) != count]
-    if wrong:
-        raise ScribeError(f"{path}: {', '.join(wrong)} do not have one entry per sample ({count}); {_DAMAGED}")
+    stats = _check_file(arrays, path)
     split = official_split if official_split is not None else _split_from_name(path)
-    stats = (np.asarray(arrays["mean"], dtype=np.float64), np.asarray(arrays["std"], dtype=np.float64))
     return DeepWritingFile(
-        samples=[_sample(arrays, i, f"{path.stem}-{i:05d}", split, stats) for i in range(count)],
+        samples=[_sample(arrays, i, path, split, stats) for i in range(len(arrays["strokes"]))],
         alphabet=[str(c) for c in arrays["alphabet"]],
-        mean=mean,
-        std=std,
+        mean=stats[0].astype(np.float32),
+        std=stats[1].astype(np.float32),
         preprocessing=[str(step) for step in arrays["preprocessing"]],
     )
 

@@ -17,21 +17,21 @@ from __future__ import annotations
 
 import re
 import tarfile
-import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample, Source, shallowest_file
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
 from scribe.ink import strokes
 from scribe.progress import ProgressFn, no_progress
-from scribe.safeio import npz_member_names, parse_xml_safely, require_keys
+from scribe.safeio import checked_array, npz_member_names, parse_xml_safely, read_npz_safely, require_finite, require_keys
 
 NAME = "iam-ondb"
 RAW_FORMAT = "iam-ondb-raw"
@@ -46,6 +46,10 @@ SPLIT_LISTS = {"trainset.txt": "train", "testset_v.txt": "val1", "testset_t.txt"
 # A transcript IAM-OnDB left unfilled (line z00-001-01): not a transcription.
 _PLACEHOLDER_TRANSCRIPT = "Please Enter Transcription here"
 _LINE_ID = re.compile(r"^(?P<form>.+)-(?P<number>\d+)$")
+# The largest line or transcript file read: real line files are 20 to 100 kB (at most ~2,000
+# points), so a bigger one is damaged; it is refused by its declared size, before it is read.
+MAX_LINE_FILE_BYTES = 50_000_000
+_INT32 = np.iinfo(np.int32)
 
 
 @dataclass
@@ -72,7 +76,7 @@ def read_iam_ondb_xml(data: bytes | Path, source: str | None = None) -> np.ndarr
         try:
             data = data.read_bytes()
         except OSError as exc:
-            raise ScribeError(f"{source}: cannot read the file ({exc.strerror or exc}); check the path") from None
+            raise ScribeError(f"{source}: cannot read the file ({exc.strerror or reason(exc)}); check the path") from None
     source = source or "IAM-OnDB line file"
     root = parse_xml_safely(data, source, "an IAM-OnDB line file")
     rows: list[tuple[int, int, int]] = []
@@ -82,11 +86,15 @@ def read_iam_ondb_xml(data: bytes | Path, source: str | None = None) -> np.ndarr
             if points:
                 points[-1] = (*points[-1][:2], 1)
             rows.extend(points)
-    except (KeyError, ValueError) as exc:
+        array = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    except (KeyError, ValueError, OverflowError):
+        array = None
+    # Raw tablet coordinates may be negative (IAM-OnDB's x goes down to -51), never beyond 32 bits.
+    if array is None or (len(array) and (array[:, :2].min() < _INT32.min or array[:, :2].max() > _INT32.max)):
         raise ScribeError(
-            f"{source}: a <Point> lacks integer x/y ({exc}); the file is damaged or not an IAM-OnDB line file"
-        ) from None
-    return np.array(rows, dtype=np.int32).reshape(-1, 3)
+            f"{source}: a <Point> lacks whole-number x/y within 32 bits; the file is damaged or not an IAM-OnDB line file"
+        )
+    return array.astype(np.int32)
 
 
 def parse_iam_ascii(text: str) -> list[str]:
@@ -170,16 +178,36 @@ def _tar_files(tar_path: Path, suffix: str) -> Iterator[tuple[str, Callable[[], 
     """Yield (stem, reader) for each regular member ending in ``suffix``, in archive order.
 
     Members are read while iterating (never extracted), so a gzip stream is
-    decompressed once and member names cannot write anywhere.
+    decompressed once and member names cannot write anywhere. A member over
+    :data:`MAX_LINE_FILE_BYTES` is refused by the size its header declares, unread.
     """
     try:
         with tarfile.open(tar_path, "r:*") as archive:
             for member in archive:
                 if member.isfile() and member.name.endswith(suffix):
+                    _check_size(member.size, f"{tar_path}: {member.name!r}")
                     data = archive.extractfile(member).read()  # type: ignore[union-attr]
                     yield Path(member.name).stem, _constant(data)
     except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
-        raise ScribeError(f"{tar_path}: not a readable tar archive ({exc}); download it again") from None
+        raise ScribeError(f"{tar_path}: not a readable tar archive ({reason(exc)}); download it again") from None
+
+
+def _check_size(size: int, source: str) -> None:
+    """Refuse a line or transcript file over :data:`MAX_LINE_FILE_BYTES`: it cannot be one, and would fill memory."""
+    if size > MAX_LINE_FILE_BYTES:
+        raise ScribeError(
+            f"{source} is {size:,} bytes, over the {MAX_LINE_FILE_BYTES:,} of any IAM-OnDB line or transcript file; "
+            "the data is damaged, download it again"
+        )
+
+
+def _read_file(path: Path) -> bytes:
+    """A line or transcript file of an extracted tree, size-checked first."""
+    try:
+        _check_size(path.stat().st_size, str(path))
+        return path.read_bytes()
+    except OSError as exc:
+        raise ScribeError(f"{path}: cannot read the file ({exc.strerror or reason(exc)}); check its permissions") from None
 
 
 def _transcripts(files: _LineFiles) -> dict[str, list[str]]:
@@ -210,9 +238,9 @@ def _files_under(source: Path, folder_name: str, suffix: str) -> list[Path]:
 
 def _read_tree(source: Path, progress: ProgressFn) -> IamRead:
     """Read an extracted IAM-OnDB tree (``lineStrokes/**.xml`` and ``ascii/**.txt``)."""
-    transcripts = _transcripts((path.stem, path.read_bytes) for path in _files_under(source, "ascii", ".txt"))
+    transcripts = _transcripts((path.stem, partial(_read_file, path)) for path in _files_under(source, "ascii", ".txt"))
     xml_files = _files_under(source, "lineStrokes", ".xml")
-    return _pair_lines(((path.stem, path.read_bytes) for path in xml_files), transcripts, progress, len(xml_files))
+    return _pair_lines(((path.stem, partial(_read_file, path)) for path in xml_files), transcripts, progress, len(xml_files))
 
 
 def _tars(source: Path) -> tuple[Path, Path] | None:
@@ -267,31 +295,40 @@ def read_iam_ondb_raw(source: Path | str, progress: ProgressFn = no_progress) ->
 
 # --------------------------------------------------------------------------- compact line file
 
-_COMPACT_KEYS = ("points", "line_offsets", "texts", "line_ids", "writer_ids", "split", "blacklisted")
+# What each array of the compact file must hold (dtype kinds, as safeio.checked_array takes them), and its axes.
+_COMPACT_ARRAYS = {
+    "points": ("iuf", 2),
+    "line_offsets": ("iu", 1),
+    "texts": ("U", 1),
+    "line_ids": ("U", 1),
+    "writer_ids": ("iu", 1),
+    "split": ("U", 1),
+    "blacklisted": ("biu", 1),
+}
+_COMPACT_KEYS = tuple(_COMPACT_ARRAYS)
 _COMPACT_SPLITS = {*OFFICIAL_SPLITS, ""}  # "": the line is in no official split
+_COMPACT_WHAT = "compact IAM-OnDB line"
 
 
 def _load_compact_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The compact file's arrays, loaded without pickle support."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            require_keys(archive.files, _COMPACT_KEYS, path, "compact IAM-OnDB line")
-            return {key: archive[key] for key in _COMPACT_KEYS}
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
-        raise ScribeError(f"{path}: not a readable compact line file ({exc}); download it again") from None
-    except OSError as exc:
-        raise ScribeError(f"{path}: cannot read the file ({exc.strerror or exc}); check the path") from None
+    """The compact file's arrays, checked for kind and axes; nothing is unpickled."""
+    arrays = read_npz_safely(path, _COMPACT_WHAT, keys=_COMPACT_KEYS, objects=False)
+    require_keys(arrays, _COMPACT_KEYS, path, _COMPACT_WHAT)
+    for key, (kinds, ndim) in _COMPACT_ARRAYS.items():
+        checked_array(arrays[key], kinds, f"{path}: {key}", _COMPACT_WHAT, ndim=ndim)
+    require_finite(arrays["points"], f"{path}: points", _COMPACT_WHAT)
+    return arrays
 
 
 def _check_compact(arrays: dict[str, np.ndarray], path: Path) -> None:
     """Check the shapes and the line offsets agree, so slicing cannot go wrong silently."""
-    points, offsets = arrays["points"], arrays["line_offsets"]
+    points, offsets = arrays["points"], arrays["line_offsets"].astype(np.int64)  # unsigned differences would wrap
     count = len(offsets) - 1
     problems = []
-    if points.ndim != 2 or points.shape[1] != 3:
+    if points.shape[1] != 3:
         problems.append(f"points has shape {points.shape}, expected (P, 3)")
     if count < 0 or offsets[0] != 0 or offsets[-1] != len(points) or np.any(np.diff(offsets) < 0):
-        problems.append("line_offsets do not partition points")
+        problems.append("line_offsets do not partition points (they must rise from 0 to the number of points)")
     problems += [f"{key} does not have {count} entries" for key in _COMPACT_KEYS[2:] if len(arrays[key]) != count]
     unknown = set(np.unique(arrays["split"]).tolist()) - _COMPACT_SPLITS
     if unknown:

@@ -10,7 +10,6 @@ misread it. NumPy only: both the training room and NumPy-only tools use this.
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,15 @@ import numpy as np
 from scribe.errors import ScribeError
 from scribe.ink.strokes import validate_offsets
 from scribe.paths import SPLITS
+from scribe.safeio import checked_array, read_npz_safely, require_keys
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
 UNKNOWN_WRITER = -1  # the writer id of a sample whose writer the source does not say
 _REQUIRED = ("alphabet", "mean", "std")  # what a model needs; the rest is provenance
+_SAMPLE = "scribe sample"
+_SAMPLE_KEYS = ("offsets", "text", "writer")  # what training reads; per-point labels stay on disk
+_MAX_SAMPLE_BYTES = 64_000_000  # one line: the longest real ones are a few thousand points (tens of kB)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,14 +112,19 @@ def _plain(value: Any) -> Any:
 def read_sample(path: Path) -> tuple[np.ndarray, str, int]:
     """One per-sample file of a split dataset: offsets (dataset units), text and writer id.
 
-    The offsets are checked (:func:`~scribe.ink.strokes.validate_offsets`): one NaN
+    The file is read by :func:`~scribe.safeio.read_npz_safely` without pickle
+    support, so a damaged or planted file cannot run code or claim gigabytes, and
+    the offsets are checked (:func:`~scribe.ink.strokes.validate_offsets`): one NaN
     in a validation line would turn every figure of a training run into NaN.
     """
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            offsets, text, writer = npz["offsets"], str(npz["text"]), int(npz["writer"])
-    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        raise ScribeError(f"cannot read sample {path} ({exc}); run `scribe split` again") from exc
+        arrays = read_npz_safely(path, _SAMPLE, keys=_SAMPLE_KEYS, objects=False, max_bytes=_MAX_SAMPLE_BYTES)
+        require_keys(arrays, _SAMPLE_KEYS, path, _SAMPLE)
+        offsets = checked_array(arrays["offsets"], "iuf", f"{path}: offsets", _SAMPLE)
+        text = str(checked_array(arrays["text"], "U", f"{path}: text", _SAMPLE, ndim=0))
+        writer = int(checked_array(arrays["writer"], "iu", f"{path}: writer", _SAMPLE, ndim=0))
+    except ScribeError as exc:
+        raise ScribeError(f"{exc}; run `scribe split` again") from None
     problem = validate_offsets(offsets)
     if problem is not None:
         raise ScribeError(f"sample {path} is not a usable line ({problem}); run `scribe split` again")

@@ -87,6 +87,7 @@ _PROFILE_BIN = 0.1  # bin height of the projection profile
 _MIN_TILT_WIDTH = 10.0  # narrower ink (a word or two) is too short to show a tilt in its projection
 _SLOPE_SEARCH_DEGREES = 15.0
 _SLOPE_STEP_DEGREES = 0.5
+_MAX_PROFILE_BINS = 100_000  # a real line is a few hundred bins high; a stray point far away is not a line
 
 
 def measure_strokes(strokes: list[np.ndarray]) -> LineMetrics:
@@ -148,6 +149,8 @@ def _dominant_slope(points: np.ndarray, weights: np.ndarray, scale: float) -> fl
     tilted = points[None, :, 1] - np.tan(angles)[:, None] * points[None, :, 0]
     bins = np.floor((tilted - tilted.min(axis=1, keepdims=True)) / (_PROFILE_BIN * scale)).astype(np.int64)
     n_bins = int(bins.max()) + 1
+    if n_bins > _MAX_PROFILE_BINS:  # ink far wider than its letters are tall: no line to find a tilt in
+        return 0.0
     rows = np.arange(len(angles))[:, None] * n_bins
     hist = np.bincount((bins + rows).ravel(), np.broadcast_to(weights, bins.shape).ravel(), len(angles) * n_bins)
     p = hist.reshape(len(angles), n_bins) / max(float(weights.sum()), 1e-12)

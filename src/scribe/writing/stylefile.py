@@ -13,35 +13,56 @@ Accepted files, each one line of handwriting:
 The ink is rescaled so that its x-height matches the model's training data and
 thinned like the training data (:func:`scribe.ink.strokes.simplify`), then returned as
 offsets in the model's units with the text it shows.
+
+The file comes from outside, so everything in it is checked before it costs
+anything: its size (:data:`MAX_STYLE_FILE_BYTES`), its number of points
+(:data:`MAX_STYLE_POINTS`: priming runs every point through the network), and its
+coordinates (finite, within :data:`MAX_COORDINATE`); attributes that are not
+numbers, NaN in JSON and Python objects in an ``.npz`` are refused, never guessed at.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
 import xml.etree.ElementTree as ET
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from scribe.datasets.iam_ondb import read_iam_ondb_xml
 from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS  # the training data was thinned as split thins it
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify, strokes_to_offsets
+from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify, strokes_to_offsets, validate_offsets
 from scribe.ink.text import fit_to_alphabet
-from scribe.safeio import parse_xml_safely
+from scribe.safeio import checked_array, parse_xml_safely, read_npz_safely, require_keys
 from scribe.writing.network import InferenceModel
 
 CURVE_SAMPLES = 8  # points per Bezier segment
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_SEPARATORS = re.compile(r"[\s,]*")
 _COMMAND = re.compile(r"([MmLlHhVvCcSsQqTtAaZz])([^MmLlHhVvCcSsQqTtAaZz]*)")
-_TRANSFORM = re.compile(r"(matrix|translate|scale|rotate)\s*\(([^)]*)\)")
+_PATH_ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
+_TRANSFORM = re.compile(r"(matrix|translate|scale|rotate|skewX|skewY)\s*\(([^)]*)\)")
+_TRANSFORM_ARGS = {"matrix": (6,), "translate": (1, 2), "scale": (1, 2), "rotate": (1, 3), "skewX": (1,), "skewY": (1,)}
 _SVG_NS = "{http://www.w3.org/2000/svg}"
+_JSON_SHAPE = '{"text": ..., "strokes": [[[x, y], ...], ...]}'
+_NPZ_WHAT = "stroke .npz"
 MAX_STYLE_FILE_BYTES = 2_000_000  # a line of handwriting is a few kilobytes in any of the formats
+#: Most points a style sample may have, as read (before thinning). A line of IAM-OnDB has about
+#: 600 (at most 1,940); priming feeds every point through the network: 20,000 take about 12 s.
+MAX_STYLE_POINTS = 20_000
+#: Largest coordinate (or, in an ``.npz``, step) accepted, in the file's own unit: far beyond any
+#: drawing of one line, and small enough that no difference or rescaling can overflow.
+MAX_COORDINATE = 1e9
+# An .npz array is read whole before its points are counted: this bounds what that costs
+# (20,000 float64 points take 480 kB; a 2 MB file of zeros could inflate to 2 GB).
+_MAX_NPZ_ARRAY_BYTES = 16_000_000
 
 
 def read_style_file(path: Path, style_text: str | None, model: InferenceModel) -> tuple[np.ndarray, str]:
@@ -53,63 +74,135 @@ def read_style_file(path: Path, style_text: str | None, model: InferenceModel) -
         with open(path, "rb") as handle:
             data = handle.read(MAX_STYLE_FILE_BYTES + 1)
     except OSError as exc:
-        raise ScribeError(f"cannot read the style sample {path}: {exc.strerror}; check the path") from exc
+        raise ScribeError(f"cannot read the style sample {path}: {exc.strerror or reason(exc)}; check the path") from exc
     if len(data) > MAX_STYLE_FILE_BYTES:
         raise ScribeError(f"style sample {path} is over {MAX_STYLE_FILE_BYTES:,} bytes; one line of handwriting is far less")
     offsets, file_text = READERS[path.suffix.lower()][1](data, str(path))
     if offsets is None:
         raise ScribeError(f"style sample {path} holds no strokes; it must show one line of handwriting")
+    problem = validate_offsets(offsets)
+    if problem is not None:
+        raise ScribeError(f"style sample {path} is not a usable line ({problem}); it must show one line of handwriting")
+    text = _style_text(style_text, file_text, path, model)
+    return _to_model_units(offsets, model, path), text
+
+
+def _style_text(style_text: str | None, file_text: str | None, path: Path, model: InferenceModel) -> str:
+    """The text the sample shows, fitted to the model's alphabet; it must keep something the model can write."""
     words = style_text if style_text is not None else file_text
     if not words or not words.strip():
         raise ScribeError(f"style sample {path} does not say what it shows; give its `style_text`")
-    fitted, _ = fit_to_alphabet(" ".join(words.split()), model.alphabet)
-    return _to_model_units(offsets, model), fitted
+    words = " ".join(words.split())
+    fitted, _ = fit_to_alphabet(words, model.alphabet)
+    if not fitted.strip():
+        shown = words if len(words) <= 40 else words[:40].rsplit(" ", 1)[0] + " ..."
+        raise ScribeError(
+            f"the style text {shown!r} of {path} has no character the model can write; "
+            "give the `style_text` the sample shows, in letters, digits or punctuation"
+        )
+    return fitted
 
 
-def _to_model_units(offsets: np.ndarray, model: InferenceModel) -> np.ndarray:
-    """Offsets in any unit -> offsets whose x-height is the training data's, thinned as it was."""
-    height = line_metrics(offsets).x_height
-    if not height > 0:
-        raise ScribeError("the style sample's ink has no height; it must show a line of handwriting")
-    target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
+def _to_model_units(offsets: np.ndarray, model: InferenceModel, path: Path) -> np.ndarray:
+    """Offsets in any unit -> offsets whose x-height is the training data's, thinned as it was.
+
+    The ink is first brought to a unit extent, so that measuring it sees ordinary
+    numbers whatever the file's unit (ink a millionth of a unit tall would underflow
+    on the way). Every step lies inside the ink's bounding box, so none grows past 1.
+    """
     scaled = offsets.astype(np.float64)
+    scaled[:, :2] /= np.ptp(offsets_to_points(scaled)[:, :2], axis=0).max()  # > 0: validate_offsets saw movement
+    height = line_metrics(scaled).x_height
+    if not height > 0:
+        raise ScribeError(f"the ink of style sample {path} has no height; it must show a line of handwriting")
+    target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
     scaled[:, :2] *= target / height
     return points_to_offsets(simplify(offsets_to_points(scaled), DEFAULT_SIMPLIFY_EPS), y_down=False)
 
 
-def _from_strokes(strokes: list[np.ndarray]) -> np.ndarray | None:
+def _check_count(count: int, source: str) -> None:
+    """Refuse a sample of more than :data:`MAX_STYLE_POINTS` points, before anything costs more."""
+    if count > MAX_STYLE_POINTS:
+        raise ScribeError(
+            f"style sample {source} has over {MAX_STYLE_POINTS:,} points; one line of handwriting needs far fewer: "
+            "give a single line, drawn with fewer points"
+        )
+
+
+def _check_coordinates(values: np.ndarray, source: str) -> None:
+    """Refuse NaN, infinity and coordinates beyond :data:`MAX_COORDINATE` (their differences could overflow)."""
+    if not np.all(np.isfinite(values)):
+        raise ScribeError(f"style sample {source} has NaN or infinite coordinates; every coordinate must be a finite number")
+    if values.size and np.abs(values).max() > MAX_COORDINATE:
+        raise ScribeError(
+            f"style sample {source} has coordinates beyond ±{MAX_COORDINATE:,.0f}; "
+            "one line of handwriting spans far less: rescale it"
+        )
+
+
+def _from_strokes(strokes: list[np.ndarray], source: str) -> np.ndarray | None:
     """Offsets of y-down strokes (screens, SVG, tablets), or None when there is no point."""
-    return strokes_to_offsets(strokes) if any(len(stroke) for stroke in strokes) else None
+    kept = [stroke for stroke in strokes if len(stroke)]
+    if not kept:
+        return None
+    _check_count(sum(len(stroke) for stroke in kept), source)
+    _check_coordinates(np.concatenate(kept), source)
+    return strokes_to_offsets(kept)
 
 
 def _read_json(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
+    """A style JSON's strokes and text; NaN and Infinity, which Python's json would accept, are refused."""
     try:
-        content = json.loads(data.decode("utf-8"))
-        strokes = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in content["strokes"]]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ScribeError(
-            f'{source} is not a scribe style JSON ({exc}); expected {{"text": ..., "strokes": [[[x, y], ...], ...]}}'
-        ) from None
+        content = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ScribeError(f"{source} is not a scribe style JSON ({reason(exc)}); expected {_JSON_SHAPE}") from None
+    strokes = content.get("strokes") if isinstance(content, dict) else None
+    if not isinstance(strokes, list):
+        raise ScribeError(f'{source} is not a scribe style JSON (no "strokes" list); expected {_JSON_SHAPE}')
+    arrays = [_json_stroke(stroke, source) for stroke in strokes]
     text = content.get("text")
-    return _from_strokes(strokes), text if isinstance(text, str) else None
+    return _from_strokes(arrays, source), text if isinstance(text, str) else None
+
+
+def _refuse_constant(name: str) -> float:
+    """Python's json reads NaN and Infinity, which JSON does not have; a coordinate must be a number."""
+    raise ValueError(f"{name} is not a number")
+
+
+def _json_stroke(stroke: object, source: str) -> np.ndarray:
+    """One JSON stroke as an (n, 2) array; anything but a list of [x, y] number pairs is refused."""
+    try:
+        array = np.asarray(stroke, dtype=np.float64)
+        pairs = isinstance(stroke, list) and (array.size == 0 or (array.ndim == 2 and array.shape[1] == 2))
+    except (TypeError, ValueError, OverflowError):
+        pairs = False
+    if not pairs:
+        raise ScribeError(f"{source} is not a scribe style JSON (a stroke is not a list of [x, y] pairs); expected {_JSON_SHAPE}")
+    return array.reshape(-1, 2)
 
 
 def _read_npz(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
-    import io
-
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            offsets = np.asarray(npz["offsets"], dtype=np.float64)
-            text = str(npz["text"]) if "text" in npz.files else None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise ScribeError(f"{source} is not a stroke .npz ({exc}); it needs an `offsets` array (T, 3)") from None
-    if offsets.ndim != 2 or offsets.shape[1] != 3:
+    """A stroke ``.npz``'s offsets and text, read without pickle and with its declared sizes checked first."""
+    if data.startswith(npy_format.MAGIC_PREFIX):
+        raise ScribeError(f"{source} is one .npy array, not an .npz; save it with numpy.savez(file, offsets=..., text=...)")
+    arrays = read_npz_safely(
+        io.BytesIO(data), _NPZ_WHAT, source=source, keys=("offsets", "text"), objects=False, max_bytes=_MAX_NPZ_ARRAY_BYTES
+    )
+    require_keys(arrays, ("offsets",), Path(source), _NPZ_WHAT)
+    offsets = checked_array(arrays["offsets"], "iuf", f"{source}: offsets", _NPZ_WHAT, ndim=2)
+    if offsets.shape[1] != 3:
         raise ScribeError(f"{source}: offsets have shape {offsets.shape}, expected (T, 3) [dx, dy, pen_up]")
+    _check_count(len(offsets), source)
+    offsets = offsets.astype(np.float64)
+    _check_coordinates(offsets, source)
+    text = str(checked_array(arrays["text"], "U", f"{source}: text", _NPZ_WHAT, ndim=0)) if "text" in arrays else None
     return (offsets if len(offsets) else None), text
 
 
 def _read_xml(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
-    points = read_iam_ondb_xml(data, source)
+    """An IAM-OnDB line file's points as offsets; such files never say what they show."""
+    points = read_iam_ondb_xml(data, source)  # whole int32 numbers: their differences cannot overflow
+    _check_count(len(points), source)
     return (points_to_offsets(points) if len(points) else None), None
 
 
@@ -117,54 +210,85 @@ def _read_xml(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
 
 
 def _read_svg(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
+    """The strokes of every shape, walked with a stack (documents may nest deeper than Python recurses).
+
+    Transforms can scale finite coordinates past float64; such points come out
+    infinite, quietly, and are refused with the others by :func:`_from_strokes`.
+    """
     # A plain DOCTYPE (as SVG editors write) only names a DTD, never fetched: accepted.
     # Entity declarations and external entities are refused by parse_xml_safely.
     root = parse_xml_safely(data, source, "an SVG drawing", allow_doctype=True)
     strokes: list[np.ndarray] = []
-    _walk(root, np.eye(3), strokes)
-    return _from_strokes(strokes), None
+    count = 0
+    stack = [(root, np.eye(3))]
+    with np.errstate(over="ignore", invalid="ignore"):
+        while stack:
+            element, matrix = stack.pop()
+            if "transform" in element.attrib:
+                matrix = matrix @ _transform(element.attrib["transform"], source)
+            for shape in _shapes(element, source):
+                strokes.append((np.column_stack([shape, np.ones(len(shape))]) @ matrix.T)[:, :2])
+                count += len(shape)
+            _check_count(count, source)
+            stack.extend((child, matrix) for child in reversed(element))
+    return _from_strokes(strokes, source), None
 
 
-def _walk(element: ET.Element, parent: np.ndarray, strokes: list[np.ndarray]) -> None:
-    matrix = parent @ _transform(element.get("transform", ""))
+def _shapes(element: ET.Element, source: str) -> list[np.ndarray]:
+    """The point arrays one element draws (none for groups and everything that is not a line shape)."""
     tag = element.tag.removeprefix(_SVG_NS)
-    shapes = []
     if tag == "path":
-        shapes = _path_strokes(element.get("d", ""))
-    elif tag in ("polyline", "polygon"):
-        values = [float(v) for v in _NUMBER.findall(element.get("points", ""))]
+        return _path_strokes(element.get("d", ""), source)
+    if tag in ("polyline", "polygon"):
+        values = _numbers(element.get("points", ""), f"the points of a <{tag}>", source)
         shape = np.array(values[: len(values) // 2 * 2]).reshape(-1, 2)
-        shapes = [np.vstack([shape, shape[:1]]) if tag == "polygon" and len(shape) else shape]
-    elif tag == "line":
-        coords = [float(element.get(k, "0")) for k in ("x1", "y1", "x2", "y2")]
-        shapes = [np.array(coords).reshape(2, 2)]
-    for shape in shapes:
-        if len(shape):
-            strokes.append((np.column_stack([shape, np.ones(len(shape))]) @ matrix.T)[:, :2])
-    for child in element:
-        _walk(child, matrix, strokes)
+        return [np.vstack([shape, shape[:1]]) if tag == "polygon" and len(shape) else shape]
+    if tag == "line":
+        coords = [_numbers(element.get(key, "0"), f"the {key} attribute of a <line>", source) for key in ("x1", "y1", "x2", "y2")]
+        if any(len(value) != 1 for value in coords):
+            raise ScribeError(f"style sample {source}: a <line> has an x1, y1, x2 or y2 that is not one number; fix it")
+        return [np.array(coords).reshape(2, 2)]
+    return []
 
 
-def _transform(value: str) -> np.ndarray:
-    """An SVG ``transform`` attribute as a 3x3 matrix."""
+def _numbers(text: str, what: str, source: str) -> list[float]:
+    """The numbers of an SVG attribute, separated by spaces or commas; anything else in it is refused."""
+    values = [float(value) for value in _NUMBER.findall(text)]
+    if not _SEPARATORS.fullmatch(_NUMBER.sub(" ", text)) or not all(math.isfinite(value) for value in values):
+        raise ScribeError(f"style sample {source}: {what} is not a list of finite numbers; fix it or export the drawing again")
+    return values
+
+
+def _transform(value: str, source: str) -> np.ndarray:
+    """An SVG ``transform`` attribute as a 3x3 matrix; unknown or malformed functions are refused."""
+    calls = _TRANSFORM.findall(value)
+    if not _SEPARATORS.fullmatch(_TRANSFORM.sub(" ", value)):
+        raise ScribeError(f"style sample {source}: a transform attribute is not a list of SVG transform functions; fix it")
     matrix = np.eye(3)
-    for name, args in _TRANSFORM.findall(value):
-        v = [float(x) for x in _NUMBER.findall(args)]
-        if name == "matrix" and len(v) == 6:
-            step = np.array([[v[0], v[2], v[4]], [v[1], v[3], v[5]], [0, 0, 1]])
-        elif name == "translate" and v:
-            step = np.array([[1, 0, v[0]], [0, 1, v[1] if len(v) > 1 else 0], [0, 0, 1]])
-        elif name == "scale" and v:
-            step = np.diag([v[0], v[1] if len(v) > 1 else v[0], 1])
-        elif name == "rotate" and v:
-            a = math.radians(v[0])
-            cx, cy = (v[1], v[2]) if len(v) == 3 else (0.0, 0.0)
-            rot = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
-            step = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]]) @ rot @ np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
-        else:
-            continue
-        matrix = matrix @ step
+    for name, args in calls:
+        v = _numbers(args, f"a transform attribute's {name}()", source)
+        if len(v) not in _TRANSFORM_ARGS[name]:
+            raise ScribeError(f"style sample {source}: a transform attribute's {name}() has {len(v)} numbers; fix it")
+        matrix = matrix @ _transform_step(name, v)
     return matrix
+
+
+def _transform_step(name: str, v: list[float]) -> np.ndarray:
+    """One transform function, its arguments' count already checked, as a 3x3 matrix."""
+    if name == "matrix":
+        return np.array([[v[0], v[2], v[4]], [v[1], v[3], v[5]], [0, 0, 1]])
+    if name == "translate":
+        return np.array([[1, 0, v[0]], [0, 1, v[1] if len(v) > 1 else 0], [0, 0, 1]])
+    if name == "scale":
+        return np.diag([v[0], v[-1], 1.0])
+    if name in ("skewX", "skewY"):
+        step = np.eye(3)
+        step[(0, 1) if name == "skewX" else (1, 0)] = math.tan(math.radians(v[0]))
+        return step
+    a = math.radians(v[0])
+    cx, cy = (v[1], v[2]) if len(v) == 3 else (0.0, 0.0)
+    rot = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+    return np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]]) @ rot @ np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
 
 
 def _bezier(points: np.ndarray) -> np.ndarray:
@@ -175,54 +299,68 @@ def _bezier(points: np.ndarray) -> np.ndarray:
     return (1 - t) ** 3 * points[0] + 3 * (1 - t) ** 2 * t * points[1] + 3 * (1 - t) * t**2 * points[2] + t**3 * points[3]
 
 
-def _path_strokes(d: str) -> list[np.ndarray]:
-    """The subpaths of a path's ``d`` as point arrays (arcs drawn as straight segments)."""
+def _path_strokes(d: str, source: str) -> list[np.ndarray]:
+    """The subpaths of a path's ``d`` as point arrays (arcs drawn as straight segments).
+
+    Anything that is not a command with whole sets of numbers is refused, and a
+    path is counted as it is read, so a huge one stops at :data:`MAX_STYLE_POINTS`.
+    """
+    if not _SEPARATORS.fullmatch(_COMMAND.sub("", d)):
+        raise ScribeError(f"style sample {source}: the d attribute of a <path> does not start with a command; fix it")
     strokes: list[list[np.ndarray]] = []
-    current = np.zeros(2)
-    start = np.zeros(2)
+    current = start = np.zeros(2)
     last_control: np.ndarray | None = None
+    count = 0
     for command, args in _COMMAND.findall(d):
-        values = [float(v) for v in _NUMBER.findall(args)]
-        relative = command.islower()
-        kind = command.upper()
+        kind, relative = command.upper(), command.islower()
+        values, size = _numbers(args, "the d attribute of a <path>", source), _PATH_ARGS[kind]
+        if len(values) % max(size, 1) or bool(values) != bool(size):
+            expected = f"sets of {size}" if size else "none"
+            raise ScribeError(
+                f"style sample {source}: a <path> command {command} is followed by {len(values)} numbers, expected {expected}"
+            )
+        count += len(values) // size * (CURVE_SAMPLES if kind in "CSQ" else 1) if size else 1
+        _check_count(count, source)
         if kind == "Z":
             if strokes:
                 strokes[-1].append(start.copy())
             current, last_control = start.copy(), None
-            continue
-        size = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7}[kind]
-        for index in range(0, len(values) - size + 1, size):
+        for index in range(0, len(values), max(size, 1)):
             v = np.array(values[index : index + size])
             base = current if relative else np.zeros(2)
             if kind == "M" and index == 0:
-                current = base + v
-                start = current.copy()
+                current = start = base + v
                 strokes.append([current.copy()])
                 last_control = None
                 continue
             if not strokes:
                 strokes.append([current.copy()])
-            if kind in ("M", "L", "T"):
-                new = [base + v]
-            elif kind == "H":
-                new = [np.array([v[0] + (current[0] if relative else 0), current[1]])]
-            elif kind == "V":
-                new = [np.array([current[0], v[0] + (current[1] if relative else 0)])]
-            elif kind == "A":
-                new = [base + v[5:7]]
-            else:
-                controls = (base + v.reshape(-1, 2)).tolist()
-                if kind in ("S",):
-                    reflected = 2 * current - last_control if last_control is not None else current
-                    controls = [reflected.tolist(), *controls]
-                curve = np.array([current.tolist(), *controls])
-                new = list(_bezier(curve))
-                last_control = curve[-2]
+            new, last_control = _segment(kind, v, current, base, last_control)
             strokes[-1].extend(new)
             current = np.asarray(new[-1], dtype=np.float64)
-            if kind not in ("C", "S"):
-                last_control = None
     return [np.array(points) for points in strokes]
+
+
+def _segment(
+    kind: str, v: np.ndarray, current: np.ndarray, base: np.ndarray, last_control: np.ndarray | None
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The points one path segment adds after ``current``, and its last control point (for a following ``S``).
+
+    ``base`` is ``current`` for a relative command and the origin for an absolute one.
+    """
+    if kind in ("M", "L", "T"):
+        return [base + v], None
+    if kind == "H":
+        return [np.array([base[0] + v[0], current[1]])], None
+    if kind == "V":
+        return [np.array([current[0], base[1] + v[0]])], None
+    if kind == "A":
+        return [base + v[5:7]], None
+    controls = base + v.reshape(-1, 2)
+    if kind == "S":
+        controls = np.vstack([2 * current - last_control if last_control is not None else current, controls])
+    curve = np.vstack([current, controls])
+    return list(_bezier(curve)), (curve[-2] if kind in ("C", "S") else None)
 
 
 Reader = Callable[[bytes, str], tuple[np.ndarray | None, str | None]]

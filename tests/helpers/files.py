@@ -1,121 +1,20 @@
-"""Everything tests share: tiny files in the exact formats scribe reads, tiny models, a local HTTP server.
-
-Tests must not depend on the real datasets, so each builder writes a small,
-deterministic file with the same keys, dtypes and layout as the real thing and
-returns what it wrote, for assertions. The fixtures that use these live in
-``conftest.py``; no test module imports another.
-"""
+"""Dataset files in the exact formats scribe reads (and hostile variants of them)."""
 
 from __future__ import annotations
 
 import io
-import json
 import os
-import re
-import socket
 import tarfile
 import zipfile
 import zlib
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pytest
 
 if TYPE_CHECKING:
-    from scribe.training.options import TrainOptions
+    pass
 
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-needs_shared_data = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason="../shared/data is absent (real datasets are not part of the repository)"
-)
-
-
-
-def make_line(rng: np.random.Generator, n_strokes: int, points_per_stroke: int) -> np.ndarray:
-    """A random but plausible line of handwriting as offsets ``[dx, dy, pen_up]``."""
-    rows = []
-    for _ in range(n_strokes):
-        steps = np.column_stack(
-            [rng.normal(2.0, 1.0, points_per_stroke), rng.normal(0.0, 2.0, points_per_stroke), np.zeros(points_per_stroke)]
-        )
-        steps[-1, 2] = 1.0
-        rows.append(steps)
-    offsets = np.concatenate(rows).astype(np.float32)
-    offsets[0, :2] = 0.0
-    return offsets
-
-
-def write_split_dataset(root: Path, texts_by_split: dict[str, list[str]], seed: int = 0) -> Path:
-    """Write a split dataset (meta.json + <split>/<id>.npz) as ``scribe split`` does."""
-    rng = np.random.default_rng(seed)
-    all_offsets = []
-    for split, texts in texts_by_split.items():
-        (root / split).mkdir(parents=True, exist_ok=True)
-        for i, text in enumerate(texts):
-            offsets = make_line(rng, n_strokes=len(text.split()) + 1, points_per_stroke=3 + 2 * len(text) // 3)
-            all_offsets.append(offsets)
-            np.savez(
-                root / split / f"{split}-{i:03d}.npz",
-                offsets=offsets,
-                text=np.array(text),
-                writer=np.array(100 + i, dtype=np.int64),
-            )
-    stacked = np.concatenate(all_offsets)
-    meta = {
-        "format_version": 1,
-        "dataset": "tiny",
-        "alphabet": "".join(sorted({c for texts in texts_by_split.values() for t in texts for c in t})),
-        "mean": stacked.mean(axis=0).tolist(),
-        "std": stacked.std(axis=0).tolist(),
-        "counts": {split: len(texts) for split, texts in texts_by_split.items()},
-    }
-    (root / "meta.json").write_text(json.dumps(meta))
-    return root
-
-
-def tiny_model_file(path: Path, kind: str = "graves", styles: int = 0) -> Path:
-    """An untrained tiny model saved as a portable model file (.npz), as shipped models are."""
-    import torch
-
-    from scribe.ink.alphabet import Alphabet
-    from scribe.training.checkpoint import stored_model
-    from scribe.training.networks import HandwritingModel
-    from scribe.writing.stored import WriterConfig
-
-    torch.manual_seed(0)
-    alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
-    config = WriterConfig(
-        kind=kind, vocab_size=len(alphabet), hidden=16, layers=2, mixtures=3, window_mixtures=2,
-        encoder_dim=8, embed_dim=8, latent_dim=4, stroke_encoder_dim=8, styles=styles, style_dim=4,
-    )
-    model = HandwritingModel(config)
-    mean, std = np.array([2.0, 0.0, 0.1]), np.array([5.0, 5.0, 0.3])
-    stored_model(model, alphabet, mean, std, step=1, points_per_char=4.0).save(path)
-    return path
-
-
-TINY_WRITER = dict(hidden=16, layers=2, mixtures=3, window_mixtures=2, encoder_dim=8, embed_dim=8, latent_dim=4)
-TINY_RECOGNIZER = dict(hidden=16, layers=2)
-
-
-def tiny_options(data: Path, out: Path, **overrides: object) -> TrainOptions:
-    """Training options for a few fast steps of a tiny model of ``overrides["kind"]`` (default graves)."""
-    from scribe.training.options import resolve_options
-
-    tiny = TINY_RECOGNIZER if overrides.get("kind") == "recognizer" else TINY_WRITER
-    values: dict[str, object] = dict(
-        data_dir=data, out_dir=out, batch_size=2, lr=3e-3, lr_warmup=2, eval_every=4, kl_anneal_steps=5, **tiny
-    )
-    values.update(overrides)
-    return resolve_options(None, values, lambda: data)
-
-
-# --------------------------------------------------------------------------- dataset files
 
 DEEPWRITING_ALPHABET = ["", *"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.,-()/"]
 DEEPWRITING_LABEL_KEYS = ("char_labels", "eoc_labels", "soc_labels", "eow_labels", "sow_labels", "word_labels")
@@ -178,6 +77,27 @@ def npy_bytes(array: np.ndarray) -> bytes:
     """An array serialized as a ``.npy`` member, pickling object arrays as NumPy does."""
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def npy_header_only(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
+    """A ``.npy`` member whose header declares ``shape`` but that holds no data: loading it naively allocates it all."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def planted_object_npy(sentinel: Path) -> bytes:
+    """A ``.npy`` object array whose unpickling would create the file ``sentinel`` (through ``os.system``)."""
+    return npy_bytes(object_array([np.zeros((3, 3)), _PicklePayload(os.system, (f"touch '{sentinel}'",))]))
+
+
+def npz_bytes(**members: bytes) -> bytes:
+    """An ``.npz`` (a zip) holding each ``name=bytes`` as ``name.npy``, whatever the bytes are."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(f"{name}.npy", data)
     return buffer.getvalue()
 
 
@@ -356,81 +276,3 @@ def make_compact_npz(path: Path, n_lines: int = 12, seed: int = 0) -> dict[str, 
     }
     np.savez(path, **written)
     return written
-
-
-# --------------------------------------------------------------------------- a local HTTP server
-
-@dataclass
-class Route:
-    """What the server does for one path: ``behaviour`` and the body it serves."""
-
-    body: bytes
-    behaviour: str = "normal"  # normal | cut-once | ignore-range | 404 | 403 | 500-once
-    hits: int = 0
-
-
-@dataclass
-class Server:
-    """The running test server: register routes, read the requests it saw."""
-
-    base: str
-    routes: dict[str, Route] = field(default_factory=dict)
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-    def add(self, path: str, body: bytes, behaviour: str = "normal") -> str:
-        self.routes[path] = Route(body, behaviour)
-        return self.base + path
-
-    def ranges(self, path: str) -> list[str | None]:
-        return [headers.get("Range") for p, headers in self.requests if p == path]
-
-
-def make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # keep pytest output clean
-            pass
-
-        def do_GET(self) -> None:
-            server.requests.append((self.path, dict(self.headers)))
-            route = server.routes.get(self.path)
-            if route is None or route.behaviour == "404":
-                self.send_error(404)
-                return
-            route.hits += 1
-            if route.behaviour == "403":
-                self.send_error(403)
-            elif route.behaviour == "500-once" and route.hits == 1:
-                self.send_error(500)
-            elif route.behaviour == "ignore-range":
-                self._send(route.body, 0)
-            elif route.behaviour == "cut-once" and route.hits == 1:
-                self._send(route.body, self._range_start(), cut=True)
-            else:
-                self._send(route.body, self._range_start())
-
-        def _range_start(self) -> int:
-            match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-            return int(match.group(1)) if match else 0
-
-        def _send(self, body: bytes, start: int, cut: bool = False) -> None:
-            if start >= len(body) and start:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206 if start else 200)
-            if start:
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            rest = body[start:]
-            if cut:
-                self.wfile.write(rest[: len(rest) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-            else:
-                self.wfile.write(rest)
-
-    return Handler
