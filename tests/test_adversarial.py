@@ -295,3 +295,17 @@ def test_a_source_without_validation_lines_gets_a_writer_disjoint_one(tmp_path: 
     np.savez(tmp_path / "lines.npz", **arrays)
     report = split_dataset("iam-ondb", tmp_path / "lines.npz", out_dir=tmp_path / "out")
     assert report.counts["val"] > 0 and report.notes and "held out" in report.notes[0]
+
+
+def test_a_closed_stdout_and_a_checkpoint_without_a_kind_are_one_line_errors(model: Path, tmp_path: Path) -> None:
+    import torch
+
+    closed = subprocess.run(
+        [sys.executable, "-m", "scribe", "write", "hello", "-o", "-", "--model", str(model)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 1 and closed.stderr.strip() == "error: standard output is closed; give -o FILE instead"
+    torch.save({"format_version": 1, "state_dict": {}}, tmp_path / "nokind.pth")
+    result = scribe("write", "hi", "-o", str(tmp_path / "x.svg"), "--model", str(tmp_path / "nokind.pth"))
+    assert_one_line_error(result, "damaged scribe model", "lacks kind")

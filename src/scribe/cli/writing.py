@@ -107,6 +107,8 @@ def _check_request(output: Path, to_stdout: bool, inputs: list[Path | None], dpi
 
     check_dpi(dpi)
     if to_stdout:
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            raise ScribeError("standard output is closed; give -o FILE instead")
         return
     check_destination(output)
     same_name = re.compile(rf"{re.escape(output.stem)}(-\d+)?{re.escape(output.suffix)}")

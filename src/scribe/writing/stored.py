@@ -32,6 +32,7 @@ from scribe.errors import ScribeError, reason
 GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"  # the model kinds, rows of KINDS below
 FORMAT_VERSION = 1  # of the header, shared by model files and training checkpoints
 PARAM_PREFIX = "param/"
+REQUIRED_HEADER = ("kind", "config", "alphabet", "normalization")  # the rest has defaults in version 1
 
 ConfigT = TypeVar("ConfigT", bound="StoredConfig")
 
@@ -173,6 +174,9 @@ class StoredModel:
                 f"{source} has model format version {version}, this scribe reads version {FORMAT_VERSION}; "
                 "upgrade scribe or use a matching model"
             )
+        missing = [key for key in REQUIRED_HEADER if key not in header]
+        if missing:
+            raise ScribeError(f"{source} is a damaged scribe model (it lacks {', '.join(missing)})")
         try:
             config = model_kind(str(header["kind"])).config.from_dict(dict(header["config"]))
             normalization = header["normalization"]
