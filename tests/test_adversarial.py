@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from helpers.basics import tiny_model_file, tiny_options, write_split_dataset
+from helpers.server import Server
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
 from scribe.writing.document import Scribe
@@ -309,3 +310,45 @@ def test_a_closed_stdout_and_a_checkpoint_without_a_kind_are_one_line_errors(mod
     torch.save({"format_version": 1, "state_dict": {}}, tmp_path / "nokind.pth")
     result = scribe("write", "hi", "-o", str(tmp_path / "x.svg"), "--model", str(tmp_path / "nokind.pth"))
     assert_one_line_error(result, "damaged scribe model", "lacks kind")
+
+
+def test_a_download_killed_half_way_resumes_where_it_stopped(server: Server, scribe_home: Path, tmp_path: Path) -> None:
+    import hashlib
+    import io
+    import zipfile
+
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w") as archive:  # stored, random: the .part grows byte for byte
+        for name in ("data/deepwriting_training.npz", "data/deepwriting_validation.npz"):
+            archive.writestr(name, np.random.default_rng(len(name)).bytes(400_000))
+    body = payload.getvalue()
+    url = server.add("/deepwriting_dataset.zip", body, behaviour="stall")  # half the file, then silence
+    command = [sys.executable, "-m", "scribe", "download-data", "deepwriting", "--url", url]
+    environment = {**os.environ, "SCRIBE_HOME": str(scribe_home)}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=environment)
+    part = scribe_home / "datasets" / "deepwriting" / "downloads" / "deepwriting_dataset.zip.part"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not part.is_file() or part.stat().st_size < len(body) // 2):
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no chance to clean up
+    process.communicate(timeout=30)
+    kept = part.stat().st_size
+    assert kept == len(body) // 2
+    server.routes["/deepwriting_dataset.zip"].behaviour = "normal"
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    assert again.returncode == 0, again.stderr
+    assert server.ranges("/deepwriting_dataset.zip")[-1] == f"bytes={kept}-"
+    done = part.with_name("deepwriting_dataset.zip")
+    assert hashlib.sha256(done.read_bytes()).hexdigest() == hashlib.sha256(body).hexdigest() and not part.exists()
+
+
+def test_what_a_killed_write_left_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    from scribe.atomic import TEMP_SUFFIX
+
+    leftover = tmp_path / f".last.pth.0a1b2c3d{TEMP_SUFFIX}"  # a checkpoint save killed half-way
+    leftover.write_bytes(b"half a checkpoint")
+    unrelated = tmp_path / f".best.pth.0a1b2c3d{TEMP_SUFFIX}"  # another file's: not this write's business
+    unrelated.write_bytes(b"x")
+    with atomic_write(tmp_path / "last.pth") as handle:
+        handle.write(b"whole")
+    assert not leftover.exists() and unrelated.exists() and (tmp_path / "last.pth").read_bytes() == b"whole"
