@@ -22,5 +22,5 @@ def require_torch() -> None:
     missing = [name for module, name in EXTRA_MODULES.items() if importlib.util.find_spec(module) is None]
     if missing:
         raise ScribeError(
-            f"training, evaluation and checkpoints need {' and '.join(missing)}, which is not installed: {INSTALL_HINT}"
+            f"training, evaluation and checkpoints need {' and '.join(missing)} (not installed): {INSTALL_HINT}"
         )
