@@ -26,7 +26,7 @@ def reason(exc: BaseException) -> str:
     """
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = text.split("; if you trust")[0].split(" if you trust")[0]
-    if "allow_pickle" in text:
+    if "allow_pickle" in text or "weights_only" in text or "Weights only load failed" in text:
         text = "it holds Python objects, not plain arrays"
     if len(text) <= REASON_CHARACTERS:
         return text

@@ -69,6 +69,7 @@ FLAGS = {
     "style": "--style",
     "strict": "--strict",
     "style_text": "--style-text",
+    "style_seed": "--style-seed",
     "styles": "--styles",
     "text": "TEXT, --input FILE or stdin",
 }

@@ -201,7 +201,7 @@ class Scribe:
         ``prime`` is a sample of the user's handwriting (offsets in the model's units,
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         """
-        _check_arguments(text, seed, style, attempts)
+        _check_arguments(text, seed, style, attempts, style_seed)
         setup = setup or PageSetup()
         setup.validate()
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
@@ -219,11 +219,12 @@ class Scribe:
         return Document(pages, setup, lines, substitutions)
 
 
-def _check_arguments(text: object, seed: object, style: object, attempts: object) -> None:
+def _check_arguments(text: object, seed: object, style: object, attempts: object, style_seed: object) -> None:
     """Refuse arguments of the wrong type with a message in the API's terms (before any work)."""
     if not isinstance(text, str):
         raise ScribeError(f"`text` must be a string, not {type(text).__name__}")
-    for name, value, lowest in (("seed", seed, 0), ("attempts", attempts, 1)):
+    numbers = (("seed", seed, 0), ("attempts", attempts, 1), ("style_seed", 0 if style_seed is None else style_seed, 0))
+    for name, value, lowest in numbers:
         if isinstance(value, bool) or not isinstance(value, Integral) or value < lowest:
             raise ScribeError(f"`{name}` must be a whole number, {lowest} or more, not {value!r}")
     if style is not None and (isinstance(style, bool) or not isinstance(style, Integral)):

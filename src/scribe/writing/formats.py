@@ -179,6 +179,8 @@ FORMATS: dict[str, OutputFormat] = {
 
 def output_format(name: str | None, path: Path | None = None) -> OutputFormat:
     """The format called ``name``, or the one ``path``'s extension names."""
+    if name is not None and not name.strip():
+        raise ScribeError(f"`format` is empty; use {', '.join(FORMATS)}")
     chosen = (name or (path.suffix.lstrip(".") if path is not None else "")).lower()
     if chosen not in FORMATS:
         given = f"`format` {name!r}" if name else f"extension {path.suffix or '(none)'} of {path}" if path else "no format"

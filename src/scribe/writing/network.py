@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
+from scribe.ink.alphabet import Alphabet
 from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
 
 
@@ -124,11 +125,30 @@ class InferenceModel:
             self._read_weights(model.weights)
         except KeyError as exc:
             raise ScribeError(f"the model's weights lack {exc.args[0]}; the model file is damaged") from exc
+        self._check_shapes()
         # Curated at export (the styles that read best); otherwise every learned style, 0 = any writer.
         every_style = list(range(len(self.styles))) if self.styles is not None else []
         self.builtin_styles: list[int] = model.builtin_styles if model.builtin_styles is not None else every_style
         # Measured at export: each built-in style's width per character, in x-heights (for wrapping).
         self.style_advances: list[float] = model.style_advances
+
+    def _check_shapes(self) -> None:
+        """Run one step on one character: weights that do not fit the config fail here, not mid-page."""
+        outputs = (self.head_w.shape[1], self.window_w.shape[1])
+        expected = (6 * self.config.mixtures + self.config.pen_classes, 3 * self.config.window_mixtures)
+        if outputs != expected:
+            raise ScribeError(
+                f"the model's output layers have {outputs} units where its configuration needs {expected}; the file is damaged"
+            )
+        try:
+            with np.errstate(all="raise"):
+                ids = np.array([[Alphabet.FIRST_CHAR, Alphabet.END]])
+                cond = np.zeros((1, self.cond_dim), np.float32) if self.is_vae else None
+                state = self.start(ids, np.ones_like(ids, dtype=bool), cond)
+                self.step(np.zeros((1, 3), np.float32), state)
+        except (ValueError, IndexError, FloatingPointError) as exc:
+            problem = reason(exc)
+            raise ScribeError(f"the model's weights do not fit its configuration ({problem}); the file is damaged") from None
 
     def _read_weights(self, state: dict[str, np.ndarray]) -> None:
         c = self.config

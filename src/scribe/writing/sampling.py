@@ -19,7 +19,6 @@ Runs on :mod:`scribe.writing.network` (NumPy), so writing never imports PyTorch.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -32,7 +31,8 @@ from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
 
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
-TEMPERATURE_RANGE = (0.0, 10.0)  # exclusive, inclusive
+BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
+TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
 PEN_END = 2  # the VAE's "end of sequence" pen state
@@ -76,11 +76,14 @@ class SamplingOptions:
 
     def __post_init__(self) -> None:
         """Refuse numbers that would write NaN or garbage (a NaN bias draws NaN ink, a negative temperature no ink)."""
-        if not (isinstance(self.bias, Real) and math.isfinite(self.bias) and self.bias > -1):
-            raise ScribeError(f"`bias` {self.bias!r} must be a number above -1 (0: the model's own spread; higher: neater)")
+        low, high = BIAS_RANGE
+        if not (isinstance(self.bias, Real) and low < self.bias <= high):  # NaN fails every comparison
+            raise ScribeError(
+                f"`bias` {self.bias!r} must be above {low:g} and at most {high:g} (0: the model's own spread; higher: neater)"
+            )
         low, high = TEMPERATURE_RANGE
-        if not (isinstance(self.temperature, Real) and math.isfinite(self.temperature) and low < self.temperature <= high):
-            raise ScribeError(f"`temperature` {self.temperature!r} must be above {low:g} and at most {high:g}, e.g. 1")
+        if not (isinstance(self.temperature, Real) and low <= self.temperature <= high):
+            raise ScribeError(f"`temperature` {self.temperature!r} must be from {low:g} to {high:g}, e.g. 1")
 
 
 @dataclass

@@ -19,7 +19,7 @@ The model kinds are one table, :data:`KINDS`; what training needs of each kind
 from __future__ import annotations
 
 import json
-import zipfile
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,10 +28,13 @@ import numpy as np
 
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError, reason
+from scribe.safeio import read_npz_safely
 
 GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"  # the model kinds, rows of KINDS below
 FORMAT_VERSION = 1  # of the header, shared by model files and training checkpoints
 PARAM_PREFIX = "param/"
+MAX_WEIGHT_BYTES = 1 << 30  # one weight matrix; the shipped model's largest is under 1 MB
+MAX_POINTS_PER_CHAR = 1000.0  # a character takes about 11 points; far more is not handwriting
 REQUIRED_HEADER = ("kind", "config", "alphabet", "normalization")  # the rest has defaults in version 1
 
 ConfigT = TypeVar("ConfigT", bound="StoredConfig")
@@ -194,6 +197,7 @@ class StoredModel:
             )
         except (KeyError, TypeError, ValueError, ScribeError) as exc:
             raise ScribeError(f"{source} is a damaged scribe model ({reason(exc)})") from exc
+        _check_values(model, source)
         broken = sorted(name for name, value in model.weights.items() if not np.isfinite(value).all())
         if broken:
             raise ScribeError(
@@ -216,13 +220,40 @@ class StoredModel:
         path = Path(path)
         if not path.is_file():
             raise missing_model_file(path)
+        arrays = read_npz_safely(path, "scribe model", objects=False, max_bytes=MAX_WEIGHT_BYTES)
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                header = json.loads(str(npz["meta"]))
-                weights = {k[len(PARAM_PREFIX) :]: npz[k] for k in npz.files if k.startswith(PARAM_PREFIX)}
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            header = json.loads(str(arrays["meta"]))
+        except (KeyError, ValueError) as exc:
             raise ScribeError(f"{path} is not a readable scribe model file ({reason(exc)})") from exc
+        weights = {key[len(PARAM_PREFIX) :]: value for key, value in arrays.items() if key.startswith(PARAM_PREFIX)}
         return cls.from_header(header, weights, str(path))
+
+
+def _check_values(model: StoredModel, source: str) -> None:
+    """Refuse stored numbers no trained model has: sizes below 1, a non-positive scale, NaN statistics."""
+    problems = []
+    for spec in fields(model.config):
+        value = getattr(model.config, spec.name)
+        if isinstance(spec.default, int) and (not isinstance(value, int) or value < (0 if spec.name == "styles" else 1)):
+            problems.append(f"{spec.name} {value!r}")
+        elif isinstance(spec.default, float) and not (isinstance(value, (int, float)) and _positive(spec.name, value)):
+            problems.append(f"{spec.name} {value!r}")
+    if not (np.isfinite(model.mean).all() and np.isfinite(model.std).all() and (model.std[:2] > 0).all()):
+        problems.append("normalization")
+    if model.points_per_char is not None and not 0 < model.points_per_char <= MAX_POINTS_PER_CHAR:
+        problems.append(f"points_per_char {model.points_per_char!r}")
+    if not all(0 < advance <= MAX_POINTS_PER_CHAR for advance in model.style_advances):
+        problems.append("style widths")
+    learned = getattr(model.config, "styles", 0)
+    if model.builtin_styles is not None and not all(0 <= style <= learned for style in model.builtin_styles):
+        problems.append(f"built-in styles {model.builtin_styles!r} (it has styles 0 to {learned})")
+    if problems:
+        raise ScribeError(f"{source} is a damaged scribe model (impossible {', '.join(problems)})")
+
+
+def _positive(name: str, value: float) -> bool:
+    """A finite number above 0 (a dropout may be 0)."""
+    return (value >= 0 if name == "dropout" else value > 0) and value < math.inf
 
 
 def missing_model_file(path: Path) -> ScribeError:
