@@ -235,7 +235,7 @@ def test_training_settings_are_checked_before_training(tiny_dataset: Path, tmp_p
             tiny_options(tiny_dataset, tmp_path / "run", **bad)
     assert not (tmp_path / "run").exists()
     result = scribe("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--batch-size", "0")
-    assert_one_line_error(result, "--batch-size must be a whole number at least 1, not 0")
+    assert_one_line_error(result, "--batch-size must be a whole number at least 1 and at most 65,536, not 0")
 
 
 def test_utf16_input_is_named_as_such(model: Path, tmp_path: Path) -> None:
@@ -353,3 +353,77 @@ def test_what_a_killed_write_left_is_removed_by_the_next_write(tmp_path: Path) -
     with atomic_write(tmp_path / "last.pth") as handle:
         handle.write(b"whole")
     assert not leftover.exists() and unrelated.exists() and (tmp_path / "last.pth").read_bytes() == b"whole"
+
+
+def test_export_never_writes_over_its_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:
+    from scribe.training.trainer import train
+
+    train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=1))
+    checkpoint = tmp_path / "run" / "c.npz"
+    checkpoint.write_bytes((tmp_path / "run" / "best.pth").read_bytes())
+    before = checkpoint.read_bytes()
+    assert_one_line_error(scribe("export", str(checkpoint), str(checkpoint)), "is the checkpoint being exported")
+    assert checkpoint.read_bytes() == before
+
+
+def test_names_too_long_for_the_file_system_are_one_line_errors(model: Path, tmp_path: Path) -> None:
+    name = str(tmp_path / ("x" * 300 + ".svg"))
+    assert_one_line_error(scribe("write", "hi", "-o", name, "--model", str(model)), "cannot write")
+
+
+@pytest.mark.parametrize(
+    ("preset", "fragment"),
+    [
+        ("overwrite = \"no\"\n", "--overwrite must be true or false"),
+        ("init_from = 5\n", "--init-from must be a path"),
+        ("layers = 100000\n", "--layers must be a whole number at least 1 and at most 16"),
+        ("lr = 1e300\n", "--lr must be a number above 0 and at most 10"),
+    ],
+)
+def test_presets_with_wrong_types_or_absurd_sizes_are_refused(
+    preset: str, fragment: str, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "p.toml").write_text(preset)
+    result = scribe("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--config", str(tmp_path / "p.toml"))
+    assert_one_line_error(result, fragment)
+    (tmp_path / "p.toml").write_bytes("lr = 0.1\n".encode("utf-16"))
+    result = scribe("train", "--data", str(tiny_dataset), "--config", str(tmp_path / "p.toml"))
+    assert_one_line_error(result, "not UTF-8")
+
+
+def test_a_damaged_training_state_or_meta_json_is_one_line(tiny_dataset: Path, tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    from scribe.training.trainer import train
+
+    out = tmp_path / "run"
+    train(tiny_options(tiny_dataset, out, max_steps=1))
+    checkpoint = torch.load(out / "last.pth", weights_only=True)
+    checkpoint["training"]["state"]["bogus"] = 1
+    torch.save(checkpoint, out / "last.pth")
+    with pytest.raises(ScribeError, match="training state is damaged"):
+        train(tiny_options(tiny_dataset, out, max_steps=2, resume=True))
+    meta = json.loads((tiny_dataset / "meta.json").read_text())
+    (tiny_dataset / "meta.json").write_text(json.dumps({**meta, "std": [0.0, 1.0, 1.0]}))
+    with pytest.raises(ScribeError, match="not a valid scribe meta.json.*std"):
+        train(tiny_options(tiny_dataset, tmp_path / "other", max_steps=1))
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda m: setattr(m, "points_per_char", float("inf")), "impossible points_per_char"),
+        (lambda m: setattr(m, "builtin_styles", [99]), "impossible built-in styles"),
+        (lambda m: setattr(m, "std", np.array([0.0, 1.0, 1.0])), "impossible normalization"),
+        (lambda m: m.weights.update({"decoder.head.linear.weight": np.zeros((5, 16), np.float32)}), "output layers"),
+    ],
+)
+def test_model_files_with_impossible_values_are_refused(change: object, fragment: str, model: Path, tmp_path: Path) -> None:
+    from scribe.writing.stored import StoredModel
+
+    stored = StoredModel.load(model)
+    change(stored)  # type: ignore[operator]
+    stored.save(tmp_path / "bad.npz")
+    assert_one_line_error(scribe("write", "hi", "-o", str(tmp_path / "x.svg"), "--model", str(tmp_path / "bad.npz")), fragment)

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated, BinaryIO, NoReturn
 
 import typer
 from rich.console import Console
@@ -75,6 +75,7 @@ FLAGS = {
 }
 _PARAMETER = re.compile(r"`([a-z_0-9]+)`")
 
+MAX_INPUT_BYTES = 200_000  # about 60 pages of text; longer documents are written in parts
 PLAIN_PROGRESS_SECONDS = 10.0  # between progress lines when stderr is a file or a pipe
 INTERRUPTED = 130  # the exit status of a command stopped with Ctrl-C (128 + SIGINT)
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
@@ -193,3 +194,13 @@ def cli_terms(message: str) -> str:
 def _fail(message: str, status: int) -> NoReturn:
     stderr.print(message if message == "interrupted" else f"error: {message}", markup=False, soft_wrap=True)
     raise SystemExit(status)
+
+
+def read_at_most(stream: BinaryIO, source: str) -> bytes:
+    """The bytes of ``stream``, refusing more than :data:`MAX_INPUT_BYTES` (``/dev/zero`` never ends)."""
+    data = stream.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise ScribeError(
+            f"{source} holds more than {MAX_INPUT_BYTES:,} bytes of text (about 60 pages); write it in parts"
+        )
+    return data

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scribe.cli.core import app, bar_when, progress_bars
+from scribe.cli.core import app, bar_when, progress_bars, read_at_most
 from scribe.datasets import split_dataset_dir
 from scribe.errors import ScribeError
 from scribe.training import require_torch
@@ -29,7 +29,7 @@ def evaluate_command(
     model: Annotated[str, typer.Option("--model", metavar="NAME|PATH", help=_MODEL_HELP)] = DEFAULT_MODEL,
     data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="val or test.")] = "val",
-    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", help="Lines per batch.")] = option_default("batch_size"),
+    batch_size: Annotated[int, typer.Option("--batch-size", metavar="N", min=1, help="Lines per batch.")] = option_default("batch_size"),
     per_batch: Annotated[bool, typer.Option("--per-batch", help="Print the figures of every batch (handwriting models).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto, cpu or cuda.")] = option_default("device"),
@@ -77,10 +77,10 @@ def legibility_command(
     data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="Split whose texts (and real ink) are used: val or test.")] = "val",
     texts: Annotated[Path | None, typer.Option("--texts", metavar="FILE", help="One text per line to write instead. [default: texts of the --split]")] = None,
-    count: Annotated[int, typer.Option("-n", metavar="N", help="How many texts: drawn at random (with --seed) from the split, or the first N of --texts.")] = 100,
+    count: Annotated[int, typer.Option("-n", metavar="N", min=1, help="How many texts: drawn at random (with --seed) from the split, or the first N of --texts.")] = 100,
     bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
     style: Annotated[int | None, typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of text choice and sampling.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=2**32 - 1, help="Seed of text choice and sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Print every text and what was read.")] = False,
 ) -> None:
@@ -123,7 +123,8 @@ def _texts_to_write(path: Path, alphabet: str) -> list[str]:
     from scribe.ink.text import decode_input, fit_to_alphabet
 
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = read_at_most(handle, str(path))
     except OSError as exc:
         raise ScribeError(f"cannot read --texts {path}: {exc.strerror}") from exc
     lines = [line.strip() for line in decode_input(data, str(path)).splitlines()]

@@ -8,11 +8,11 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scribe.cli.core import PROGRESS_MIN_LINES, app, bar_when, progress_bars, stderr
+from scribe.cli.core import PROGRESS_MIN_LINES, app, bar_when, progress_bars, read_at_most, stderr
 from scribe.errors import ScribeError
 from scribe.writing.formats import DEFAULT_DPI, FORMATS
 from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe
 
 _PAGE = PageSetup()  # the page defaults, shown in --help
-MAX_INPUT_BYTES = 200_000  # about 60 pages of text; longer documents are written in parts
 
 
 models_app = typer.Typer(help="List and download the registered models.", invoke_without_command=True)
@@ -82,22 +81,12 @@ def _read_text(text: str | None, input_file: Path | None) -> str | None:
     if input_file is not None:
         try:
             with open(input_file, "rb") as handle:
-                return decode_input(_read_at_most(handle, str(input_file)), str(input_file))
+                return decode_input(read_at_most(handle, str(input_file)), str(input_file))
         except OSError as exc:
             raise ScribeError(f"cannot read --input {input_file}: {exc.strerror}; check the path") from exc
     if not sys.stdin.isatty():
-        return decode_input(_read_at_most(sys.stdin.buffer, "stdin"), "stdin")
+        return decode_input(read_at_most(sys.stdin.buffer, "stdin"), "stdin")
     return None
-
-
-def _read_at_most(stream: BinaryIO, source: str) -> bytes:
-    """The bytes of ``stream``, refusing more than :data:`MAX_INPUT_BYTES` (``/dev/zero`` never ends)."""
-    data = stream.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        raise ScribeError(
-            f"{source} holds more than {MAX_INPUT_BYTES:,} bytes of text (about 60 pages); write it in parts"
-        )
-    return data
 
 
 def _check_request(output: Path, to_stdout: bool, inputs: list[Path | None], dpi: float) -> None:

@@ -33,7 +33,7 @@ from scribe.datasets.transfer import (
     sha256_file,
     writing,
 )
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
 from scribe.paths import downloads_dir, raw_dir
 from scribe.progress import ProgressFactory, no_progress
 
@@ -86,7 +86,10 @@ class _Item:
 
 def _filename_from_url(url: str) -> str:
     """The file name a ``--url`` download is saved under: the URL's last path segment, checked to be a plain name."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise ScribeError(f"{url!r} is not a valid URL ({reason(exc)}); pass full http(s):// addresses in `urls`") from None
     if parts.scheme not in ("http", "https"):
         raise ScribeError(f"`urls` must be http:// or https:// addresses, got {url!r}")
     name = posixpath.basename(unquote(parts.path))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from scribe.errors import ScribeError
+from scribe.errors import ScribeError, reason
 from scribe.progress import ProgressFn, no_progress
 
 COPY_CHUNK_SIZE = 1 << 20
@@ -242,6 +242,8 @@ def extract_archive(
         return [_move_into_place(staging, dest_dir, rel) for rel in written]
     except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ScribeError(f"{archive} is damaged ({exc}): {remedy}") from exc
+    except (RuntimeError, NotImplementedError) as exc:  # an encrypted member, a compression Python cannot read
+        raise ScribeError(f"{archive} cannot be unpacked here ({reason(exc)}): {remedy}") from exc
     except OSError as exc:
         raise _cannot_extract(archive, dest_dir, exc) from exc
     finally:

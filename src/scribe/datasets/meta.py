@@ -96,6 +96,13 @@ class DatasetMeta:
         values["std"] = np.asarray(raw["std"], dtype=np.float32)
         if values["mean"].shape != (3,) or values["std"].shape != (3,):
             raise ValueError("mean and std must hold 3 numbers each")
+        if not (np.isfinite(values["mean"]).all() and np.isfinite(values["std"]).all() and (values["std"][:2] > 0).all()):
+            raise ValueError("mean and std must be finite, and the std of dx and dy above 0")
+        if not isinstance(values["alphabet"], str) or not values["alphabet"]:
+            raise ValueError("the alphabet must be a non-empty string")
+        ppc = values.get("points_per_char")
+        if ppc is not None and not (isinstance(ppc, (int, float)) and 0 < ppc < 10_000):
+            raise ValueError(f"points_per_char {ppc!r} is not a positive number")
         values["train_extra"] = tuple(values.get("train_extra", ()))
         return cls(**values)
 

@@ -167,6 +167,10 @@ def _hold_out_validation(by_split: dict[str, list[_Kept]], seed: int, fraction: 
 
 def _check_out_dir(out_dir: Path, force: bool) -> None:
     """Refuse to replace split folders that another program (or person) put in ``out_dir``."""
+    try:
+        out_dir.exists()
+    except OSError as exc:  # a name too long for the file system
+        raise cannot_write(out_dir, exc) from exc
     if out_dir.exists() and not out_dir.is_dir():
         raise ScribeError(f"{out_dir} is a file, not a folder; give a folder to write the dataset into")
     occupied = [split for split in paths.SPLITS if (out_dir / split).exists()]

@@ -9,8 +9,6 @@ that ``--resume`` continues exactly.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +63,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         raise missing_model_file(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - unpickling a foreign file fails in any way; it is never scribe's
         raise ScribeError(f"{path} is not a readable scribe checkpoint ({reason(exc)})") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or not isinstance(raw.get("state_dict"), dict):
         raise ScribeError(f"{path} is not a scribe checkpoint (no format_version/state_dict)")
@@ -83,10 +81,12 @@ def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None =
     ``styles`` curates the built-in styles, in order (writer-style ids, 0 = any
     writer); None keeps every learned style. A model that writes then measures each
     built-in style's width per character, which word wrapping uses
-    (:func:`scribe.writing.document.calibrate_model_file`).
+    (:func:`scribe.writing.document.measure_style_advances`).
     """
     if Path(output).suffix != ".npz":
         raise ScribeError(f"model files end in .npz, not {Path(output).suffix or '(none)'}; name the output like model.npz")
+    if Path(output).exists() and Path(output).resolve() == Path(checkpoint).resolve():
+        raise ScribeError(f"{output} is the checkpoint being exported; give the model file another name")
     model = read_checkpoint(checkpoint).model
     if styles is not None:
         wrong = [style for style in styles if not 0 <= style <= len(model.style_writers)]
@@ -95,11 +95,13 @@ def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None =
                 f"the model has styles 0 to {len(model.style_writers)}; `styles` {wrong or 'none given'} are not among them"
             )
     model.builtin_styles = styles
-    model.save(output)
-    if model.kind.writes:
-        from scribe.writing.document import calibrate_model_file
+    model.weights = {name: value.astype(np.float16).astype(np.float32) for name, value in model.weights.items()}
+    if model.kind.writes:  # measured on the weights the file will hold, before anything is written
+        from scribe.writing.document import Scribe, measure_style_advances
+        from scribe.writing.network import InferenceModel
 
-        model.style_advances = calibrate_model_file(output)
+        model.style_advances = measure_style_advances(Scribe(InferenceModel(model)))
+    model.save(output)
     return model
 
 

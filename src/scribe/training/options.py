@@ -22,11 +22,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from scribe.errors import ScribeError
-from scribe.writing.stored import GRAVES, KINDS, ModelKind, model_kind
+from scribe.writing.stored import GRAVES, KINDS, SIZE_LIMITS, ModelKind, model_kind
 
 #: Config fields that come from the data, never from options.
 DATA_FIELDS = frozenset({"kind", "vocab_size", "styles"})
 PATH_OPTIONS = ("data_dir", "out_dir", "init_from")
+MAX_PRESET_BYTES = 65_536
 
 
 @dataclass
@@ -67,7 +68,11 @@ class TrainOptions:
             if spec.name in RANGES and value is not None:
                 RANGES[spec.name].check(spec.name, value)
         for name, value in self.architecture.items():
-            RANGES.get(name, COUNT).check(name, value)
+            RANGES.get(name, Range(1, SIZE_LIMITS.get(name))).check(name, value)
+        for spec in fields(self):  # the rest must at least have the right type (a preset may say anything)
+            value, expected = getattr(self, spec.name), _TYPES.get(spec.name)
+            if expected is not None and value is not None and not isinstance(value, expected):
+                raise ScribeError(f"`{spec.name}` must be {_TYPE_NAMES[expected]}, not {value!r}")
 
     @property
     def model_kind(self) -> ModelKind:
@@ -90,9 +95,9 @@ class Range:
         """Raise a one-line ScribeError naming the setting unless ``value`` is in range."""
         number = isinstance(value, int) if self.whole else isinstance(value, (int, float))
         if isinstance(value, bool) or not number or not math.isfinite(value) or not self._holds(value):
-            what = "a whole number" if self.whole else "a number"
-            bound = f"above {self.lowest:g}" if self.above else f"at least {self.lowest:g}"
-            upper = f" and at most {self.highest:g}" if self.highest is not None else ""
+            what, shown = ("a whole number", "{:,.0f}") if self.whole else ("a number", "{:g}")
+            bound = f"above {self.lowest:g}" if self.above else f"at least {shown.format(self.lowest)}"
+            upper = f" and at most {shown.format(self.highest)}" if self.highest is not None else ""
             raise ScribeError(f"`{name}` must be {what} {bound}{upper}, not {value!r}")
 
     def _holds(self, value: float) -> bool:
@@ -100,16 +105,27 @@ class Range:
         return low_ok and (self.highest is None or value <= self.highest)
 
 
-COUNT, POSITIVE, FRACTION = Range(1), Range(0, whole=False, above=True), Range(0, 1, whole=False)
-#: The range of every numeric setting; an architecture setting not named here is a COUNT (sizes, layers).
+POSITIVE, FRACTION = Range(0, whole=False, above=True), Range(0, 1, whole=False)
+#: The range of every numeric setting; an architecture size not named here goes from 1 to its SIZE_LIMITS.
 RANGES: dict[str, Range] = {
-    **dict.fromkeys(("epochs", "max_steps", "batch_size", "lr_half_life", "eval_every", "eval_batches"), COUNT),
-    **dict.fromkeys(("lr", "grad_clip", "kappa_scale"), POSITIVE),
+    **dict.fromkeys(("epochs", "max_steps", "lr_half_life", "eval_every", "eval_batches"), Range(1, 10**9)),
+    "batch_size": Range(1, 65_536),
+    "lr": Range(0, 10, whole=False, above=True),
+    **dict.fromkeys(("grad_clip", "kappa_scale"), POSITIVE),
     **dict.fromkeys(("min_lr_fraction", "style_dropout", "dropout"), FRACTION),
-    **dict.fromkeys(("lr_warmup", "kl_anneal_steps", "seed"), Range(0)),
+    **dict.fromkeys(("lr_warmup", "kl_anneal_steps"), Range(0, 10**9)),
+    "seed": Range(0, 2**32 - 1),  # what NumPy's and PyTorch's generators take
     **dict.fromkeys(("kl_weight", "free_bits"), Range(0, whole=False)),
     "max_points": Range(2),
 }
+
+
+_TYPES: dict[str, type] = {
+    **dict.fromkeys(("resume", "overwrite", "writer_styles"), bool),
+    **dict.fromkeys(("device", "kind"), str),
+    **dict.fromkeys(("data_dir", "out_dir", "init_from"), Path),
+}
+_TYPE_NAMES = {bool: "true or false", str: "a string", Path: "a path (a string)"}
 
 
 def option_default(name: str) -> Any:
@@ -136,9 +152,16 @@ def architecture_default(name: str) -> str:
 def read_preset(path: Path) -> dict[str, Any]:
     """Settings from a TOML file (flat keys as in :class:`TrainOptions` and the config classes)."""
     try:
-        return dict(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PRESET_BYTES + 1)
     except OSError as exc:
         raise ScribeError(f"cannot read the preset {path}: {exc.strerror}") from exc
+    if len(data) > MAX_PRESET_BYTES:
+        raise ScribeError(f"the preset {path} is over {MAX_PRESET_BYTES:,} bytes; a preset is a few lines of TOML")
+    try:
+        return dict(tomllib.loads(data.decode("utf-8")))
+    except UnicodeDecodeError:
+        raise ScribeError(f"the preset {path} is not UTF-8 text; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScribeError(f"the preset {path} is not valid TOML: {exc}") from exc
 
@@ -161,7 +184,7 @@ def resolve_options(
         where = f" in {preset}" if preset is not None else ""
         raise ScribeError(f"unknown training setting(s) {', '.join(unknown)}{where} for a {kind.name} model")
     for key in PATH_OPTIONS:
-        if values.get(key) is not None:
+        if isinstance(values.get(key), str):
             values[key] = Path(values[key])
     values.setdefault("out_dir", Path("runs") / kind.name)
     if values.get("data_dir") is None:

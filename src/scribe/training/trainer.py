@@ -26,7 +26,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from scribe.errors import ScribeError
+from scribe.atomic import cannot_write
+from scribe.errors import ScribeError, reason
 from scribe.training.checkpoint import initialize_from, read_checkpoint, save_checkpoint, stored_model
 from scribe.training.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
 from scribe.training.evaluation import EvalResult, RecognitionResult
@@ -182,6 +183,10 @@ class Trainer:
         """Refuse to train over another run's checkpoints, unless resuming it or told to overwrite it."""
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise ScribeError(f"{self.out_dir} is a file; give `out_dir` a folder for the run")
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(self.out_dir, exc) from exc
         existing = [name for name in RUN_FILES if (self.out_dir / name).exists()]
         if not existing or self.options.resume:
             return
@@ -203,15 +208,21 @@ class Trainer:
             raise ScribeError(f"cannot resume {path}: it holds no training state (a best.pth?); resume from a last.pth")
         if checkpoint.model.config != self.model.config:
             raise ScribeError(f"cannot resume {path}: it was trained with other model settings; use the same ones")
-        training = checkpoint.training
-        self.model.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.model.weights.items()})
+        try:
+            self._restore(checkpoint.model.weights, checkpoint.training)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise ScribeError(f"cannot resume {path}: its training state is damaged ({reason(exc)}); start a new run") from exc
+        self._truncate_log()
+
+    def _restore(self, weights: dict[str, Any], training: dict[str, Any]) -> None:
+        """Put the weights, optimizer, schedule, random generators and position of a saved run back."""
+        self.model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
         self.optimizer.load_state_dict(training["optimizer"])
         self.scheduler.load_state_dict(training["scheduler"])
         torch.set_rng_state(training["rng"]["torch"])
         if torch.cuda.is_available() and training["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state_all(training["rng"]["cuda"])
         self.state = TrainState(**training["state"])
-        self._truncate_log()
 
     def _initialize_from(self, path: Path) -> None:
         saved = read_checkpoint(path).model

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scribe.atomic import write_files
+from scribe.atomic import cannot_write, write_files
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.ink.strokes import normalize
+from scribe.ink.strokes import normalize, validate_offsets
 from scribe.ink.text import (
     Substitution,
     check_text,
@@ -40,6 +40,7 @@ from scribe.writing.registry import DEFAULT_MODEL, resolve_model
 from scribe.writing.sampling import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BIAS,
+    MAX_ATTEMPTS,
     Conditioning,
     SampledLine,
     SamplingOptions,
@@ -63,6 +64,9 @@ class Document:
         return [page_svg(page, self.setup) for page in self.pages]
 
     def to_svg(self, page: int = 0) -> str:
+        """Page ``page`` (from 0) as an SVG document."""
+        if isinstance(page, bool) or not isinstance(page, Integral) or not 0 <= page < len(self.svgs):
+            raise ScribeError(f"`page` {page!r} does not exist; this document has pages 0 to {len(self.svgs) - 1}")
         return self.svgs[page]
 
     def render(self, format: str | OutputFormat, dpi: float = DEFAULT_DPI) -> list[bytes]:
@@ -82,6 +86,8 @@ class Document:
         from ``format`` or the extension. Every file is written to a temporary name
         and renamed, so a failure leaves no partial file.
         """
+        if not isinstance(path, (str, Path)) or "\x00" in str(path):
+            raise ScribeError(f"`path` must be a file name (a string or Path), not {path!r}")
         path = Path(path)
         fmt = output_format(format, path)
         check_destination(path)
@@ -104,10 +110,13 @@ class Document:
 def check_destination(path: Path) -> None:
     """Refuse, before any work, a destination that cannot take a file: a folder, or one in a missing folder."""
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ScribeError(f"output folder {folder} does not exist; create it or write elsewhere")
-    if path.is_dir():
-        raise ScribeError(f"{path} is a folder; give a file name to write, like {path / 'page.svg'}")
+    try:
+        if not folder.is_dir():
+            raise ScribeError(f"output folder {folder} does not exist; create it or write elsewhere")
+        if path.is_dir():
+            raise ScribeError(f"{path} is a folder; give a file name to write, like {path / 'page.svg'}")
+    except OSError as exc:  # a name too long for the file system, a path through a file
+        raise cannot_write(path, exc) from exc
 
 
 def remove_stale_pages(path: Path, count: int) -> None:
@@ -202,6 +211,7 @@ class Scribe:
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         """
         _check_arguments(text, seed, style, attempts, style_seed)
+        _check_setup_and_prime(setup, prime, progress)
         setup = setup or PageSetup()
         setup.validate()
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
@@ -223,12 +233,25 @@ def _check_arguments(text: object, seed: object, style: object, attempts: object
     """Refuse arguments of the wrong type with a message in the API's terms (before any work)."""
     if not isinstance(text, str):
         raise ScribeError(f"`text` must be a string, not {type(text).__name__}")
-    numbers = (("seed", seed, 0), ("attempts", attempts, 1), ("style_seed", 0 if style_seed is None else style_seed, 0))
-    for name, value, lowest in numbers:
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < lowest:
-            raise ScribeError(f"`{name}` must be a whole number, {lowest} or more, not {value!r}")
+    numbers = (("seed", seed, 0, 2**32 - 1), ("attempts", attempts, 1, MAX_ATTEMPTS))
+    for name, value, lowest, highest in (*numbers, ("style_seed", 0 if style_seed is None else style_seed, 0, 2**32 - 1)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not lowest <= int(value) <= highest:
+            raise ScribeError(f"`{name}` must be a whole number from {lowest} to {highest:,}, not {value!r}")
     if style is not None and (isinstance(style, bool) or not isinstance(style, Integral)):
         raise ScribeError(f"`style` must be the number of a built-in style, not {style!r}")
+
+
+def _check_setup_and_prime(setup: object, prime: object, progress: object) -> None:
+    """Refuse a page setup, a style sample or a progress callback of the wrong kind, in the API's terms."""
+    if setup is not None and not isinstance(setup, PageSetup):
+        raise ScribeError(f"`setup` must be a PageSetup (scribe.writing.layout), not {type(setup).__name__}")
+    if not callable(progress):
+        raise ScribeError(f"`progress` must be a function of (done, total), not {type(progress).__name__}")
+    if prime is None:
+        return
+    offsets, text = prime if isinstance(prime, tuple) and len(prime) == 2 else (None, None)
+    if not isinstance(offsets, np.ndarray) or not isinstance(text, str) or validate_offsets(offsets) is not None:
+        raise ScribeError("`prime` must be (offsets, text): a usable line in the stroke format and the text it shows")
 
 
 #: Ordinary sentences each built-in style writes at export to measure its width.

@@ -179,6 +179,8 @@ FORMATS: dict[str, OutputFormat] = {
 
 def output_format(name: str | None, path: Path | None = None) -> OutputFormat:
     """The format called ``name``, or the one ``path``'s extension names."""
+    if name is not None and not isinstance(name, str):
+        raise ScribeError(f"`format` must be a name like {', '.join(FORMATS)}, not {name!r}")
     if name is not None and not name.strip():
         raise ScribeError(f"`format` is empty; use {', '.join(FORMATS)}")
     chosen = (name or (path.suffix.lstrip(".") if path is not None else "")).lower()

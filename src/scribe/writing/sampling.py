@@ -30,6 +30,7 @@ from scribe.ink.strokes import denormalize, normalize, offsets_to_points
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
 
+MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
 BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
 TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
@@ -77,12 +78,12 @@ class SamplingOptions:
     def __post_init__(self) -> None:
         """Refuse numbers that would write NaN or garbage (a NaN bias draws NaN ink, a negative temperature no ink)."""
         low, high = BIAS_RANGE
-        if not (isinstance(self.bias, Real) and low < self.bias <= high):  # NaN fails every comparison
+        if isinstance(self.bias, bool) or not (isinstance(self.bias, Real) and low < self.bias <= high):  # NaN fails these
             raise ScribeError(
                 f"`bias` {self.bias!r} must be above {low:g} and at most {high:g} (0: the model's own spread; higher: neater)"
             )
         low, high = TEMPERATURE_RANGE
-        if not (isinstance(self.temperature, Real) and low <= self.temperature <= high):
+        if isinstance(self.temperature, bool) or not (isinstance(self.temperature, Real) and low <= self.temperature <= high):
             raise ScribeError(f"`temperature` {self.temperature!r} must be from {low:g} to {high:g}, e.g. 1")
 
 

@@ -34,6 +34,15 @@ GRAVES, VAE, RECOGNIZER = "graves", "vae", "recognizer"  # the model kinds, rows
 FORMAT_VERSION = 1  # of the header, shared by model files and training checkpoints
 PARAM_PREFIX = "param/"
 MAX_WEIGHT_BYTES = 1 << 30  # one weight matrix; the shipped model's largest is under 1 MB
+#: Largest size of each part of a network: far above any model scribe trains, far below what exhausts memory.
+SIZE_LIMITS: dict[str, int] = {
+    **dict.fromkeys(("hidden", "embed_dim", "encoder_dim", "stroke_encoder_dim", "channels"), 4096),
+    **dict.fromkeys(("latent_dim", "style_dim"), 1024),
+    "layers": 16,
+    "mixtures": 200,
+    "window_mixtures": 100,
+    **dict.fromkeys(("styles", "vocab_size"), 100_000),
+}
 MAX_POINTS_PER_CHAR = 1000.0  # a character takes about 11 points; far more is not handwriting
 REQUIRED_HEADER = ("kind", "config", "alphabet", "normalization")  # the rest has defaults in version 1
 
@@ -234,7 +243,8 @@ def _check_values(model: StoredModel, source: str) -> None:
     problems = []
     for spec in fields(model.config):
         value = getattr(model.config, spec.name)
-        if isinstance(spec.default, int) and (not isinstance(value, int) or value < (0 if spec.name == "styles" else 1)):
+        lowest, highest = (0 if spec.name == "styles" else 1), SIZE_LIMITS.get(spec.name, 1 << 30)
+        if isinstance(spec.default, int) and (not isinstance(value, int) or not lowest <= value <= highest):
             problems.append(f"{spec.name} {value!r}")
         elif isinstance(spec.default, float) and not (isinstance(value, (int, float)) and _positive(spec.name, value)):
             problems.append(f"{spec.name} {value!r}")
