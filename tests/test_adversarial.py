@@ -427,3 +427,25 @@ def test_model_files_with_impossible_values_are_refused(change: object, fragment
     change(stored)  # type: ignore[operator]
     stored.save(tmp_path / "bad.npz")
     assert_one_line_error(scribe("write", "hi", "-o", str(tmp_path / "x.svg"), "--model", str(tmp_path / "bad.npz")), fragment)
+
+
+def test_descriptor_names_are_written_in_place_and_stdin_is_refused(model: Path, tmp_path: Path) -> None:
+    """``-o /dev/stdout`` with stdout redirected to a file: the file gets the SVG, /dev/stdout stays a link."""
+    with open(tmp_path / "o.txt", "wb") as captured:
+        result = subprocess.run(
+            [sys.executable, "-m", "scribe", "write", "hi", "-o", "/dev/stdout", "--format", "svg", "--model", str(model)],
+            stdout=captured, stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    assert os.path.islink("/dev/stdout") and (tmp_path / "o.txt").read_bytes().startswith(b"<?xml")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    with open(notes, "rb") as stdin:
+        refused = subprocess.run(
+            [sys.executable, "-m", "scribe", "write", "hi", "-o", "/dev/stdin", "--format", "svg", "--model", str(model)],
+            stdin=stdin, capture_output=True, text=True, timeout=120,
+        )
+    assert_one_line_error(refused, "standard input")
+    assert notes.read_text() == "my notes"
+    too_big = scribe("write", "hi", "--page", "2000x2000", "--dpi", "1200", "-o", str(tmp_path / "x.png"), "--model", str(model))
+    assert_one_line_error(too_big, "pixels")

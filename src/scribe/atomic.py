@@ -13,7 +13,9 @@ left by a killed run is removed the next time its target is written.
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -25,14 +27,20 @@ from scribe.errors import ScribeError
 TEMP_SUFFIX = ".scribe-tmp"
 
 
+TEMP_STEM = 200  # characters of the target's name kept in its temporary name (names end at 255 bytes)
+#: Names that stand for a process's open files: writing through them must never rename over them.
+DESCRIPTOR_ALIASES = re.compile(r"^/(dev/(std(in|out|err)|fd/\d+)|proc/(self|\d+)/fd/\d+)$")
+STDIN_ALIASES = re.compile(r"^/(dev/(stdin|fd/0)|proc/(self|\d+)/fd/0)$")
+
+
 def temporary_name(path: Path) -> Path:
     """A fresh hidden name beside ``path`` for writing it."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return path.with_name(f".{path.name[:TEMP_STEM]}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def remove_leftovers(path: Path) -> None:
     """Remove the temporary files a killed run left while writing ``path``."""
-    for leftover in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+    for leftover in path.parent.glob(f".{glob.escape(path.name[:TEMP_STEM])}.*{TEMP_SUFFIX}"):
         leftover.unlink(missing_ok=True)
 
 
@@ -43,13 +51,24 @@ def cannot_write(path: Path, exc: OSError) -> ScribeError:
     return ScribeError(f"cannot write {path}: {exc.strerror or exc}; choose another place")
 
 
-def _check_destination(path: Path) -> bool:
-    """Whether ``path`` is written in place (it exists and is not a regular file); refuses a folder."""
-    if path.is_dir():
+def destination(path: Path) -> tuple[Path, bool]:
+    """The file to write for ``path``, and whether it is written in place rather than replaced.
+
+    ``/dev/stdout`` and its kin are written in place (renaming over them would replace
+    a device node or a process's file); standard input is refused. A symbolic link to
+    a file keeps the link: its target is replaced. Folders are refused.
+    """
+    absolute = os.path.abspath(path)
+    if STDIN_ALIASES.match(absolute):
+        raise ScribeError(f"{path} is standard input; it cannot be written: give another file")
+    if DESCRIPTOR_ALIASES.match(absolute):
+        return path, True
+    target = path.resolve() if path.is_symlink() else path
+    if target.is_dir():
         raise ScribeError(f"{path} is a folder; give a file name to write")
-    if not path.parent.is_dir():
+    if not target.parent.is_dir():
         raise ScribeError(f"the folder of {path} does not exist; create it or choose another place")
-    return path.exists() and not path.is_file()
+    return target, target.exists() and not target.is_file()
 
 
 @contextmanager
@@ -59,8 +78,8 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     If the body raises (a full disk, an interrupt), the temporary file is removed and
     any earlier ``path`` stays as it was. OS errors become one-line ScribeErrors.
     """
-    path = Path(path)
-    if _check_destination(path):
+    path, in_place = destination(Path(path))
+    if in_place:
         try:
             with open(path, "wb") as handle:
                 yield handle

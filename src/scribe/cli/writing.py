@@ -166,7 +166,7 @@ def write_command(
     -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
     """
     from scribe.writing.document import Scribe
-    from scribe.writing.formats import output_format
+    from scribe.writing.formats import check_png_size, output_format
 
     to_stdout = str(output) == "-"
     fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
@@ -174,6 +174,8 @@ def write_command(
     if style_text is not None and style_file is None:
         raise ScribeError("--style-text says what the --style-file sample shows; give --style-file too")
     setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
+    if fmt.name == "png":
+        check_png_size(setup.size, dpi)
     content = _read_text(text, input_file)
     with progress_bars("bytes") as bars:
         scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scribe.atomic import cannot_write, write_files
+from scribe.atomic import cannot_write, destination, write_files
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import normalize, validate_offsets
@@ -33,7 +33,15 @@ from scribe.ink.text import (
     wrap_text,
 )
 from scribe.progress import ProgressFn, no_progress
-from scribe.writing.formats import DEFAULT_DPI, OutputFormat, output_format, page_svg, written_by_scribe
+from scribe.writing.formats import (
+    DEFAULT_DPI,
+    OutputFormat,
+    check_dpi,
+    check_png_size,
+    output_format,
+    page_svg,
+    written_by_scribe,
+)
 from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout
 from scribe.writing.network import InferenceModel, load_inference_model
 from scribe.writing.registry import DEFAULT_MODEL, resolve_model
@@ -72,6 +80,10 @@ class Document:
     def render(self, format: str | OutputFormat, dpi: float = DEFAULT_DPI) -> list[bytes]:
         """The bytes of every file the document makes in ``format``: one per page, or one in all (PDF)."""
         fmt = format if isinstance(format, OutputFormat) else output_format(format)
+        if fmt.name == "png":
+            check_dpi(dpi)
+            for page in self.pages:
+                check_png_size((page.width, page.height), dpi)
         return fmt.render(self.svgs, dpi)
 
     def _repr_svg_(self) -> str:
@@ -109,12 +121,8 @@ class Document:
 
 def check_destination(path: Path) -> None:
     """Refuse, before any work, a destination that cannot take a file: a folder, or one in a missing folder."""
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        if not folder.is_dir():
-            raise ScribeError(f"output folder {folder} does not exist; create it or write elsewhere")
-        if path.is_dir():
-            raise ScribeError(f"{path} is a folder; give a file name to write, like {path / 'page.svg'}")
+        destination(path)  # a folder, a missing folder or standard input is refused here
     except OSError as exc:  # a name too long for the file system, a path through a file
         raise cannot_write(path, exc) from exc
 
@@ -127,9 +135,12 @@ def remove_stale_pages(path: Path, count: int) -> None:
     not scribe's.
     """
     number = count + 1 if count > 1 else 1
-    while (stale := path.with_name(f"{path.stem}-{number}{path.suffix}")).is_file() and written_by_scribe(stale):
-        stale.unlink()
-        number += 1
+    try:
+        while (stale := path.with_name(f"{path.stem}-{number}{path.suffix}")).is_file() and written_by_scribe(stale):
+            stale.unlink()
+            number += 1
+    except OSError:  # a numbered name too long for the file system: there is no such page
+        return
 
 
 def page_paths(path: Path, count: int) -> list[Path]:

@@ -23,6 +23,7 @@ from scribe.errors import ScribeError
 from scribe.writing.layout import Page, PageSetup
 
 DEFAULT_DPI = 150.0  # PNG resolution, pixels per inch
+MAX_PNG_PIXELS = 32_767  # cairo's largest image side
 DPI_RANGE = (10.0, 1200.0)  # an A4 page at 1200 dpi is 10,000 x 14,000 pixels
 _RULE_COLOUR = "#9fbfe6"
 _MARGIN_RULE_COLOUR = "#e6a0a0"
@@ -118,6 +119,16 @@ def check_dpi(dpi: float) -> None:
     low, high = DPI_RANGE
     if not (math.isfinite(dpi) and low <= dpi <= high):
         raise ScribeError(f"resolution {dpi} dpi is out of range; use {low:g} to {high:g}, e.g. {DEFAULT_DPI:g}")
+
+
+def check_png_size(page_mm: tuple[float, float], dpi: float) -> None:
+    """Refuse a PNG larger than cairo can draw (32,767 pixels a side) before any work."""
+    pixels = [round(side / 25.4 * dpi) for side in page_mm]
+    if max(pixels) > MAX_PNG_PIXELS:
+        raise ScribeError(
+            f"a {page_mm[0]:g}x{page_mm[1]:g} mm page at {dpi:g} dpi is {pixels[0]:,}x{pixels[1]:,} pixels, over the "
+            f"{MAX_PNG_PIXELS:,} a PNG side can have; lower the resolution or write PDF or SVG"
+        )
 
 
 def _with_mark(png: bytes) -> bytes:
