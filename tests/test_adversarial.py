@@ -449,3 +449,12 @@ def test_descriptor_names_are_written_in_place_and_stdin_is_refused(model: Path,
     assert notes.read_text() == "my notes"
     too_big = scribe("write", "hi", "--page", "2000x2000", "--dpi", "1200", "-o", str(tmp_path / "x.png"), "--model", str(model))
     assert_one_line_error(too_big, "pixels")
+
+
+def test_an_output_link_to_the_input_is_refused(model: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello there")
+    (tmp_path / "out.svg").symlink_to(notes)
+    result = scribe("write", "--input", str(notes), "-o", str(tmp_path / "out.svg"), "--model", str(model))
+    assert_one_line_error(result, "would overwrite")
+    assert notes.read_text() == "hello there"

@@ -100,11 +100,12 @@ def _check_request(output: Path, to_stdout: bool, inputs: list[Path | None], dpi
             raise ScribeError("standard output is closed; give -o FILE instead")
         return
     check_destination(output)
-    same_name = re.compile(rf"{re.escape(output.stem)}(-\d+)?{re.escape(output.suffix)}")
+    target = output.resolve()  # through a link: the file that would really be replaced
+    same_name = re.compile(rf"{re.escape(target.stem)}(-\d+)?{re.escape(target.suffix)}")
     for source in inputs:
         if source is None or not source.exists():
             continue
-        if source.resolve().parent == output.resolve().parent and same_name.fullmatch(source.resolve().name):
+        if source.resolve().parent == target.parent and same_name.fullmatch(source.resolve().name):
             raise ScribeError(f"-o {output} would overwrite {source}, which is read to write it; choose another output")
 
 
