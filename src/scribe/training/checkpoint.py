@@ -81,7 +81,7 @@ def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None =
     ``styles`` curates the built-in styles, in order (writer-style ids, 0 = any
     writer); None keeps every learned style. A model that writes then measures each
     built-in style's width per character, which word wrapping uses
-    (:func:`scribe.writing.document.measure_style_advances`).
+    (:func:`scribe.writing.document.calibrate`).
     """
     if Path(output).suffix != ".npz":
         raise ScribeError(f"model files end in .npz, not {Path(output).suffix or '(none)'}; name the output like model.npz")
@@ -97,10 +97,9 @@ def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None =
     model.builtin_styles = styles
     model.weights = {name: value.astype(np.float16).astype(np.float32) for name, value in model.weights.items()}
     if model.kind.writes:  # measured on the weights the file will hold, before anything is written
-        from scribe.writing.document import Scribe, measure_style_advances
-        from scribe.writing.network import InferenceModel
+        from scribe.writing.document import calibrate
 
-        model.style_advances = measure_style_advances(Scribe(InferenceModel(model)))
+        calibrate(model)
     model.save(output)
     return model
 

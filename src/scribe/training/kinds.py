@@ -20,7 +20,7 @@ from scribe.training.losses import ctc_loss, kl_divergence, kl_penalty, sequence
 from scribe.training.networks import HandwritingModel
 from scribe.training.options import TrainOptions
 from scribe.training.recognizer import BLANK, Recognizer, ctc_targets
-from scribe.writing.stored import GRAVES, RECOGNIZER, VAE, ModelConfig, RecognizerConfig, WriterConfig
+from scribe.writing.stored import GRAVES, RECOGNIZER, VAE, ModelConfig
 
 Loss = Callable[[nn.Module, Batch, int, TrainOptions, "Tensor | None"], tuple[Tensor, dict[str, float]]]
 Evaluation = Callable[..., "EvalResult | RecognitionResult"]
@@ -73,18 +73,10 @@ def recognizer_loss(
     return loss, {"ctc_per_char": loss.item()}
 
 
-def _build_writer(config: WriterConfig) -> HandwritingModel:
-    return HandwritingModel(config)
-
-
-def _build_recognizer(config: RecognizerConfig) -> Recognizer:
-    return Recognizer(config)
-
-
 TRAINING: dict[str, KindTraining] = {
-    GRAVES: KindTraining(_build_writer, writer_loss, evaluate, "nll {:.1f} nats/seq"),
-    VAE: KindTraining(_build_writer, writer_loss, evaluate, "nll {:.1f} nats/seq"),
-    RECOGNIZER: KindTraining(_build_recognizer, recognizer_loss, evaluate_recognizer, "CER {:.1f}%"),
+    GRAVES: KindTraining(HandwritingModel, writer_loss, evaluate, "nll {:.1f} nats/seq"),
+    VAE: KindTraining(HandwritingModel, writer_loss, evaluate, "nll {:.1f} nats/seq"),
+    RECOGNIZER: KindTraining(Recognizer, recognizer_loss, evaluate_recognizer, "CER {:.1f}%"),
 }
 
 

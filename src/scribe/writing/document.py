@@ -302,11 +302,16 @@ def measure_style_advances(scribe: Scribe, seed: int = 0) -> list[float]:
     return advances
 
 
+def calibrate(model: StoredModel) -> list[float]:
+    """Measure a writing model's style widths (:func:`measure_style_advances`) and keep them in ``model``."""
+    model.style_advances = measure_style_advances(Scribe(InferenceModel(model)))
+    return model.style_advances
+
+
 def calibrate_model_file(path: Path) -> list[float]:
-    """Measure a writing model file's style widths (:func:`measure_style_advances`) and store them in it."""
+    """:func:`calibrate` a writing model file in place."""
     stored = StoredModel.load(path)
-    advances = measure_style_advances(Scribe(InferenceModel(stored)))
-    stored.style_advances = advances
+    advances = calibrate(stored)
     stored.save(path)
     return advances
 
