@@ -42,7 +42,7 @@ def test_unknown_dataset_names_the_table(tmp_path: Path) -> None:
     from scribe.datasets import DATASETS, dataset_spec
 
     assert all(dataset_spec(name) is spec for name, spec in DATASETS.items())
-    with pytest.raises(ScribeError, match=r"unknown dataset 'x'; choose one of deepwriting, iam-ondb$"):
+    with pytest.raises(ScribeError, match=r"unknown dataset 'x'; choose one of deepwriting, iam-ondb, unipen$"):
         dataset_spec("x")
 
 
@@ -53,7 +53,7 @@ def toy_spec(name: str = "toy"):
     def detect(path: Path) -> Found | None:
         return Found(path, "toy-txt") if path.suffix == ".toy" else None
 
-    def read(found: Found, progress, simplify_eps: float) -> Loaded:
+    def read(found: Found, progress, simplify_eps: float, options: dict) -> Loaded:
         rng = np.random.default_rng(0)
         samples = []
         for i, line in enumerate(found.path.read_text().splitlines()):

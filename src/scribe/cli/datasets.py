@@ -46,11 +46,17 @@ def _download_help() -> str:
     )
 
 
+def _reader_option_help(option: str) -> str:
+    """Help for a dataset reader's own option, from the datasets that have it."""
+    return " ".join(f"{spec.name}: {spec.option_help[option]}." for spec in DATASETS.values() if option in spec.option_help)
+
+
 def _train_extra_help() -> str:
     """The official splits each dataset could move to training (those that are not training already)."""
     extras = [
         f"{name} {', '.join(s for s, ours in DATASETS[name].official_splits.items() if ours != 'train')}"
         for name in dataset_names()
+        if DATASETS[name].official_splits
     ]
     return f"Official split to add to training (repeatable): {'; '.join(extras)}."
 
@@ -63,7 +69,7 @@ def download_data(
     ] = None,
     from_file: Annotated[
         list[Path] | None,
-        typer.Option("--from-file", metavar="PATH", help="Import an archive you already downloaded (repeatable, no network)."),
+        typer.Option("--from-file", metavar="PATH", help="Import an archive you already downloaded, or the folder of an unpacked copy (repeatable, no network)."),
     ] = None,
     sha256: Annotated[
         list[str] | None, typer.Option("--sha256", metavar="HEX", help="Expected SHA256 of each file, in order (repeatable).")
@@ -77,7 +83,8 @@ def download_data(
             name, urls=url, from_files=from_file, sha256=sha256, force=force, progress_factory=bars
         )
     for item in report.files:
-        stderr.print(f"{item.action}: {item.path} ({item.bytes:,} bytes, sha256 {item.sha256[:16]}…)")
+        digest = f", sha256 {item.sha256[:16]}…" if item.sha256 else ""
+        stderr.print(f"{item.action}: {item.path} ({item.bytes:,} bytes{digest})")
     stderr.print(f"raw files: {report.raw_dir} ({report.extracted} files)")
     stderr.print(f"next: scribe split {name}")
 
@@ -113,9 +120,15 @@ def split(
         int, typer.Option("--seed", metavar="N", min=0, help="Seed of the writer-disjoint split used when no official split exists.")
     ] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace train/, val/, test/ folders that scribe did not write.")] = False,
+    categories: Annotated[
+        str | None, typer.Option("--categories", metavar="LIST", help=_reader_option_help("categories"))
+    ] = None,
+    keep_bad: Annotated[bool, typer.Option("--keep-bad", help=_reader_option_help("keep_bad"))] = False,
 ) -> None:
     """Turn raw files into one .npz per sample under train/, val/ and test/, with meta.json."""
     from scribe.datasets.split import split_dataset
+
+    options = {"categories": [c.strip() for c in categories.split(",") if c.strip()] if categories else None, "keep_bad": keep_bad}
 
     with progress_bars("items") as bars:
         report = split_dataset(
@@ -126,11 +139,15 @@ def split(
             train_extra=tuple(train_extra or ()),
             seed=seed,
             force=force,
+            options=options,
             progress=bars(f"splitting {name}", None),
         )
     counts = ", ".join(f"{split_name} {n:,}" for split_name, n in report.counts.items())
     stderr.print(f"wrote {report.out_dir}: {counts} samples ({report.points_per_char:.1f} points per character)")
     for reason, n in sorted(report.skipped.items()):
         stderr.print(f"skipped {n:,}: {reason}")
+    for tag, counts_by_value in report.breakdown.items():
+        listed = ", ".join(f"{value} {n:,}" for value, n in counts_by_value.items())
+        stderr.print(f"by {tag}: {listed}", markup=False, soft_wrap=True)
     for note in report.notes:
         stderr.print(f"note: {note}", markup=False)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scribe.datasets import deepwriting, iam_ondb
+from scribe.datasets import deepwriting, iam_ondb, unipen
 from scribe.datasets.meta import META_FILE
 from scribe.datasets.spec import DatasetSpec
 from scribe.errors import ScribeError
 from scribe.paths import dataset_dir
 
 #: Every dataset, in order of preference: a command that needs a split dataset
-#: and is given none uses the first one split (IAM-OnDB, the larger, before DeepWriting).
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (iam_ondb.SPEC, deepwriting.SPEC)}
+#: and is given none uses the first one split (IAM-OnDB, the larger, before DeepWriting; UNIPEN,
+#: words and characters rather than lines, last).
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (iam_ondb.SPEC, deepwriting.SPEC, unipen.SPEC)}
 
 
 def dataset_names() -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -212,11 +213,12 @@ def _detect(path: Path) -> Found | None:
     return None
 
 
-def _read(found: Found, progress: ProgressFn, simplify_eps: float) -> Loaded:
+def _read(found: Found, progress: ProgressFn, simplify_eps: float, options: dict[str, Any]) -> Loaded:
     """Every DeepWriting file of ``found``, texts cut to their ink; statistics from the training file.
 
-    ``simplify_eps`` is not used (simplifying would break the per-point labels) and
-    ``progress`` neither: the files are read whole, and the driver reports the samples.
+    ``simplify_eps`` is not used (simplifying would break the per-point labels),
+    ``progress`` neither (the files are read whole, and the driver reports the
+    samples), nor ``options`` (DeepWriting's reader has none).
     """
     files = [found.path] if found.path.is_file() else find_deepwriting_npz(found.path)
     contents = [read_deepwriting_npz(path) for path in files]

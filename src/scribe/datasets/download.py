@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from scribe.datasets import dataset_spec
-from scribe.datasets.extract import REFETCH, extract_archive
+from scribe.datasets.extract import MAX_EXTRACTED_BYTES, REFETCH, extract_archive
 from scribe.datasets.spec import DatasetSpec
 from scribe.datasets.transfer import (
     ChecksumMismatch,
@@ -45,7 +45,10 @@ MAX_NAME_BYTES = 200
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """What happened to one archive: ``action`` is "downloaded", "already present" or "imported"."""
+    """What happened to one archive: ``action`` is "downloaded", "already present", "imported" or "copied" (a folder).
+
+    ``sha256`` is empty for a copied folder.
+    """
 
     filename: str
     path: Path
@@ -193,6 +196,42 @@ def _import(local: Path, item: _Item, dest: Path, force: bool) -> tuple[str, str
     return "imported", digest
 
 
+def _regular_files(folder: Path) -> list[Path]:
+    """Every file below ``folder``, refusing links and special files (a copied tree must not reach outside itself)."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not (path.is_dir() or path.is_file()):
+            raise ScribeError(f"{path} is a link or a special file; `from_files` folders may hold only plain files and folders")
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def _copy_folder(local: Path, raw: Path, force: bool) -> DownloadedFile:
+    """Copy an unpacked dataset folder into ``raw/<its name>``, whole or not at all (a staging copy is renamed in)."""
+    target = raw / local.name
+    if target.exists() and not force:
+        return DownloadedFile(local.name, target, "already present", "", sum(p.stat().st_size for p in _regular_files(target)))
+    files = _regular_files(local)
+    total = sum(path.stat().st_size for path in files)
+    if total > MAX_EXTRACTED_BYTES:
+        raise ScribeError(f"{local} holds {total:,} bytes, over the {MAX_EXTRACTED_BYTES:,} a dataset may take")
+    staging = raw / f".{local.name}.copy-{os.getpid()}"
+    try:
+        with writing(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+            for path in files:
+                copy = staging / path.relative_to(local)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, copy)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return DownloadedFile(local.name, target, "copied", "", total)
+
+
 def _acquire(item: _Item, dest: Path, spec: DatasetSpec, force: bool, factory: ProgressFactory | None) -> DownloadedFile:
     """Bring one archive into the downloads folder and say how."""
     if item.local is not None:
@@ -235,7 +274,8 @@ def download_dataset(
     """Fetch dataset ``name``'s archives into its downloads folder and extract them into raw/.
 
     ``urls`` replaces the spec's URLs (e.g. a mirror or IAM-OnDB's personal links),
-    ``from_files`` imports archives already on disk without network, and ``sha256``
+    ``from_files`` imports archives already on disk without network (a folder is
+    an unpacked copy: it is copied into raw/ as it is), and ``sha256``
     gives each file's checksum in order. A file that is already there and verifies is
     left alone, and an archive already extracted is not extracted again, unless
     ``force``. ``progress_factory(description, total)`` makes one progress callback
@@ -247,9 +287,15 @@ def download_dataset(
     for needed in (folder, raw):
         with writing(needed):
             needed.mkdir(parents=True, exist_ok=True)
-    reports = [_acquire(item, folder / item.filename, spec, force, progress_factory) for item in items]
-    for item, report in zip(items, reports):
-        _extract_once(report, raw, force, progress_factory, item.remedy)
+    reports = []
+    for item in items:
+        if item.local is not None and item.local.is_dir():  # an unpacked copy: nothing to download or extract
+            if item.sha256_given:
+                raise ScribeError(f"{item.local} is a folder, which has no SHA256; pass `sha256` only for archives")
+            reports.append(_copy_folder(item.local, raw, force))
+            continue
+        reports.append(_acquire(item, folder / item.filename, spec, force, progress_factory))
+        _extract_once(reports[-1], raw, force, progress_factory, item.remedy)
     if spec.check_raw is not None:
         spec.check_raw(raw)
     return DownloadReport(name, reports, raw, _count_raw_files(raw))

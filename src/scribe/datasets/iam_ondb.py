@@ -384,8 +384,8 @@ def _detect(path: Path) -> Found | None:
     return Found(compact[0], COMPACT_FORMAT) if len(compact) == 1 else None
 
 
-def _read(found: Found, progress: ProgressFn, simplify_eps: float) -> Loaded:
-    """The lines of ``found`` with the description of what the driver does to them."""
+def _read(found: Found, progress: ProgressFn, simplify_eps: float, options: dict[str, Any]) -> Loaded:
+    """The lines of ``found`` with the description of what the driver does to them (``options``: none)."""
     if found.source_format == COMPACT_FORMAT:
         return Loaded(samples=read_compact_lines(found.path, progress), preprocessing=_preprocessing(simplify_eps))
     read = read_iam_ondb_raw(found.path, progress)

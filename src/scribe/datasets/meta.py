@@ -51,6 +51,7 @@ class DatasetMeta:
     counts: dict[str, int] = field(default_factory=dict)  # split -> samples
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> samples left out
     points_per_char: float | None = None  # median over kept samples
+    breakdown: dict[str, dict[str, int]] = field(default_factory=dict)  # tag -> value -> samples (UNIPEN: category, source)
 
     def to_json(self) -> dict[str, Any]:
         """The file's content as plain JSON values (what a reader of a single key needs)."""

@@ -48,6 +48,8 @@ class RawSample:
     points: np.ndarray | None = None
     offsets: np.ndarray | None = None
     labels: dict[str, np.ndarray] = field(default_factory=dict)  # per-point labels, written with the sample
+    # What the sample is, for meta.json's counts by kind: e.g. {"category": "1a", "source": "art"}.
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,13 @@ class DatasetSpec:
     - ``detect(path)``: the :class:`Found` data at ``path`` when it is this
       dataset's, else None; must be cheap (it runs for every dataset to tell
       the user which dataset a path holds);
-    - ``read(found, progress, simplify_eps)``: the samples of ``found``, with the
+    - ``read(found, progress, simplify_eps, options)``: the samples of ``found``, with the
       dataset's preprocessing description for the tolerance ``simplify_eps``;
+      ``options`` holds the reader's own settings, named in ``read_options``;
     - ``check_raw(raw_dir)``: raises a ScribeError when extracted downloads are
-      not this dataset (None: nothing to check).
+      not this dataset (None: nothing to check);
+    - ``read_options``: the names of the reader's own settings (UNIPEN's
+      ``categories``); the driver refuses others; ``option_help`` says what each does.
     """
 
     name: str
@@ -111,8 +116,10 @@ class DatasetSpec:
     units: str
     accepts: str
     detect: Callable[[Path], Found | None]
-    read: Callable[[Found, ProgressFn, float], Loaded]
+    read: Callable[[Found, ProgressFn, float, dict[str, Any]], Loaded]
     check_raw: Callable[[Path], None] | None = None
+    read_options: frozenset[str] = frozenset()
+    option_help: Mapping[str, str] = field(default_factory=dict)  # read option -> what it does, for --help
 
 
 def shallowest_file(folder: Path, name: str) -> Path | None:

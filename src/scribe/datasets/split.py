@@ -31,15 +31,10 @@ from scribe import paths
 from scribe.atomic import cannot_write
 from scribe.datasets import DATASETS, accepted_sources, dataset_spec
 from scribe.datasets.meta import META_FILE, UNKNOWN_WRITER, DatasetMeta
-from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample
+from scribe.datasets.preprocess import Kept, preprocess
+from scribe.datasets.spec import DatasetSpec, Found, Loaded
 from scribe.errors import ScribeError
-from scribe.ink.strokes import (
-    offsets_stats,
-    points_to_offsets,
-    remove_outliers,
-    simplify,
-    validate_offsets,
-)
+from scribe.ink.strokes import offsets_stats
 from scribe.progress import ProgressFn, no_progress
 
 #: Ramer-Douglas-Peucker tolerance for samples given as points, in the dataset's units.
@@ -51,7 +46,6 @@ DEFAULT_SIMPLIFY_EPS: float = 3.5
 
 _TMP_PREFIX = ".split-tmp-"
 _FORM_SUFFIX = re.compile(r"-\d+$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass
@@ -64,18 +58,7 @@ class SplitReport:
     alphabet: str
     points_per_char: float  # median over kept samples of points / characters
     notes: list[str] = field(default_factory=list)  # what the caller should tell the user
-
-
-@dataclass
-class _Kept:
-    """A preprocessed, valid sample ready to be written."""
-
-    sample_id: str
-    text: str
-    writer: int
-    official_split: str | None
-    offsets: np.ndarray
-    labels: dict[str, np.ndarray]
+    breakdown: dict[str, dict[str, int]] = field(default_factory=dict)  # tag -> value -> samples written
 
 
 def split_dataset(
@@ -89,6 +72,7 @@ def split_dataset(
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     force: bool = False,
+    options: dict[str, Any] | None = None,
     progress: ProgressFn = no_progress,
 ) -> SplitReport:
     """Read dataset ``name`` from ``source`` and write ``out_dir/{train,val,test}/<id>.npz`` + ``meta.json``.
@@ -100,10 +84,13 @@ def split_dataset(
     training. When the source has no official split, writers are split at random
     with ``seed``, keeping every writer (or form, when the writer is unknown) in
     one split. An ``out_dir`` whose split folders scribe did not write (no meta.json
-    of its own) is refused unless ``force``. ``progress`` gets ``(samples done, total)``.
+    of its own) is refused unless ``force``. ``options`` are the dataset reader's own
+    settings (its spec's ``read_options``, e.g. UNIPEN's ``categories``).
+    ``progress`` gets ``(samples done, total)``.
     """
     spec = dataset_spec(name)
     eps = _check_options(spec, simplify_eps, train_extra, val_fraction, test_fraction)
+    options = _check_reader_options(spec, options or {})
     source = Path(source) if source is not None else paths.raw_dir(name)
     if not source.exists() or (source.is_dir() and not any(source.iterdir())):
         raise ScribeError(
@@ -112,14 +99,14 @@ def split_dataset(
     out_dir = Path(out_dir) if out_dir is not None else paths.dataset_dir(name)
     _check_out_dir(out_dir, force)
 
-    found, loaded = _load(spec, source, progress, eps)
+    found, loaded = _load(spec, source, progress, eps, options)
     skipped = Counter(loaded.skipped)
-    kept = _preprocess(loaded.samples, eps, skipped, progress)
+    kept = preprocess(loaded.samples, eps, skipped, progress)
     if not kept:
         reasons = ", ".join(f"{reason} ({n})" for reason, n in sorted(skipped.items())) or "the source is empty"
         raise ScribeError(f"no usable samples in {source}: {reasons}; check that `source` points at {name} data")
     assignment, split_method = _assign_splits(spec, kept, train_extra, seed, val_fraction, test_fraction, skipped)
-    by_split: dict[str, list[_Kept]] = {split: [] for split in paths.SPLITS}
+    by_split: dict[str, list[Kept]] = {split: [] for split in paths.SPLITS}
     for sample, split in zip(kept, assignment, strict=True):
         if split is not None:
             by_split[split].append(sample)
@@ -132,13 +119,15 @@ def split_dataset(
 
     meta = _meta(spec, found, loaded, by_split, split_method, train_extra, skipped)
     try:
-        _write(out_dir, by_split, meta)
+        _write(out_dir, by_split, meta, progress)
     except OSError as exc:  # a read-only or full destination: the old dataset, if any, is untouched
         raise cannot_write(out_dir, exc) from exc
-    return SplitReport(out_dir, meta.counts, meta.skipped, meta.alphabet, float(meta.points_per_char or 0.0), notes)
+    return SplitReport(
+        out_dir, meta.counts, meta.skipped, meta.alphabet, float(meta.points_per_char or 0.0), notes, meta.breakdown
+    )
 
 
-def _hold_out_validation(by_split: dict[str, list[_Kept]], seed: int, fraction: float) -> list[str]:
+def _hold_out_validation(by_split: dict[str, list[Kept]], seed: int, fraction: float) -> list[str]:
     """Give a source without validation samples a writer-disjoint validation split taken from training.
 
     Training needs validation lines to choose its best checkpoint; a source whose
@@ -151,7 +140,7 @@ def _hold_out_validation(by_split: dict[str, list[_Kept]], seed: int, fraction: 
     train = by_split["train"]
     if by_split["val"] or not train:
         return []
-    groups: dict[str, list[_Kept]] = {}
+    groups: dict[str, list[Kept]] = {}
     for sample in train:
         groups.setdefault(_group_key(sample), []).append(sample)
     if len(groups) < 2:
@@ -185,6 +174,17 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
         ) from None
 
 
+def _check_reader_options(spec: DatasetSpec, options: dict[str, Any]) -> dict[str, Any]:
+    """The reader options given a value, refusing those ``spec``'s reader does not have."""
+    given = {key: value for key, value in options.items() if value not in (None, (), [], False)}
+    unknown = sorted(set(given) - spec.read_options)
+    if unknown:
+        owners = [other.name for other in DATASETS.values() if set(unknown) <= other.read_options]
+        where = f"; it applies to {', '.join(owners)}" if owners else ""
+        raise ScribeError(f"{spec.name} has no setting {', '.join(f'`{key}`' for key in unknown)}{where}")
+    return given
+
+
 def _check_options(
     spec: DatasetSpec, simplify_eps: float | None, train_extra: Iterable[str], val_fraction: float, test_fraction: float
 ) -> float:
@@ -210,7 +210,7 @@ def _meta(
     spec: DatasetSpec,
     found: Found,
     loaded: Loaded,
-    by_split: dict[str, list[_Kept]],
+    by_split: dict[str, list[Kept]],
     split_method: str,
     train_extra: tuple[str, ...],
     skipped: Counter,
@@ -239,7 +239,17 @@ def _meta(
         counts={split: len(by_split[split]) for split in paths.SPLITS},
         skipped=dict(sorted(skipped.items())),
         points_per_char=float(np.median([len(s.offsets) / len(s.text) for s in written])),
+        breakdown=_breakdown(written),
     )
+
+
+def _breakdown(written: list[Kept]) -> dict[str, dict[str, int]]:
+    """Samples written by the value of each tag the reader gave them (UNIPEN: per category and source)."""
+    counts: dict[str, Counter[str]] = {}
+    for sample in written:
+        for tag, value in sample.tags.items():
+            counts.setdefault(tag, Counter())[value] += 1
+    return {tag: dict(sorted(counter.items())) for tag, counter in sorted(counts.items())}
 
 
 # --------------------------------------------------------------------------- reading
@@ -263,7 +273,7 @@ def detect_source(path: Path, name: str | None = None) -> tuple[DatasetSpec, Fou
     raise ScribeError(f"{path}: no such file or folder; give {accepted_sources()}")
 
 
-def _load(spec: DatasetSpec, source: Path, progress: ProgressFn, eps: float) -> tuple[Found, Loaded]:
+def _load(spec: DatasetSpec, source: Path, progress: ProgressFn, eps: float, options: dict[str, Any]) -> tuple[Found, Loaded]:
     """Read ``source`` with ``spec``'s reader, refusing data of another dataset."""
     holder, found = detect_source(source, spec.name)
     if holder.name != spec.name:
@@ -271,73 +281,7 @@ def _load(spec: DatasetSpec, source: Path, progress: ProgressFn, eps: float) -> 
             f"{found.path} holds {holder.name} data ({found.source_format}), not {spec.name}; "
             f"run `scribe split {holder.name}` or pass {spec.name} data as `source`"
         )
-    return found, spec.read(found, progress, eps)
-
-
-# --------------------------------------------------------------------------- preprocessing
-
-
-def _preprocess(samples: list[RawSample], eps: float, skipped: Counter, progress: ProgressFn) -> list[_Kept]:
-    """Clean, convert and check every sample; count the ones left out by reason."""
-    kept: list[_Kept] = []
-    seen: set[str] = set()
-    total = len(samples)
-    for done, sample in enumerate(samples, 1):
-        reason, item = _prepare(sample, eps)
-        if reason is None and item is not None and item.sample_id in seen:
-            reason = "duplicate sample id"
-        if reason is not None:
-            skipped[reason] += 1
-        elif item is not None:
-            seen.add(item.sample_id)
-            kept.append(item)
-        if done % 200 == 0 or done == total:
-            progress(done, total)
-    return kept
-
-
-def _prepare(sample: RawSample, eps: float) -> tuple[str | None, _Kept | None]:
-    """One sample -> (None, kept sample) or (reason it is skipped, None)."""
-    if sample.blacklisted:
-        return "blacklisted", None
-    text = sample.text if isinstance(sample.text, str) else ""
-    if not text.strip():
-        return "missing or empty text", None
-    if sample.points is not None:
-        points = np.asarray(sample.points)
-        if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
-            return "empty", None
-        if not np.all(np.isfinite(points)):
-            return "non-finite values", None
-        points, _ = remove_outliers(points)
-        if eps > 0:
-            points = simplify(points, eps)
-        offsets = points_to_offsets(points)
-    elif sample.offsets is not None:
-        offsets = np.array(sample.offsets, dtype=np.float32)
-        if offsets.ndim == 2 and offsets.shape[1] == 3 and len(offsets):
-            # Row 0 is the origin by definition; undoing a normalization leaves ~1e-12 there.
-            offsets[0, :2] = 0.0
-    else:
-        return "empty", None
-    reason = validate_offsets(offsets)
-    if reason is not None:
-        return reason, None
-    labels = {}
-    for key, value in sample.labels.items():
-        label = np.asarray(value)
-        if label.shape != (len(offsets),):
-            return "labels do not match the points", None
-        labels[key] = label.astype(np.int32)
-    sample_id = _UNSAFE.sub("_", str(sample.sample_id)) or "sample"
-    return None, _Kept(
-        sample_id=sample_id,
-        text=text,
-        writer=int(sample.writer),
-        official_split=sample.official_split,
-        offsets=offsets.astype(np.float32),
-        labels=labels,
-    )
+    return found, spec.read(found, progress, eps, options)
 
 
 # --------------------------------------------------------------------------- splits
@@ -345,7 +289,7 @@ def _prepare(sample: RawSample, eps: float) -> tuple[str | None, _Kept | None]:
 
 def _assign_splits(
     spec: DatasetSpec,
-    kept: list[_Kept],
+    kept: list[Kept],
     train_extra: Iterable[str],
     seed: int,
     val_fraction: float,
@@ -370,14 +314,14 @@ def _assign_splits(
     return _random_split(kept, seed, val_fraction, test_fraction), f"writer-disjoint random, seed {seed}"
 
 
-def _group_key(sample: _Kept) -> str:
+def _group_key(sample: Kept) -> str:
     """Writer id, or the form id (sample id minus its trailing ``-NN``) when the writer is unknown."""
     if sample.writer != UNKNOWN_WRITER:
         return f"writer {sample.writer}"
     return f"form {_FORM_SUFFIX.sub('', sample.sample_id)}"
 
 
-def _random_split(kept: list[_Kept], seed: int, val_fraction: float, test_fraction: float) -> list[str | None]:
+def _random_split(kept: list[Kept], seed: int, val_fraction: float, test_fraction: float) -> list[str | None]:
     """Writer-disjoint random split: whole groups go to the split furthest below its target size."""
     groups: dict[str, list[int]] = {}
     for i, sample in enumerate(kept):
@@ -405,13 +349,13 @@ def _random_split(kept: list[_Kept], seed: int, val_fraction: float, test_fracti
 # --------------------------------------------------------------------------- writing
 
 
-def _write(out_dir: Path, by_split: dict[str, list[_Kept]], meta: DatasetMeta) -> None:
+def _write(out_dir: Path, by_split: dict[str, list[Kept]], meta: DatasetMeta, progress: ProgressFn) -> None:
     """Write everything into a hidden folder inside ``out_dir``, then swap it in.
 
     The old ``meta.json`` goes first, so a run interrupted during the swap leaves a
     folder that readers reject (no meta.json) rather than a mix of two runs; the
     new one comes last. Other entries of ``out_dir`` (``downloads/``, ``raw/``) are
-    left alone.
+    left alone. ``progress`` counts the files written.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(f"{_TMP_PREFIX}*"):  # left by a run that was killed
@@ -421,10 +365,14 @@ def _write(out_dir: Path, by_split: dict[str, list[_Kept]], meta: DatasetMeta) -
         new, old = tmp / "new", tmp / "old"
         new.mkdir()
         old.mkdir()
+        total, written = sum(len(samples) for samples in by_split.values()), 0
         for split, samples in by_split.items():
             folder = new / split
             folder.mkdir()
             for sample in samples:
+                written += 1
+                if written % 1000 == 0 or written == total:
+                    progress(written, total)
                 arrays: dict[str, Any] = {
                     "offsets": sample.offsets,
                     "text": np.array(sample.text),
