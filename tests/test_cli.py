@@ -93,7 +93,7 @@ def test_preset_values_lose_only_to_flags_given_on_the_command_line(tmp_path: Pa
     preset = tmp_path / "preset.toml"
     preset.write_text('kind = "recognizer"\nbatch_size = 7\nhidden = 24\nlr = 0.01\n')
     options = resolve_options(preset, {"lr": 0.001}, lambda: tmp_path)
-    assert (options.kind, options.batch_size, options.lr, options.data_dir) == ("recognizer", 7, 0.001, tmp_path)
+    assert (options.kind, options.batch_size, options.lr, options.data_dir) == ("recognizer", 7, 0.001, [tmp_path])
     assert options.architecture == {"hidden": 24} and options.out_dir == Path("runs") / "recognizer"
     preset.write_text("channels = 4\n")  # a recognizer setting, not a Graves one
     with pytest.raises(ScribeError, match="unknown training setting.*channels"):

@@ -49,14 +49,15 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
         elif event.kind == "eval" and "cer" in event.metrics:
             m = event.metrics
             progress.console.print(
-                f"step {event.step}: val CER {m['cer']:.1f}%, WER {m['wer']:.1f}%, ctc {m['ctc_per_char']:.3f}/char"
+                f"step {event.step}: val CER {m['cer']:.1f}%{_each(m, 'cer', '{:.1f}%')}, WER {m['wer']:.1f}%, "
+                f"ctc {m['ctc_per_char']:.3f}/char", markup=False,
             )
         elif event.kind == "eval":
             m = event.metrics
             progress.console.print(
-                f"step {event.step}: val nll {m['nll']:.1f} nats/seq ({m['nll_per_point']:.3f}/point), "
+                f"step {event.step}: val nll {m['nll']:.1f} nats/seq{_each(m, 'nll', '{:.1f}')} ({m['nll_per_point']:.3f}/point), "
                 f"pen-lift {m['pen_lift_accuracy']:.1f}%, alignment error {m['alignment_error']:.3f}"
-                + (f", kl {m['kl']:.2f}" if "kl" in m else "")
+                + _each(m, "alignment_error", "{:.3f}") + (f", kl {m['kl']:.2f}" if "kl" in m else ""), markup=False,
             )
         elif event.kind == "skip":
             progress.console.print(f"warning: {event.message}")
@@ -64,11 +65,20 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
     return on_event
 
 
+def _each(metrics: dict[str, Any], key: str, shown: str) -> str:
+    """Each dataset's figure ``key`` after the combined one, `` (iam-ondb 0.038, unipen 0.052)``; nothing for one dataset."""
+    datasets = metrics.get("datasets")
+    if not datasets:
+        return ""
+    return " (" + ", ".join(f"{name} {shown.format(figures[key])}" for name, figures in datasets.items()) + ")"
+
+
 @app.command(name="train")
 def train_command(
     context: typer.Context,
     kind: Annotated[str, typer.Option("--kind", metavar="KIND", help="; ".join(f"{k.name}: {k.description}" for k in KINDS.values()) + ".")] = option_default("kind"),
-    data: Annotated[Path | None, typer.Option("--data", metavar="DIR", help="Split dataset. [default: the one in the data dir]")] = None,
+    data: Annotated[list[Path] | None, typer.Option("--data", metavar="NAME|DIR", help="Split dataset: a name in the data dir (iam-ondb) or a split folder. Repeat to train on several; the first is the reference (its statistics for all, its validation score picks best.pth). [default: the one in the data dir]")] = None,
+    mix: Annotated[str | None, typer.Option("--mix", metavar="NAME=W,...", help="Share of each --data dataset in an epoch's lines, e.g. iam-ondb=0.7,unipen=0.3 (normalized to sum 1). [default: proportional to their sizes]")] = None,
     out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Checkpoints and metrics. [default: runs/KIND]")] = None,
     epochs: Annotated[int, typer.Option("--epochs", metavar="N", help="Passes over the training data.")] = option_default("epochs"),
     max_steps: Annotated[int | None, typer.Option("--max-steps", metavar="N", help="Stop after N optimizer steps (instead of --epochs).")] = None,
@@ -83,11 +93,17 @@ def train_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in OUT (refused without it).")] = False,
     init_from: Annotated[Path | None, typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
 ) -> None:
-    """Train the Graves MDN-LSTM, the VAE or the handwriting recognizer on a split dataset.
+    """Train the Graves MDN-LSTM, the VAE or the handwriting recognizer on one or more split datasets.
 
     Writes OUT/best.pth (lowest validation NLL; for the recognizer, lowest character
     error rate), OUT/last.pth (resumable) and OUT/metrics.jsonl. Under torchrun the
     same command trains with DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
+
+    With several --data datasets, one alphabet covers all of them, every dataset is
+    normalized with the first's statistics, writer styles are learned per (dataset,
+    writer), and validation reports each dataset's figures beside the combined ones;
+    best.pth follows the first dataset's score. In a --config preset:
+    data = ["iam-ondb", "unipen"] and mix = {iam-ondb = 0.7, unipen = 0.3}.
     """
     require_torch()
     from scribe.training.kinds import TRAINING
@@ -102,7 +118,8 @@ def train_command(
     best_path = options.out_dir / "best.pth"
     if is_main and best_path.is_file():
         best = TRAINING[options.kind].score.format(state.best_val)
-        stderr.print(f"done at step {state.step}: best validation {best}; {best_path}")
+        on = f" on {options.data_dir[0].resolve().name}" if len(options.data_dir) > 1 else ""
+        stderr.print(f"done at step {state.step}: best validation {best}{on}; {best_path}", markup=False)
     elif is_main:
         stderr.print(f"done at step {state.step}: validation never gave a finite figure, so there is no best.pth; "
                      f"the last weights are {options.out_dir / 'last.pth'}")

@@ -9,7 +9,7 @@ the text at the writing's pace keeps the two together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -52,9 +52,11 @@ class RecognitionResult:
     wer: float  # word error rate, percent
     ctc_per_char: float  # CTC loss, nats per character
     sequences: int
+    characters: int = 0  # the counts the rates are over: what combining datasets' results weighs by
+    words: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k not in ("characters", "words")}
 
     @property
     def score(self) -> float:
@@ -191,4 +193,45 @@ def evaluate_recognizer(
             references += batch.texts
             readings += [dataset.alphabet.decode(ids) for ids in greedy_decode(log_probs, frames)]
     rates = error_rates(references, readings)
-    return RecognitionResult(rates.cer, rates.wer, loss / max(characters, 1), len(references))
+    words = sum(len(text.split()) for text in references)
+    return RecognitionResult(rates.cer, rates.wer, loss / max(characters, 1), len(references), characters, words)
+
+
+def combine(parts: Sequence[EvalResult | RecognitionResult]) -> EvalResult | RecognitionResult:
+    """The figures of several datasets' evaluations as if over all their lines at once.
+
+    Each average is weighed by what it is an average over (sequences, points,
+    characters, words); one result is returned as it is.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(part, EvalResult) for part in parts):
+        return _combine_writing([p for p in parts if isinstance(p, EvalResult)])
+    recognized = [p for p in parts if isinstance(p, RecognitionResult)]
+    characters, words = sum(p.characters for p in recognized), sum(p.words for p in recognized)
+    return RecognitionResult(
+        cer=_weighed([(p.cer, p.characters) for p in recognized]),
+        wer=_weighed([(p.wer, p.words) for p in recognized]),
+        ctc_per_char=_weighed([(p.ctc_per_char, p.characters) for p in recognized]),
+        sequences=sum(p.sequences for p in recognized),
+        characters=characters,
+        words=words,
+    )
+
+
+def _combine_writing(parts: Sequence[EvalResult]) -> EvalResult:
+    kls = [p.kl for p in parts]
+    return EvalResult(
+        nll=_weighed([(p.nll, p.sequences) for p in parts]),
+        nll_per_point=sum(p.nll * p.sequences for p in parts) / max(sum(p.points for p in parts), 1),
+        pen_lift_accuracy=_weighed([(p.pen_lift_accuracy, p.points) for p in parts]),
+        alignment_error=_weighed([(p.alignment_error, p.sequences) for p in parts]),
+        sequences=sum(p.sequences for p in parts),
+        points=sum(p.points for p in parts),
+        kl=None if None in kls else _weighed([(p.kl or 0.0, p.sequences) for p in parts]),
+    )
+
+
+def _weighed(values: Sequence[tuple[float, int]]) -> float:
+    """The mean of ``values`` weighed by their counts."""
+    return sum(value * count for value, count in values) / max(sum(count for _, count in values), 1)

@@ -22,19 +22,26 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from scribe.errors import ScribeError
+from scribe.training.sources import data_folders, parse_mix
 from scribe.writing.stored import GRAVES, KINDS, SIZE_LIMITS, ModelKind, model_kind
 
 #: Config fields that come from the data, never from options.
 DATA_FIELDS = frozenset({"kind", "vocab_size", "styles"})
-PATH_OPTIONS = ("data_dir", "out_dir", "init_from")
+PATH_OPTIONS = ("out_dir", "init_from")
+#: Preset keys that are another name of a setting: ``data``, as the flag says, is ``data_dir``.
+ALIASES = {"data": "data_dir"}
 MAX_PRESET_BYTES = 65_536
 
 
 @dataclass
 class TrainOptions:
-    """The training loop's settings; ``architecture`` overrides the kind's config defaults."""
+    """The training loop's settings; ``architecture`` overrides the kind's config defaults.
 
-    data_dir: Path
+    ``data_dir`` lists the split datasets, the reference first (see
+    :mod:`scribe.training.sources`); one name or path stands for a list of one.
+    """
+
+    data_dir: list[Path]
     out_dir: Path
     kind: str = GRAVES
     architecture: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 256, "layers": 3}
@@ -59,10 +66,14 @@ class TrainOptions:
     resume: bool = False
     overwrite: bool = False  # replace the run already in out_dir (without it, that is refused)
     init_from: Path | None = None  # start from these weights (fine-tuning, a grown model)
+    mix: dict[str, float] | None = None  # dataset name -> share of the draws; None: proportional to their sizes
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train (a zero batch, a NaN learning rate, a string for a number)."""
         model_kind(self.kind)
+        self.data_dir = data_folders(self.data_dir)
+        if self.mix is not None:
+            self.mix = parse_mix(self.mix)
         for spec in fields(self):
             value = getattr(self, spec.name)
             if spec.name in RANGES and value is not None:
@@ -79,7 +90,10 @@ class TrainOptions:
         return KINDS[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        """Plain values (paths as strings), as a checkpoint keeps them."""
+        plain = asdict(self)
+        plain["data_dir"] = [str(path) for path in self.data_dir]
+        return {k: str(v) if isinstance(v, Path) else v for k, v in plain.items()}
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,7 @@ RANGES: dict[str, Range] = {
 _TYPES: dict[str, type] = {
     **dict.fromkeys(("resume", "overwrite", "writer_styles"), bool),
     **dict.fromkeys(("device", "kind"), str),
-    **dict.fromkeys(("data_dir", "out_dir", "init_from"), Path),
+    **dict.fromkeys(("out_dir", "init_from"), Path),
 }
 _TYPE_NAMES = {bool: "true or false", str: "a string", Path: "a path (a string)"}
 
@@ -166,6 +180,18 @@ def read_preset(path: Path) -> dict[str, Any]:
         raise ScribeError(f"the preset {path} is not valid TOML: {exc}") from exc
 
 
+def _unaliased(values: dict[str, Any], preset: Path | None) -> dict[str, Any]:
+    """``values`` with every alias (:data:`ALIASES`) under its setting's name; both names at once is refused."""
+    values = dict(values)
+    for alias, name in ALIASES.items():
+        if alias in values:
+            if name in values:
+                where = f" in {preset}" if preset is not None else ""
+                raise ScribeError(f"both {alias} and {name} are set{where}; they are one setting, keep one")
+            values[name] = values.pop(alias)
+    return values
+
+
 def resolve_options(
     preset: Path | None, given: dict[str, Any], default_data_dir: Callable[[], Path]
 ) -> TrainOptions:
@@ -174,8 +200,8 @@ def resolve_options(
     Every key is either a :class:`TrainOptions` field or an architecture setting of the
     chosen kind; anything else is refused, naming it and where it came from.
     """
-    values = read_preset(preset) if preset is not None else {}
-    values.update(given)
+    values = _unaliased(read_preset(preset) if preset is not None else {}, preset)
+    values.update(_unaliased(given, None))
     kind = model_kind(str(values.pop("kind", GRAVES)))
     loop = {f.name for f in fields(TrainOptions)} - {"kind", "architecture"}
     architecture = {k: values.pop(k) for k in architecture_names(kind) if k in values}

@@ -4,7 +4,9 @@ The loop is deliberately plain: one process (or one per GPU/CPU under ``torchrun
 walks length-bucketed batches, validates every ``eval_every`` steps and at every
 epoch end, and writes ``best.pth`` (lowest validation NLL) and ``last.pth``
 (everything needed to resume exactly) atomically into the output folder, with a
-JSON-lines log ``metrics.jsonl`` beside them.
+JSON-lines log ``metrics.jsonl`` beside them. With several datasets
+(:mod:`scribe.training.sources`) the batches mix them in the run's shares, and
+validation covers each of them; ``best.pth`` follows the reference's NLL.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from torch.nn.parallel import DistributedDataParallel
 from scribe.atomic import cannot_write
 from scribe.errors import ScribeError, reason
 from scribe.training.checkpoint import initialize_from, read_checkpoint, save_checkpoint, stored_model
-from scribe.training.data import Batch, BucketBatchSampler, StrokeDataset, StyleTable, collate
-from scribe.training.evaluation import EvalResult, RecognitionResult
+from scribe.training.data import Batch, MixedBatchSampler, StyleTable, collate, load_training_data
+from scribe.training.evaluation import EvalResult, RecognitionResult, combine
 from scribe.training.kinds import TRAINING, build_network
 from scribe.training.options import TrainOptions
+from scribe.training.sources import mixed_points_per_char
 from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig
 
 RUN_FILES = ("best.pth", "last.pth", "metrics.jsonl")  # what a run writes into its out_dir
@@ -121,11 +124,11 @@ class Trainer:
         self.runtime = start_runtime(options.device)
         self._claim_out_dir()
         torch.manual_seed(options.seed)
-        self.train_set = StrokeDataset(options.data_dir, "train", max_points=options.max_points)
-        self.val_set = StrokeDataset(options.data_dir, "val")
-        self.alphabet = self.train_set.alphabet
+        self.data = load_training_data(options.data_dir, options.mix, options.max_points)
+        self.train_set = self.data.train
+        self.alphabet = self.data.alphabet
         with_styles = options.kind == GRAVES and options.writer_styles
-        self.styles = StyleTable(self.train_set.writers() if with_styles else [])
+        self.styles = StyleTable.of(self.train_set.parts if with_styles else [], self.data.names)
         self.model = build_network(self.model_config()).to(self.runtime.device)
         if options.init_from is not None and not options.resume:
             self._initialize_from(Path(options.init_from))
@@ -136,9 +139,11 @@ class Trainer:
         self.state = TrainState()
         self.last_eval_step = -1
         self._clock = (time.perf_counter(), 0)  # when and at which step this process started training
-        self.sampler = BucketBatchSampler(
+        self.sampler = MixedBatchSampler(
             self.train_set.lengths(),
             options.batch_size,
+            self.train_set.sizes(),
+            self.data.draws,
             seed=options.seed,
             num_replicas=self.runtime.world_size,
             rank=self.runtime.rank,
@@ -157,7 +162,8 @@ class Trainer:
 
     @property
     def points_per_char(self) -> float | None:
-        return self.train_set.meta.points_per_char
+        """The mix-weighted median of the datasets' points per character (see :func:`mixed_points_per_char`)."""
+        return mixed_points_per_char([source.meta.points_per_char for source in self.data.sources], self.data.weights)
 
     def model_config(self) -> ModelConfig:
         """The kind's config: its defaults, the options' architecture, and what the data decides.
@@ -206,6 +212,11 @@ class Trainer:
         checkpoint = read_checkpoint(path)
         if checkpoint.training is None:
             raise ScribeError(f"cannot resume {path}: it holds no training state (a best.pth?); resume from a last.pth")
+        if checkpoint.model.datasets and checkpoint.model.datasets != self.data.shares():
+            raise ScribeError(
+                f"cannot resume {path}: it was trained on {_shares(checkpoint.model.datasets)}, this run is on "
+                f"{_shares(self.data.shares())}; use the same `data_dir`, `mix` and `max_points`"
+            )
         if checkpoint.model.config != self.model.config:
             raise ScribeError(f"cannot resume {path}: it was trained with other model settings; use the same ones")
         try:
@@ -227,7 +238,7 @@ class Trainer:
     def _initialize_from(self, path: Path) -> None:
         saved = read_checkpoint(path).model
         if saved.alphabet != self.alphabet.characters:
-            raise ScribeError(f"cannot start from {path}: its alphabet differs from this dataset's; use a matching split")
+            raise ScribeError(f"cannot start from {path}: its alphabet differs from this run's data; use matching datasets")
         try:
             initialize_from(self.model, saved.weights)
         except ValueError as exc:
@@ -237,7 +248,7 @@ class Trainer:
         """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``."""
         if not len(self.styles):
             return None
-        ids = self.styles.indices(batch.writers)
+        ids = self.styles.indices(batch.writers, batch.sources)
         kept = (torch.rand(len(ids)) >= self.options.style_dropout).to(ids.device)
         return torch.where(kept, ids, torch.zeros_like(ids))
 
@@ -252,10 +263,11 @@ class Trainer:
     def _checkpoint(self, name: str, with_training: bool) -> None:
         if not self.runtime.is_main:
             return
-        meta = self.train_set.meta
+        meta = self.data.reference  # whose statistics every dataset was normalized with
         model = stored_model(
-            self.model, self.alphabet, meta.mean, meta.std,
-            step=self.state.step, style_writers=list(self.styles.writers), points_per_char=self.points_per_char,
+            self.model, self.alphabet, meta.mean, meta.std, step=self.state.step, points_per_char=self.points_per_char,
+            style_writers=[writer for _, writer in self.styles.keys], style_datasets=[name for name, _ in self.styles.keys],
+            datasets=self.data.shares(),
         )
         training: dict[str, Any] | None = None
         if with_training:
@@ -280,23 +292,32 @@ class Trainer:
         """Validation figures (main process only); keeps ``best.pth`` at the best score.
 
         The score is the NLL for the handwriting models, the character error rate for
-        the recognizer.
+        the recognizer. Every dataset's ``val`` split is evaluated (at most
+        ``eval_batches`` batches of each); the figures returned and logged are those
+        of all their lines together, with each dataset's own under ``datasets`` when
+        there are several. ``best.pth`` is chosen by the *reference* dataset's score:
+        it stays comparable with a run on the reference alone and does not move with
+        the sizes of the other datasets' validation splits, whose lines may be
+        longer or shorter (NLL is per sequence).
         """
         if not self.runtime.is_main:
             return None
         self.last_eval_step = self.state.step
-        result = TRAINING[self.options.kind].evaluate(
-            self.model,
-            self.val_set,
-            batch_size=self.options.batch_size,
-            device=self.runtime.device,
-            max_batches=self.options.eval_batches,
-        )
-        self._log({"event": "eval", "step": self.state.step, "epoch": self.state.epoch, **result.to_dict()})
-        if result.score < self.state.best_val:
-            self.state.best_val = result.score
+        evaluate = TRAINING[self.options.kind].evaluate
+        parts = [
+            evaluate(self.model, val, batch_size=self.options.batch_size, device=self.runtime.device,
+                     max_batches=self.options.eval_batches)
+            for val in self.data.val
+        ]
+        result = combine(parts)
+        metrics = result.to_dict()
+        if len(parts) > 1:
+            metrics["datasets"] = {name: part.to_dict() for name, part in zip(self.data.names, parts)}
+        self._log({"event": "eval", "step": self.state.step, "epoch": self.state.epoch, **metrics})
+        if parts[0].score < self.state.best_val:
+            self.state.best_val = parts[0].score
             self._checkpoint("best.pth", with_training=False)
-        self.on_event(TrainEvent("eval", self.state.step, self.total_steps, metrics=result.to_dict()))
+        self.on_event(TrainEvent("eval", self.state.step, self.total_steps, metrics=metrics))
         return result
 
     def _train_step(self, batch: Batch) -> dict | None:
@@ -384,6 +405,11 @@ class Trainer:
             self._checkpoint("last.pth", with_training=True)
         self.on_event(TrainEvent("done", self.state.step, self.total_steps, metrics={"best_val": self.state.best_val}))
         return self.state
+
+
+def _shares(datasets: dict[str, float]) -> str:
+    """Datasets and their weights for a message: ``iam-ondb 0.70, unipen 0.30``."""
+    return ", ".join(f"{name} {weight:.2f}" for name, weight in datasets.items())
 
 
 def _logged_step(line: str) -> float:

@@ -154,7 +154,9 @@ class StoredModel:
     weights: dict[str, np.ndarray]
     step: int = 0
     style_writers: list[int] = field(default_factory=list)  # dataset writer id of style 1, 2, ...
-    points_per_char: float | None = None  # the training data's median
+    style_datasets: list[str] = field(default_factory=list)  # the dataset of each of those writers (ids are per dataset)
+    points_per_char: float | None = None  # the training data's median (several datasets: their mix-weighted median)
+    datasets: dict[str, float] = field(default_factory=dict)  # training datasets -> mix weight, the reference first
     builtin_styles: list[int] | None = None  # curated writer styles in order; None: every style
     style_advances: list[float] = field(default_factory=list)  # width per character of each built-in style
 
@@ -172,7 +174,9 @@ class StoredModel:
             "normalization": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
             "step": self.step,
             "style_writers": list(self.style_writers),
+            "style_datasets": list(self.style_datasets),
             "points_per_char": self.points_per_char,
+            "datasets": dict(self.datasets),
             "builtin_styles": self.builtin_styles,
             "style_advances": list(self.style_advances),
         }
@@ -200,7 +204,9 @@ class StoredModel:
                 weights={name: np.asarray(value, np.float32) for name, value in weights.items()},
                 step=int(header.get("step") or 0),
                 style_writers=[int(w) for w in header.get("style_writers") or []],
+                style_datasets=[str(d) for d in header.get("style_datasets") or []],
                 points_per_char=_optional_float(header.get("points_per_char")),
+                datasets={str(name): float(w) for name, w in dict(header.get("datasets") or {}).items()},
                 builtin_styles=None if header.get("builtin_styles") is None else [int(s) for s in header["builtin_styles"]],
                 style_advances=[float(a) for a in header.get("style_advances") or []],
             )
@@ -252,6 +258,10 @@ def _check_values(model: StoredModel, source: str) -> None:
         problems.append("normalization")
     if model.points_per_char is not None and not 0 < model.points_per_char <= MAX_POINTS_PER_CHAR:
         problems.append(f"points_per_char {model.points_per_char!r}")
+    if model.style_datasets and len(model.style_datasets) != len(model.style_writers):
+        problems.append(f"style datasets ({len(model.style_datasets)} for {len(model.style_writers)} writers)")
+    if not all(0 < weight <= 1 for weight in model.datasets.values()):
+        problems.append("dataset weights")
     if not all(0 < advance <= MAX_POINTS_PER_CHAR for advance in model.style_advances):
         problems.append("style widths")
     learned = getattr(model.config, "styles", 0)
