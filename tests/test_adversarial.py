@@ -25,6 +25,7 @@ from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
 from scribe.writing.document import Scribe
 from scribe.writing.formats import written_by_scribe
+from scribe.writing.layout import PageSetup
 
 LONG_TEXT = "the lazy dog jumps over a quick brown fox and back again\n" * 12
 
@@ -145,7 +146,6 @@ def test_a_failure_half_way_through_the_pages_leaves_no_page(
     model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from scribe.writing import formats
-    from scribe.writing.layout import PageSetup
 
     document = Scribe(model).write(LONG_TEXT, setup=PageSetup(size=(80.0, 60.0), margin=5.0))
     assert len(document.pages) > 1
@@ -222,6 +222,10 @@ def test_ctrl_c_during_training_saves_the_exact_position(tiny_dataset: Path, tmp
         (lambda s: s.write("hi", attempts=0), "`attempts` must be a whole number"),
         (lambda s: s.write("hi", bias=float("nan")), "`bias`"),
         (lambda s: s.write("hi").to_bytes("gif"), "unknown output format"),
+        (lambda s: s.write("hi", setup=PageSetup(margin="x")), "`margin` must be a number of mm, not 'x'"),
+        (lambda s: s.write("hi", setup=PageSetup(size=None)), r"`size` must be \(width, height\)"),
+        (lambda s: s.write("hi", setup=PageSetup(ink=3)), "`ink` must be a string"),
+        (lambda s: s.write("hi").to_bytes("png", dpi="x"), "`dpi` must be a number, not 'x'"),
     ],
 )
 def test_bad_api_calls_are_scribe_errors_in_api_terms(call: object, message: str, model: Path) -> None:

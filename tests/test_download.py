@@ -476,6 +476,8 @@ def test_download_dataset_advice_fits_where_the_file_came_from(
 ) -> None:
     with pytest.raises(ScribeError, match=r"file name 'a{40}'\.\.\. is too long \(304 bytes, at most 200\).*`from_files`"):
         download_dataset("deepwriting", urls=[f"{server.base}/{'a' * 300}.zip"])
+    with pytest.raises(ScribeError, match=r"cannot tell a file name from"):  # a NUL cannot be in a file name
+        download_dataset("deepwriting", urls=[f"{server.base}/bad%00name.zip"])
     url = server.add("/deepwriting_dataset.zip", DEEPWRITING_ZIP)
     with pytest.raises(ScribeError, match=r"checksum mismatch .*run again to retry, or check `sha256`$"):
         download_dataset("deepwriting", urls=[url], sha256=["0" * 64])

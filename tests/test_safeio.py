@@ -38,7 +38,7 @@ from scribe.datasets.deepwriting import read_deepwriting_npz
 from scribe.datasets.iam_ondb import read_compact_lines, read_iam_ondb_raw, read_iam_ondb_tars, read_iam_ondb_xml
 from scribe.datasets.meta import read_sample
 from scribe.errors import ScribeError
-from scribe.safeio import read_npz_safely
+from scribe.safeio import npz_member_names, read_npz_safely
 
 # ---------------------------------------------------------------- DeepWriting
 
@@ -243,3 +243,12 @@ def test_sample_files_are_read_without_pickle(tmp_path: Path) -> None:
     assert "allow_pickle" not in str(info.value) and "trust" not in str(info.value)
     with pytest.raises(ScribeError, match=r"missing array\(s\) writer"):
         read_sample(_sample_file(tmp_path / "nowriter.npz", writer=None))
+
+
+def test_devices_and_links_to_them_are_not_read_as_npz(tmp_path: Path) -> None:
+    """A link to /dev/zero named like a dataset file must neither hang detection nor be read without end."""
+    planted = tmp_path / "deepwriting_training.npz"
+    planted.symlink_to("/dev/zero")
+    assert npz_member_names(planted) == set()
+    with pytest.raises(ScribeError, match=r"is not a plain file \(a device, a pipe, or missing\)"):
+        read_npz_safely(planted, "DeepWriting")

@@ -278,3 +278,16 @@ def test_window_reads_real_lines_at_the_writing_pace(tmp_path: Path) -> None:
     quarter, half, end = focus_at(last // 4), focus_at(last // 2), focus_at(last)
     assert quarter < half < end, (quarter, half, end)  # it moves forward through the text ...
     assert 0.1 < quarter < 0.45 and 0.5 < end < 1.3, (quarter, end)  # ... neither stuck nor racing to the end
+
+
+def test_a_planted_link_in_the_run_folder_is_refused(tiny_dataset: Path, tmp_path: Path) -> None:
+    """A link named like a run file would make training (or its resume) write wherever it points."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").symlink_to(target)
+    for resume in (False, True):
+        with pytest.raises(ScribeError, match=r"metrics\.jsonl is a link; a run writes only its own files"):
+            train(tiny_options(tiny_dataset, run, max_steps=2, resume=resume))
+    assert target.read_text() == "keep me"

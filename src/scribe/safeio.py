@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import lzma
 import math
+import os
 import pickle
+import stat
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
@@ -189,11 +191,21 @@ def npz_member_names(path: Path) -> set[str]:
 
     Reads only the zip directory, so telling file kinds apart stays cheap and safe.
     """
+    if not _is_regular_file(path):  # a device or FIFO (a link to /dev/zero) would be read without end
+        return set()
     try:
         with zipfile.ZipFile(path) as archive:
             return {name[: -len(".npy")] for name in archive.namelist() if name.endswith(".npy")}
     except (zipfile.BadZipFile, OSError):
         return set()
+
+
+def _is_regular_file(path: Path) -> bool:
+    """Whether ``path`` (after links) is a plain file: only those have an end that reading reaches."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def read_npz_safely(
@@ -213,6 +225,8 @@ def read_npz_safely(
     that never hold any). An array over ``max_bytes`` uncompressed is refused unread.
     """
     source = str(file) if source is None else source
+    if isinstance(file, (str, Path)) and not _is_regular_file(Path(file)):
+        raise ScribeError(f"{source} is not a plain file (a device, a pipe, or missing); give the {what} file itself")
     wanted = None if keys is None else set(keys)
     arrays: dict[str, np.ndarray] = {}
     try:

@@ -96,7 +96,7 @@ def _filename_from_url(url: str) -> str:
     if parts.scheme not in ("http", "https"):
         raise ScribeError(f"`urls` must be http:// or https:// addresses, got {url!r}")
     name = posixpath.basename(unquote(parts.path))
-    if name in ("", ".", "..") or "\\" in name:
+    if name in ("", ".", "..") or "\\" in name or "\x00" in name:
         raise ScribeError(f"cannot tell a file name from {url!r}: pass a URL that ends in the archive's name")
     return name
 

@@ -193,6 +193,12 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise cannot_write(self.out_dir, exc) from exc
+        linked = [name for name in RUN_FILES if (self.out_dir / name).is_symlink()]
+        if linked:  # scribe writes its own files; through a link it would write wherever the link points
+            raise ScribeError(
+                f"{self.out_dir / linked[0]} is a link; a run writes only its own files there: remove the link "
+                "or choose another `out_dir`"
+            )
         existing = [name for name in RUN_FILES if (self.out_dir / name).exists()]
         if not existing or self.options.resume:
             return

@@ -117,6 +117,8 @@ def svg_to_png(svg: str, dpi: float = DEFAULT_DPI) -> bytes:
 def check_dpi(dpi: float) -> None:
     """Refuse a resolution that makes no image or an absurdly large one (checked before any work)."""
     low, high = DPI_RANGE
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)):
+        raise ScribeError(f"`dpi` must be a number, not {dpi!r}")
     if not (math.isfinite(dpi) and low <= dpi <= high):
         raise ScribeError(f"resolution {dpi} dpi is out of range; use {low:g} to {high:g}, e.g. {DEFAULT_DPI:g}")
 

@@ -94,6 +94,7 @@ class PageSetup:
 
     def validate(self) -> None:
         """Raise :class:`ScribeError` when the values cannot make a page (they usually come from the CLI)."""
+        self._check_types()
         width, height = self.size
         lengths = (width, height, self.margin, self.line_spacing, self.pen_width, self.x_height_mm)
         if not all(math.isfinite(v) for v in lengths):
@@ -123,6 +124,25 @@ class PageSetup:
         _check_colour("ink", self.ink)
         if self.background is not None:
             _check_colour("background", self.background)
+
+    def _check_types(self) -> None:
+        """Refuse values of the wrong kind (a string for a length, a number for a colour) in the API's terms."""
+        size = self.size
+        numbers: dict[str, object] = {"margin": self.margin, "line_spacing": self.line_spacing, "pen_width": self.pen_width}
+        if self.x_height is not None:
+            numbers["x_height"] = self.x_height
+        if not isinstance(size, (tuple, list)) or len(size) != 2:
+            raise ScribeError(f"`size` must be (width, height) in mm, not {size!r}")
+        numbers.update(width=size[0], height=size[1])
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ScribeError(f"`{name}` must be a number of mm, not {value!r}")
+        texts: dict[str, object] = {"align": self.align, "ink": self.ink, "background": self.background or ""}
+        for name, value in texts.items():
+            if not isinstance(value, str):
+                raise ScribeError(f"`{name}` must be a string, not {value!r}")
+        if not isinstance(self.ruled, bool):
+            raise ScribeError(f"`ruled` must be True or False, not {self.ruled!r}")
 
     @property
     def text_width(self) -> float:
