@@ -28,7 +28,6 @@ are named after their writers, and names never reach a split dataset.
 from __future__ import annotations
 
 import functools
-import re
 import shutil
 import tempfile
 import zlib
@@ -45,7 +44,15 @@ from scribe.datasets import unipen_size
 from scribe.datasets.extract import extract_archive
 from scribe.datasets.preprocess import prepare
 from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample, Source
-from scribe.datasets.unipen_format import DataSet, Unusable, read_data_file, read_statements, segment_strokes
+from scribe.datasets.unipen_format import (
+    DataSet,
+    FileReader,
+    Unusable,
+    forget_parsed_points,
+    read_data_file,
+    read_statements,
+    segment_strokes,
+)
 from scribe.errors import ScribeError
 from scribe.ink.strokes import split_strokes
 from scribe.progress import ProgressFn, no_progress
@@ -58,7 +65,6 @@ ARCHIVE = "unipen-CDROM-train_r01_v07.tgz"
 ARCHIVE_URL = f"https://zenodo.org/api/records/1195803/files/{ARCHIVE}/content"
 _ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
 _MM_PER_INCH = 25.4
-_SEGMENT_LINE = re.compile(r"^\.SEGMENT\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -106,11 +112,10 @@ class Piece:
 
 @dataclass
 class UnipenRead:
-    """The pieces read, the segments skipped by reason, and what was measured per source."""
+    """The pieces read and the segments skipped, by reason."""
 
     pieces: list[Piece] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- finding the tree
@@ -266,25 +271,28 @@ def read_tree(
     reader = functools.lru_cache(maxsize=64)(read_statements)  # an ink file serves several data files in a row
     out = UnipenRead()
     files = _data_files(tree, categories)
-    for done, (code, path) in enumerate(files, 1):
-        source = path.relative_to(tree / "data" / code).parts[0]
-        try:
-            sets = read_data_file(path, include_root, reader)
-        except Unusable as exc:
-            out.skipped[f"data file with {exc}"] += _segment_count(path)
-            continue
-        for data_set in sets:
-            _pieces_of(path, CATEGORIES[code], source, data_set, keep_bad, out)
-        if done % 50 == 0 or done == len(files):
-            progress(done, len(files))
+    try:
+        for done, (code, path) in enumerate(files, 1):
+            source = path.relative_to(tree / "data" / code).parts[0]
+            try:
+                sets = read_data_file(path, include_root, reader)
+            except Unusable as exc:
+                out.skipped[f"data file with {exc}"] += _segment_count(path, reader)
+                continue
+            for data_set in sets:
+                _pieces_of(path, CATEGORIES[code], source, data_set, keep_bad, out)
+            if done % 50 == 0 or done == len(files):
+                progress(done, len(files))
+    finally:  # the pieces hold their own copies: the parsed blocks need not outlive the read
+        forget_parsed_points()
     return out
 
 
-def _segment_count(path: Path) -> int:
+def _segment_count(path: Path, reader: FileReader) -> int:
     """How many segments a data file labels (what is lost when it cannot be read); at least 1."""
     try:
-        return max(1, len(_SEGMENT_LINE.findall(path.read_bytes().decode("latin-1"))))
-    except OSError:
+        return max(1, sum(keyword == "SEGMENT" for keyword, _ in reader(path)))
+    except Unusable:  # the data file itself is unreadable
         return 1
 
 
@@ -430,10 +438,6 @@ def _read(found: Found, progress: ProgressFn, simplify_eps: float, options: dict
     categories, keep_bad = _options(options)
     with _unpacked(found, progress) as tree:
         read = read_tree(tree, categories, keep_bad, progress)
-    if not read.pieces:
-        return Loaded(
-            samples=[], skipped=dict(read.skipped), preprocessing=_preprocessing(simplify_eps, categories, keep_bad, {})
-        )
     scales = measure_sources(read.pieces, simplify_eps, progress)
     samples = to_raw_samples(read, scales)
     return Loaded(
@@ -452,6 +456,7 @@ def _preprocessing(
             "millimetres from the declared resolution",
             "y direction per source",
             "scale per source and level to IAM-OnDB's x-height",
+            "smooth each stroke (two passes of the (1, 2, 1)/4 kernel)",
             "remove_outliers",
             "simplify",
             "points_to_offsets (y flip)",

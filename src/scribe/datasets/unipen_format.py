@@ -175,6 +175,11 @@ def _cached_points(text: str, columns: int) -> np.ndarray:
     return points
 
 
+def forget_parsed_points() -> None:
+    """Drop the cache of parsed pen blocks (a reader calls it when it is done with a release)."""
+    _cached_points.cache_clear()
+
+
 def resolve_include(include_root: Path, name: str) -> Path:
     """The file ``.INCLUDE name`` means: ``include_root/name``, which must stay inside ``include_root``."""
     relative = PurePosixPath(name.strip().replace("\\", "/"))

@@ -55,7 +55,7 @@ def height_in_x_heights(char: str) -> float | None:
 
 
 #: Below this fraction of strokes drawn downwards (in y-up terms) a source's y axis is taken to point
-#: down. Real handwriting with y up measures 0.47 to 0.90 (the 52 sources of train_r01_v07, all y up
+#: down. Real handwriting with y up measures 0.47 to 0.90 (the 51 sources of train_r01_v07, all y up
 #: when looked at); IAM-OnDB's y-down ink read as if y pointed up measures 0.28.
 Y_DOWN_BELOW: float = 0.35
 
