@@ -55,7 +55,7 @@ def evaluate_command(
     torch_device = pick_device(device)
     stored, network = load_model(resolve_model(model), torch_device)
     reading = Alphabet(stored.alphabet)
-    dataset = StrokeDataset(_split_dataset(data), split_name, alphabet=reading, stats=(stored.mean, stored.std))
+    dataset = StrokeDataset(split_dataset_dir(data), split_name, alphabet=reading, stats=(stored.mean, stored.std))
 
     def show_batch(number: int, batch_result: EvalResult) -> None:
         print(_format_result(batch_result, prefix=f"batch {number + 1}: "), flush=True)
@@ -103,7 +103,7 @@ def legibility_command(
     if texts is not None:
         chosen, real_lines = _texts_to_write(texts, writer.model.alphabet)[:count], None
     else:
-        chosen, real_lines = dataset_lines(_split_dataset(data), count, seed, split_name)
+        chosen, real_lines = dataset_lines(split_dataset_dir(data), count, seed, split_name)
     options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style))
     with progress_bars("items") as bars:
         report = measure_legibility(writer.model, reader, chosen, options, real_lines=real_lines, seed=seed,
@@ -116,13 +116,6 @@ def legibility_command(
             print(f"text:      {line.text}\ngenerated: {line.generated}" + ("" if line.finished else "   [did not end]")
                   + (f"\nreal:      {line.real}" if line.real is not None else "") + "\n")
     _print_legibility(report, model, recognizer)
-
-
-def _split_dataset(data: Path | None) -> Path:
-    """``--data`` as a folder, a dataset name read as ``scribe train`` reads it; none given: the data dir's."""
-    from scribe.training.sources import data_folder
-
-    return split_dataset_dir(data_folder(data) if data is not None else None)
 
 
 def _texts_to_write(path: Path, alphabet: str) -> list[str]:

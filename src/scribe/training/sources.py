@@ -4,7 +4,8 @@
 split datasets. The first is the *reference*: its normalization statistics are
 applied to every dataset (each dataset reader brings its ink to IAM-OnDB's units,
 so one set of statistics fits all) and its validation score picks ``best.pth``.
-This module is the torch-free part: finding the folders, naming them, checking
+This module is the torch-free part: the list of folders (each found by
+:func:`scribe.datasets.split_dataset_dir`, as every command finds one), naming them, checking
 the mix, the shared alphabet and the window's pace. The data themselves are
 loaded by :mod:`scribe.training.data`.
 """
@@ -17,30 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribe.datasets.meta import META_FILE, DatasetMeta
+from scribe.datasets import split_dataset_dir
+from scribe.datasets.meta import DatasetMeta
 from scribe.errors import ScribeError
-from scribe.paths import dataset_dir, scribe_home
 
 MIX_EXAMPLE = "iam-ondb=0.7,unipen=0.3"
-
-
-def data_folder(value: str | Path) -> Path:
-    """A ``--data`` value as a folder: an existing folder as given, else a dataset name in the data folder.
-
-    A folder that exists wins, so one ``--data DIR`` means what it always meant; a
-    plain name (no folder part) is ``$SCRIBE_HOME/datasets/NAME``. A path that does
-    not exist is returned as it is: reading it says what is missing.
-    """
-    path = Path(value)
-    text = str(value)
-    if path.is_dir() or path.name != text or text in ("", ".", ".."):
-        return path
-    if dataset_dir(text).is_dir():
-        return dataset_dir(text)
-    raise ScribeError(
-        f"unknown dataset {text!r}: no folder {text} here and no {dataset_dir(text)}; "
-        f"give `data_dir` a split dataset's name ({_split_names()}) or the path of a split folder"
-    )
 
 
 def data_folders(values: Any) -> list[Path]:
@@ -50,14 +32,7 @@ def data_folders(values: Any) -> list[Path]:
         raise ScribeError(f"`data_dir` must be a dataset name or folder, or a list of them, not {values!r}")
     if not items:
         raise ScribeError("`data_dir` lists no dataset; give at least one")
-    return [data_folder(item) for item in items]
-
-
-def _split_names() -> str:
-    """The split datasets in the data folder, for an error message."""
-    root = scribe_home() / "datasets"
-    names = sorted(p.name for p in root.glob("*") if (p / META_FILE).is_file()) if root.is_dir() else []
-    return ", ".join(names) if names else f"none is split in {root} yet; run `scribe split NAME`"
+    return [split_dataset_dir(item) for item in items]
 
 
 @dataclass(frozen=True)
