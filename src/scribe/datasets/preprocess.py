@@ -8,12 +8,10 @@ for point. Large sources are spread over the machine's cores. Split by
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import signal
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +93,9 @@ def _pool(workers: int) -> Any:
     """
     if workers <= 1:
         return _InProcess()
+    import multiprocessing  # here, not at the top: every command imports this module, few start workers
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
     )

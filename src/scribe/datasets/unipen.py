@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 
 from scribe.datasets import unipen_size
-from scribe.datasets.extract import extract_archive
 from scribe.datasets.preprocess import prepare
 from scribe.datasets.spec import DatasetSpec, Found, Loaded, RawSample, Source
 from scribe.datasets.unipen_format import (
@@ -409,6 +408,8 @@ def _unpacked(found: Found, progress: ProgressFn) -> Iterator[Path]:
     if found.source_format == TREE_FORMAT:
         yield found.path
         return
+    from scribe.datasets.extract import extract_archive  # tarfile and zipfile: only when there is an archive
+
     folder = Path(tempfile.mkdtemp(prefix="scribe-unipen-"))
     try:
         extract_archive(found.path, folder / "release", progress, remedy="check the archive or download it again")
