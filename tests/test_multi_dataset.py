@@ -8,6 +8,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from scribe.training.data import BucketBatchSampler, MixedBatchSampler, StyleTab
 from scribe.training.evaluation import EvalResult, RecognitionResult, combine
 from scribe.training.options import resolve_options
 from scribe.training.sources import epoch_draws, mixed_points_per_char, parse_mix, union_alphabet
-from scribe.training.trainer import train
+from scribe.training.trainer import Trainer, train
 
 LOWER = {"train": ["hello world", "a quick fox", "jumps", "over the lazy dog", "pack my box", "with five"],
          "val": ["dozen jugs", "liquor"]}
@@ -107,6 +108,30 @@ def test_a_resumed_two_dataset_run_ends_with_the_same_weights(two_datasets: tupl
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
     with pytest.raises(ScribeError, match="cannot resume .* trained on lower 0.30, mixed 0.70, this run is on lower 0.50"):
         train(tiny_options(data, parts, max_steps=9, resume=True, mix={"lower": 1, "mixed": 1}))
+
+
+@pytest.mark.parametrize("kind", ["graves", "recognizer"])
+def test_a_run_on_more_data_starts_from_a_model_with_a_smaller_alphabet(
+    kind: str, two_datasets: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lower, mixed = two_datasets
+    train(tiny_options(lower, tmp_path / "small", kind=kind, max_steps=2))
+    small = read_checkpoint(tmp_path / "small" / "last.pth").model
+    trainer = Trainer(tiny_options([lower, mixed], tmp_path / "grown", kind=kind, init_from=tmp_path / "small" / "last.pth"), print)
+    grown = SimpleNamespace(alphabet=trainer.alphabet.characters,
+                            weights={k: v.numpy() for k, v in trainer.model.state_dict().items()})
+    assert len(grown.alphabet) > len(small.alphabet)
+    name = "text_encoder.embedding.weight" if kind == "graves" else "output.weight"
+    for i, character in enumerate(small.alphabet):  # each character keeps its trained row at its new place
+        np.testing.assert_array_equal(grown.weights[name][grown.alphabet.index(character) + 2], small.weights[name][i + 2])
+    np.testing.assert_array_equal(grown.weights[name][:2], small.weights[name][:2])  # padding / blank and end of text
+    if kind == "graves":  # the reference's writers keep their styles; the other dataset's (same ids) start afresh
+        styles = grown.weights["style_embedding.weight"]
+        np.testing.assert_array_equal(styles[: len(small.style_writers) + 1], small.weights["style_embedding.weight"])
+        assert not np.allclose(styles[len(small.style_writers) + 1], small.weights["style_embedding.weight"][1])
+    with pytest.raises(ScribeError, match="cannot start from .* it is a"):
+        other = "recognizer" if kind == "graves" else "graves"
+        Trainer(tiny_options([lower, mixed], tmp_path / "other", kind=other, init_from=tmp_path / "small" / "last.pth"), print)
 
 
 def test_the_mix_decides_how_often_each_dataset_is_drawn_and_batches_stay_bucketed() -> None:

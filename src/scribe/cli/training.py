@@ -91,7 +91,7 @@ def train_command(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of initialization and data order.")] = option_default("seed"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pth exactly where it stopped.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run already in OUT (refused without it).")] = False,
-    init_from: Annotated[Path | None, typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint (fine-tuning).")] = None,
+    init_from: Annotated[Path | None, typer.Option("--init-from", metavar="PATH", help="Start from the weights of this checkpoint or model file (fine-tuning; characters and writers are matched, so the alphabet may grow).")] = None,
 ) -> None:
     """Train the Graves MDN-LSTM, the VAE or the handwriting recognizer on one or more split datasets.
 

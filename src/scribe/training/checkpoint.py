@@ -20,7 +20,7 @@ from torch import nn
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
-from scribe.training.kinds import build_network
+from scribe.training.kinds import TRAINING, build_network
 from scribe.training.networks import HandwritingModel
 from scribe.training.recognizer import Recognizer
 from scribe.writing.stored import StoredModel, missing_model_file, read_stored_model
@@ -120,16 +120,23 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[StoredMo
     return model, load_network(model, device)
 
 
-def initialize_from(model: nn.Module, state_dict: dict[str, np.ndarray]) -> list[str]:
+RowMap = list[tuple[int, int]]  # (row in the saved weight, row in the model's)
+
+
+def initialize_from(model: nn.Module, state_dict: dict[str, np.ndarray], rows: dict[str, RowMap] | None = None) -> list[str]:
     """Copy ``state_dict`` into ``model``, letting the model have grown since it was saved.
 
     A parameter of the same shape is copied; a weight matrix with more input columns
     (new conditioning appended to a layer's input) gets the saved columns first and
-    zeros after them, so the grown model computes exactly what the saved one did;
-    parameters the saved model lacks keep their initialization. Returns their names.
-    Raises ValueError for anything else (another architecture, another alphabet size).
+    zeros after them, so the grown model computes exactly what the saved one did.
+    A parameter named in ``rows`` (indexed by character or writer, whose tables may
+    have grown or been renumbered) keeps its initialization and receives the saved
+    rows where ``rows`` maps them. Parameters the saved model lacks keep their
+    initialization. Returns their names. Raises ValueError for anything else
+    (another architecture, rows of another width).
     """
     own = model.state_dict()
+    rows = rows or {}
     unexpected = sorted(set(state_dict) - set(own))
     if unexpected:
         raise ValueError(f"the saved model has parameters this one lacks ({', '.join(unexpected[:3])})")
@@ -137,7 +144,10 @@ def initialize_from(model: nn.Module, state_dict: dict[str, np.ndarray]) -> list
         for name, value in state_dict.items():
             saved, target = torch.from_numpy(np.asarray(value)), own[name]
             grows_inputs = target.dim() == 2 and saved.dim() == 2 and saved.shape[0] == target.shape[0]
-            if saved.shape == target.shape:
+            if name in rows and saved.shape[1:] == target.shape[1:]:
+                for saved_row, target_row in rows[name]:
+                    target[target_row] = saved[saved_row]
+            elif saved.shape == target.shape:
                 target.copy_(saved)
             elif grows_inputs and saved.shape[1] < target.shape[1]:
                 target.zero_()
@@ -145,3 +155,31 @@ def initialize_from(model: nn.Module, state_dict: dict[str, np.ndarray]) -> list
             else:
                 raise ValueError(f"{name} has shape {tuple(saved.shape)}, this model needs {tuple(target.shape)}")
     return sorted(set(own) - set(state_dict))
+
+
+def character_rows(saved: str, alphabet: Alphabet) -> RowMap:
+    """Rows of a vocabulary-indexed weight: padding and end of text, then every character both alphabets have."""
+    special = [(i, i) for i in range(Alphabet.FIRST_CHAR)]
+    shared = [(i + Alphabet.FIRST_CHAR, alphabet.encode(c, add_end=False)[0]) for i, c in enumerate(saved) if c in alphabet]
+    return special + shared
+
+
+def start_from(network: nn.Module, saved: StoredModel, alphabet: Alphabet, styles: list[tuple[str, int]]) -> list[str]:
+    """Initialize a new run's ``network`` from a trained model of the same kind (fine-tuning, a grown model).
+
+    Characters are matched by what they are, so the run's alphabet may have grown
+    (new characters start from their initialization); writer styles are matched by
+    (dataset, writer), ``styles[i]`` being the run's style i + 1. A model from before
+    styles named their datasets had one dataset: its writers are taken to be the
+    run's reference dataset's. Raises ValueError when the architectures differ.
+    """
+    if saved.config.kind != network.config.kind:
+        raise ValueError(f"it is a {saved.config.kind} model and this run trains a {network.config.kind} model")
+    rows = dict.fromkeys(TRAINING[saved.config.kind].character_rows, character_rows(saved.alphabet, alphabet))
+    if "style_embedding.weight" in saved.weights:
+        reference = styles[0][0] if styles else ""
+        saved_keys = zip(saved.style_datasets or [reference] * len(saved.style_writers), saved.style_writers)
+        run_index = {key: i + 1 for i, key in enumerate(styles)}
+        matched = [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
+        rows["style_embedding.weight"] = [(0, 0), *matched]  # style 0, "any writer", is every model's
+    return initialize_from(network, saved.weights, rows)

@@ -34,6 +34,7 @@ class KindTraining:
     loss: Loss
     evaluate: Evaluation
     score: str  # how to show the evaluation's score, a format string
+    character_rows: tuple[str, ...]  # parameters with one row per vocabulary id (remapped when an alphabet grows)
 
 
 def kl_weight(step: int, options: TrainOptions) -> float:
@@ -74,9 +75,9 @@ def recognizer_loss(
 
 
 TRAINING: dict[str, KindTraining] = {
-    GRAVES: KindTraining(HandwritingModel, writer_loss, evaluate, "nll {:.1f} nats/seq"),
-    VAE: KindTraining(HandwritingModel, writer_loss, evaluate, "nll {:.1f} nats/seq"),
-    RECOGNIZER: KindTraining(Recognizer, recognizer_loss, evaluate_recognizer, "CER {:.1f}%"),
+    GRAVES: KindTraining(HandwritingModel, writer_loss, evaluate, "nll {:.1f} nats/seq", ("text_encoder.embedding.weight",)),
+    VAE: KindTraining(HandwritingModel, writer_loss, evaluate, "nll {:.1f} nats/seq", ("text_encoder.embedding.weight",)),
+    RECOGNIZER: KindTraining(Recognizer, recognizer_loss, evaluate_recognizer, "CER {:.1f}%", ("output.weight", "output.bias")),
 }
 
 

@@ -30,13 +30,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from scribe.atomic import cannot_write
 from scribe.errors import ScribeError, reason
-from scribe.training.checkpoint import initialize_from, read_checkpoint, save_checkpoint, stored_model
+from scribe.training.checkpoint import read_checkpoint, save_checkpoint, start_from, stored_model
 from scribe.training.data import Batch, MixedBatchSampler, StyleTable, collate, load_training_data
 from scribe.training.evaluation import EvalResult, RecognitionResult, combine
 from scribe.training.kinds import TRAINING, build_network
 from scribe.training.options import TrainOptions
 from scribe.training.sources import mixed_points_per_char
-from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig
+from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig, read_stored_model
 
 RUN_FILES = ("best.pth", "last.pth", "metrics.jsonl")  # what a run writes into its out_dir
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
@@ -242,11 +242,9 @@ class Trainer:
         self.state = TrainState(**training["state"])
 
     def _initialize_from(self, path: Path) -> None:
-        saved = read_checkpoint(path).model
-        if saved.alphabet != self.alphabet.characters:
-            raise ScribeError(f"cannot start from {path}: its alphabet differs from this run's data; use matching datasets")
+        saved = read_stored_model(path)
         try:
-            initialize_from(self.model, saved.weights)
+            start_from(self.model, saved, self.alphabet, self.styles.keys)
         except ValueError as exc:
             raise ScribeError(f"cannot start from {path}: {exc}; use the same model settings") from exc
 
