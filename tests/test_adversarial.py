@@ -23,7 +23,7 @@ from helpers.basics import tiny_model_file, tiny_options, write_split_dataset
 from helpers.server import Server
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
-from scribe.writing.document import Scribe
+from scribe.writing.document import Document, Scribe
 from scribe.writing.formats import written_by_scribe
 from scribe.writing.layout import PageSetup
 
@@ -226,6 +226,9 @@ def test_ctrl_c_during_training_saves_the_exact_position(tiny_dataset: Path, tmp
         (lambda s: s.write("hi", setup=PageSetup(size=None)), r"`size` must be \(width, height\)"),
         (lambda s: s.write("hi", setup=PageSetup(ink=3)), "`ink` must be a string"),
         (lambda s: s.write("hi").to_bytes("png", dpi="x"), "`dpi` must be a number, not 'x'"),
+        (lambda s: Document([], PageSetup(), []), "a Document needs a list of one or more Page objects"),
+        (lambda s: Document(None, PageSetup(), []), "a Document needs a list of one or more Page objects"),  # type: ignore[arg-type]
+        (lambda s: Document(s.write("hi").pages, None, []), "a Document's `setup` must be a PageSetup"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_api_calls_are_scribe_errors_in_api_terms(call: object, message: str, model: Path) -> None:
@@ -357,6 +360,26 @@ def test_what_a_killed_write_left_is_removed_by_the_next_write(tmp_path: Path) -
     with atomic_write(tmp_path / "last.pth") as handle:
         handle.write(b"whole")
     assert not leftover.exists() and unrelated.exists() and (tmp_path / "last.pth").read_bytes() == b"whole"
+
+
+def test_export_refuses_places_that_cannot_take_the_file_and_model_files_as_checkpoints(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from scribe.training.trainer import train
+
+    train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=1))
+    (tmp_path / "afile").write_text("mine")
+    for under_a_file in ("afile/m.npz", "afile/deeper/m.npz"):
+        result = scribe("export", str(tmp_path / "run" / "best.pth"), str(tmp_path / under_a_file))
+        assert_one_line_error(result, "afile is a file, not a folder")
+    assert (tmp_path / "afile").read_text() == "mine"
+    model_file = tmp_path / "m.npz"
+    assert scribe("export", str(tmp_path / "run" / "best.pth"), str(model_file)).returncode == 0
+    result = scribe("export", str(model_file), str(tmp_path / "again.npz"))
+    assert_one_line_error(result, "is a model file; this needs a training checkpoint")
+    (tmp_path / "random.pth").write_bytes(os.urandom(4096))
+    result = scribe("export", str(tmp_path / "random.pth"), str(tmp_path / "r.npz"))
+    assert_one_line_error(result, "not a readable scribe checkpoint")
 
 
 def test_export_never_writes_over_its_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:

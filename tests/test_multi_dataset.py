@@ -117,7 +117,8 @@ def test_a_run_on_more_data_starts_from_a_model_with_a_smaller_alphabet(
     lower, mixed = two_datasets
     train(tiny_options(lower, tmp_path / "small", kind=kind, max_steps=2))
     small = read_checkpoint(tmp_path / "small" / "last.pth").model
-    trainer = Trainer(tiny_options([lower, mixed], tmp_path / "grown", kind=kind, init_from=tmp_path / "small" / "last.pth"), print)
+    start = tmp_path / "small" / "last.pth"
+    trainer = Trainer(tiny_options([lower, mixed], tmp_path / "grown", kind=kind, init_from=start), print)
     grown = SimpleNamespace(alphabet=trainer.alphabet.characters,
                             weights={k: v.numpy() for k, v in trainer.model.state_dict().items()})
     assert len(grown.alphabet) > len(small.alphabet)
@@ -131,7 +132,7 @@ def test_a_run_on_more_data_starts_from_a_model_with_a_smaller_alphabet(
         assert not np.allclose(styles[len(small.style_writers) + 1], small.weights["style_embedding.weight"][1])
     with pytest.raises(ScribeError, match="cannot start from .* it is a"):
         other = "recognizer" if kind == "graves" else "graves"
-        Trainer(tiny_options([lower, mixed], tmp_path / "other", kind=other, init_from=tmp_path / "small" / "last.pth"), print)
+        Trainer(tiny_options([lower, mixed], tmp_path / "other", kind=other, init_from=start), print)
 
 
 def test_the_mix_decides_how_often_each_dataset_is_drawn_and_batches_stay_bucketed() -> None:

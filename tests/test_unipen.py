@@ -221,6 +221,25 @@ def test_download_data_takes_the_archive_or_an_unpacked_copy(release: Path, tmp_
     assert (imported.raw_dir / "train_r01_v07" / "data").is_dir()  # a refused copy leaves the earlier one
 
 
+def test_an_archive_that_brings_no_release_leaves_nothing_behind(release: Path, tmp_path: Path, scribe_home: Path) -> None:
+    zeros, other = tmp_path / "zeros.tgz", tmp_path / "other.tgz"
+    zeros.write_bytes(bytes(1 << 20))  # all zeros reads as an empty tar
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("not handwriting")
+    with tarfile.open(other, "w:gz") as tar:
+        tar.add(tmp_path / "notes", arcname="notes")
+    with pytest.raises(ScribeError, match=r"zeros.tgz holds no files \(an empty or all-zero archive\?\)"):
+        download_dataset("unipen", from_files=[zeros])
+    with pytest.raises(ScribeError, match="holds no UNIPEN release"):
+        download_dataset("unipen", from_files=[other])
+    dataset = scribe_home / "datasets" / "unipen"
+    assert sorted(p.name for p in dataset.rglob("*")) == ["downloads", "raw"]  # no copy, no files, no marker
+    download_dataset("unipen", from_files=[release])
+    with pytest.raises(ScribeError, match="holds no files"):
+        download_dataset("unipen", from_files=[zeros])
+    assert (dataset / "raw" / release.name / "data").is_dir()  # what an earlier run brought stays
+
+
 def test_split_cli_prints_the_breakdown_and_refuses_bad_categories(release: Path, tmp_path: Path) -> None:
     done = run_cli(["split", "unipen", "--source", str(release), "--out", str(tmp_path / "o"), "--categories", "1a"])
     assert done.returncode == 0 and "by category: 1a 52" in done.stderr and "by source: dnw 20, upw 32" in done.stderr

@@ -41,14 +41,44 @@ def temporary_name(path: Path) -> Path:
 def remove_leftovers(path: Path) -> None:
     """Remove the temporary files a killed run left while writing ``path``."""
     for leftover in path.parent.glob(f".{glob.escape(path.name[:TEMP_STEM])}.*{TEMP_SUFFIX}"):
-        leftover.unlink(missing_ok=True)
+        discard(leftover)
+
+
+def discard(path: Path) -> None:
+    """Remove a temporary file if it is there; where it cannot be (a read-only disk), there is nothing to clean."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def cannot_write(path: Path, exc: OSError) -> ScribeError:
     """A one-line error for a destination that refused the data."""
     if exc.errno == errno.ENOSPC:
         return ScribeError(f"cannot write {path}: the disk is full; free some space or write elsewhere")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return ScribeError(f"cannot write {path}: a part of its folder path is a file, not a folder; choose another place")
     return ScribeError(f"cannot write {path}: {exc.strerror or exc}; choose another place")
+
+
+def make_folder_for(path: Path) -> None:
+    """Create the folders ``path`` is to be written in; a refusal is a one-line ScribeError."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(Path(path), exc) from exc
+
+
+def check_place(path: Path) -> None:
+    """Refuse a destination that cannot become a file (a folder, a file where a folder must be), creating nothing."""
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        raise ScribeError(f"{path} is a folder; give a file name to write")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ScribeError(f"cannot write {path}: {ancestor} is a file, not a folder; choose another place")
 
 
 def destination(path: Path) -> tuple[Path, bool]:
@@ -96,10 +126,10 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
             os.chmod(temporary, path.stat().st_mode & 0o7777)
         os.replace(temporary, path)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        discard(temporary)
         raise cannot_write(path, exc) from exc
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        discard(temporary)
         raise
 
 

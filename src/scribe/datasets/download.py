@@ -244,15 +244,29 @@ def _acquire(item: _Item, dest: Path, spec: DatasetSpec, force: bool, factory: P
 
 def _extract_once(
     report: DownloadedFile, raw: Path, force: bool, factory: ProgressFactory | None, remedy: str
-) -> None:
-    """Extract an archive unless a marker says this exact archive (by sha256) already was."""
+) -> list[Path]:
+    """Extract an archive unless a marker says this exact archive (by sha256) already was; the files written."""
     marker = raw / f"{MARKER_PREFIX}{report.filename}"
     if not force and marker.is_file() and marker.read_text().strip() == report.sha256:
-        return
+        return []
     progress = factory(f"extracting {report.filename}", None) if factory else no_progress
-    extract_archive(report.path, raw, progress, remedy=remedy)
+    written = extract_archive(report.path, raw, progress, remedy=remedy)
     with writing(marker):
         marker.write_text(report.sha256 + "\n")
+    return [*written, marker]
+
+
+def _take_back(added: list[Path], raw: Path) -> None:
+    """Remove what this run put in place (imported copies, extracted files, copied folders) and the folders it emptied."""
+    for path in added:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for folder in sorted({p.parent for p in added if raw in p.parents}, key=lambda p: len(p.parts), reverse=True):
+        while folder != raw and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def _count_raw_files(raw: Path) -> int:
@@ -260,6 +274,22 @@ def _count_raw_files(raw: Path) -> int:
     return sum(
         1 for p in raw.rglob("*") if p.is_file() and not (p.parent == raw and p.name.startswith(MARKER_PREFIX))
     )
+
+
+def _bring(
+    item: _Item, folder: Path, raw: Path, spec: DatasetSpec, force: bool, factory: ProgressFactory | None, added: list[Path]
+) -> DownloadedFile:
+    """Put one item of the plan in place (fetch or import, then extract; or copy a folder); ``added`` gets what it adds."""
+    if item.local is not None and item.local.is_dir():  # an unpacked copy: nothing to download or extract
+        if item.sha256_given:
+            raise ScribeError(f"{item.local} is a folder, which has no SHA256; pass `sha256` only for archives")
+        report = _copy_folder(item.local, raw, force)
+        added += [report.path] if report.action == "copied" else []
+        return report
+    report = _acquire(item, folder / item.filename, spec, force, factory)
+    added += [report.path] if report.action == "imported" else []
+    added += _extract_once(report, raw, force, factory, item.remedy)
+    return report
 
 
 def download_dataset(
@@ -287,15 +317,14 @@ def download_dataset(
     for needed in (folder, raw):
         with writing(needed):
             needed.mkdir(parents=True, exist_ok=True)
-    reports = []
-    for item in items:
-        if item.local is not None and item.local.is_dir():  # an unpacked copy: nothing to download or extract
-            if item.sha256_given:
-                raise ScribeError(f"{item.local} is a folder, which has no SHA256; pass `sha256` only for archives")
-            reports.append(_copy_folder(item.local, raw, force))
-            continue
-        reports.append(_acquire(item, folder / item.filename, spec, force, progress_factory))
-        _extract_once(reports[-1], raw, force, progress_factory, item.remedy)
-    if spec.check_raw is not None:
-        spec.check_raw(raw)
+    reports: list[DownloadedFile] = []
+    added: list[Path] = []  # what this run put in place: taken back if it does not bring the dataset
+    try:
+        for item in items:
+            reports.append(_bring(item, folder, raw, spec, force, progress_factory, added))
+        if spec.check_raw is not None:
+            spec.check_raw(raw)
+    except ScribeError:
+        _take_back(added, raw)  # copies and extracted files the refused archive brought; what was there stays
+        raise
     return DownloadReport(name, reports, raw, _count_raw_files(raw))

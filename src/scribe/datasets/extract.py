@@ -237,6 +237,8 @@ def extract_archive(
         raise _cannot_extract(archive, dest_dir, exc) from exc
     try:
         with _open_archive(archive, remedy) as members:
+            if not any(m.open is not None for m in members):  # all zeros read as an empty tar
+                raise ScribeError(f"{archive} holds no files (an empty or all-zero archive?): {remedy}")
             _check_expansion(archive, members, max_bytes, max_ratio)
             written = _write_members(archive, members, staging, progress)
         return [_move_into_place(staging, dest_dir, rel) for rel in written]

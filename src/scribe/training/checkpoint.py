@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scribe.atomic import atomic_write
+from scribe.atomic import atomic_write, check_place
 from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
 from scribe.training.kinds import TRAINING, build_network
@@ -61,10 +61,13 @@ def read_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise missing_model_file(path)
+    if path.suffix == ".npz":
+        raise ScribeError(f"{path} is a model file; this needs a training checkpoint (the .pth files a training run writes)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling a foreign file fails in any way; it is never scribe's
-        raise ScribeError(f"{path} is not a readable scribe checkpoint ({reason(exc)})") from exc
+        why = "not a PyTorch file" if "enforce fail" in str(exc) else reason(exc)  # torch's C++ assertion text
+        raise ScribeError(f"{path} is not a readable scribe checkpoint ({why})") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or not isinstance(raw.get("state_dict"), dict):
         raise ScribeError(f"{path} is not a scribe checkpoint (no format_version/state_dict)")
     try:
@@ -87,6 +90,7 @@ def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None =
         raise ScribeError(f"model files end in .npz, not {Path(output).suffix or '(none)'}; name the output like model.npz")
     if Path(output).exists() and Path(output).resolve() == Path(checkpoint).resolve():
         raise ScribeError(f"{output} is the checkpoint being exported; give the model file another name")
+    check_place(Path(output))  # said now, not after the calibration
     model = read_checkpoint(checkpoint).model
     if styles is not None:
         wrong = [style for style in styles if not 0 <= style <= len(model.style_writers)]
@@ -164,7 +168,9 @@ def character_rows(saved: str, alphabet: Alphabet) -> RowMap:
     return special + shared
 
 
-def start_from(network: nn.Module, saved: StoredModel, alphabet: Alphabet, styles: list[tuple[str, int]]) -> list[str]:
+def start_from(
+    network: HandwritingModel | Recognizer, saved: StoredModel, alphabet: Alphabet, styles: list[tuple[str, int]]
+) -> list[str]:
     """Initialize a new run's ``network`` from a trained model of the same kind (fine-tuning, a grown model).
 
     Characters are matched by what they are, so the run's alphabet may have grown

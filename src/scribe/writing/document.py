@@ -66,6 +66,13 @@ class Document:
     lines: list[SampledLine]  # the sampled lines, in text order (strokes in dataset units)
     substitutions: list[Substitution] = field(default_factory=list)  # characters replaced to fit the model
 
+    def __post_init__(self) -> None:
+        """A document built by hand gets the same one-line errors as one :func:`write` made."""
+        if not isinstance(self.pages, list) or not self.pages or not all(isinstance(p, Page) for p in self.pages):
+            raise ScribeError(f"a Document needs a list of one or more Page objects as `pages`, not {self.pages!r:.60}")
+        if not isinstance(self.setup, PageSetup):
+            raise ScribeError(f"a Document's `setup` must be a PageSetup, not {type(self.setup).__name__}")
+
     @functools.cached_property
     def svgs(self) -> list[str]:
         """Every page as a standalone SVG document."""

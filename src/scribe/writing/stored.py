@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from scribe.atomic import atomic_write
+from scribe.atomic import atomic_write, make_folder_for
 from scribe.errors import ScribeError, reason
 from scribe.safeio import read_npz_safely
 
@@ -225,7 +225,7 @@ class StoredModel:
         """Write the portable model file atomically (weights stored as ``dtype``)."""
         path = Path(path)
         arrays: dict[str, Any] = {PARAM_PREFIX + name: np.asarray(value, dtype=dtype) for name, value in self.weights.items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder_for(path)
         with atomic_write(path) as handle:
             np.savez_compressed(handle, meta=np.array(json.dumps(self.header())), **arrays)
 
