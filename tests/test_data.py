@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.basics import write_split_dataset
 from scribe.datasets.meta import DatasetMeta
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
@@ -145,3 +146,14 @@ def test_bucket_sampler_shards_between_replicas() -> None:
     shards = [list(BucketBatchSampler(lengths, 8, seed=0, num_replicas=2, rank=r)) for r in range(2)]
     assert len(shards[0]) == len(shards[1]) == len(BucketBatchSampler(lengths, 8, num_replicas=2))
     assert not {i for b in shards[0] for i in b} & {i for b in shards[1] for i in b}
+
+
+def test_a_validation_subset_spans_the_lengths_not_only_the_shortest(tmp_path: Path) -> None:
+    from scribe.training.evaluation import iterate_batches
+
+    texts = ["a", "ab", "abc de", "abcd efg hij", "abcde fghij klmno pq", "a much longer line of text to write here"]
+    dataset = StrokeDataset(write_split_dataset(tmp_path / "d", {"train": texts}), "train")
+    every = [batch.texts for batch in iterate_batches(dataset, 2)]
+    chosen = [batch.texts for batch in iterate_batches(dataset, 2, limit=2)]
+    assert len(every) == 3 and chosen == [every[0], every[-1]]
+    assert [batch.texts for batch in iterate_batches(dataset, 2, limit=5)] == every
