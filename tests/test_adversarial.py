@@ -382,6 +382,17 @@ def test_export_refuses_places_that_cannot_take_the_file_and_model_files_as_chec
     assert_one_line_error(result, "not a readable scribe checkpoint")
 
 
+def test_export_of_a_many_writer_run_asks_for_its_built_in_styles(tmp_path: Path) -> None:
+    from scribe.training.trainer import train
+
+    data = write_split_dataset(tmp_path / "many", {"train": ["hello world"] * 33, "val": ["jumps"]})  # 33 writers
+    train(tiny_options(data, tmp_path / "run", max_steps=1))
+    result = scribe("export", str(tmp_path / "run" / "last.pth"), str(tmp_path / "m.npz"))
+    assert_one_line_error(result, "the model has 33 writer styles; choose its built-in ones with --styles")
+    assert not (tmp_path / "m.npz").exists()
+    assert scribe("export", str(tmp_path / "run" / "last.pth"), str(tmp_path / "m.npz"), "--styles", "3,1").returncode == 0
+
+
 def test_export_never_writes_over_its_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:
     from scribe.training.trainer import train
 

@@ -78,6 +78,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(StoredModel.from_header(header, weights, str(path)), raw.get("training"))
 
 
+MAX_UNCURATED_STYLES = 32  # exporting every style of a many-writer run would write sentences in each, for minutes
+
+
 def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None = None) -> StoredModel:
     """Turn a training checkpoint into a portable float16 model file (:meth:`StoredModel.save`).
 
@@ -98,6 +101,11 @@ def export_model_file(checkpoint: Path, output: Path, styles: list[int] | None =
             raise ScribeError(
                 f"the model has styles 0 to {len(model.style_writers)}; `styles` {wrong or 'none given'} are not among them"
             )
+    elif model.kind.writes and len(model.style_writers) > MAX_UNCURATED_STYLES:
+        raise ScribeError(
+            f"the model has {len(model.style_writers):,} writer styles; choose its built-in ones with `styles` "
+            f"(at most {MAX_UNCURATED_STYLES} go without: each is measured at export; scripts/rank_styles.py ranks them)"
+        )
     model.builtin_styles = styles
     model.weights = {name: value.astype(np.float16).astype(np.float32) for name, value in model.weights.items()}
     if model.kind.writes:  # measured on the weights the file will hold, before anything is written
