@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from helpers.basics import tiny_model_file, tiny_options, write_split_dataset
+from helpers.cli import assert_one_line_error, scribe
 from helpers.server import Server
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
@@ -28,21 +29,6 @@ from scribe.writing.formats import written_by_scribe
 from scribe.writing.layout import PageSetup
 
 LONG_TEXT = "the lazy dog jumps over a quick brown fox and back again\n" * 12
-
-
-def scribe(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scribe", *args], input=stdin.decode() if stdin else None,
-        capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert all(fragment in lines[0] for fragment in fragments), lines[0]
-    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.fixture(scope="module")

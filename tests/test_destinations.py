@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers.basics import write_split_dataset
+from helpers.cli import assert_one_line_error, scribe
 
 Mount = Callable[..., Path]
 
@@ -43,20 +43,6 @@ def tmpfs(tmp_path: Path) -> Iterator[Mount]:
         subprocess.run(["umount", "-l", str(point)], check=False)
 
 
-def scribe(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m scribe ARGS`` as a user runs it, with its own SCRIBE_HOME."""
-    env = {**os.environ, "SCRIBE_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "scribe", *args], capture_output=True, text=True, timeout=300, env=env)
-
-
-def assert_one_error_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
-    assert "Traceback" not in done.stderr and "Warning" not in done.stderr
-    for word in words:
-        assert word in done.stderr, done.stderr
-
-
 def test_writing_onto_a_full_or_read_only_disk(tmpfs: Mount, tmp_path: Path) -> None:
     full, read_only = tmpfs("full", size="64k"), tmpfs("ro", read_only=True)
     (full / "keep.svg").write_text("the user's own file")
@@ -64,11 +50,11 @@ def test_writing_onto_a_full_or_read_only_disk(tmpfs: Mount, tmp_path: Path) -> 
     done = scribe("write", text, "-o", str(full / "keep.svg"), "--format", "svg", "--dpi", "600", home=tmp_path / "h")
     if done.returncode == 0:  # the page fitted after all: nothing to check about a full disk
         pytest.skip("the page fitted into the small disk")
-    assert_one_error_line(done, "keep.svg")
+    assert_one_line_error(done, "keep.svg")
     assert (full / "keep.svg").read_text() == "the user's own file"  # the old file stays whole
     assert sorted(p.name for p in full.iterdir()) == ["keep.svg"]  # no temporary file left
     done = scribe("write", "hello", "-o", str(read_only / "out.pdf"), home=tmp_path / "h")
-    assert_one_error_line(done, "out.pdf")
+    assert_one_line_error(done, "out.pdf")
 
 
 def test_splitting_and_extracting_onto_a_full_or_read_only_disk(tmpfs: Mount, tmp_path: Path) -> None:
@@ -83,7 +69,6 @@ def test_splitting_and_extracting_onto_a_full_or_read_only_disk(tmpfs: Mount, tm
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "release" / "train_r01_v07", arcname="train_r01_v07")
     done = scribe("download-data", "unipen", "--from-file", str(archive), home=home)
-    assert_one_error_line(done)
-    assert "No space left" in done.stderr or "space" in done.stderr
+    assert_one_line_error(done, "space")
     leftovers = [p for p in home.rglob("*") if p.is_file()]
     assert leftovers == [], leftovers  # no partial copy, no staging folder, no marker

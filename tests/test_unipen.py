@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -13,6 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.basics import SHARED_DATA, needs_shared_data
+from helpers.cli import scribe
 from helpers.unipen import DIGITS, WORDS, add_damaged_files, make_unipen_tree
 from scribe.datasets import unipen, unipen_size
 from scribe.datasets.download import download_dataset
@@ -35,10 +34,6 @@ from scribe.ink.strokes import split_strokes, validate_offsets
 
 UNIPEN_SAMPLES = SHARED_DATA / "unipen"
 
-
-def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """``python -m scribe ARGS`` in its own process, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "scribe", *args], capture_output=True, text=True, timeout=300)
 
 # --------------------------------------------------------------------------- the format
 
@@ -241,12 +236,12 @@ def test_an_archive_that_brings_no_release_leaves_nothing_behind(release: Path, 
 
 
 def test_split_cli_prints_the_breakdown_and_refuses_bad_categories(release: Path, tmp_path: Path) -> None:
-    done = run_cli(["split", "unipen", "--source", str(release), "--out", str(tmp_path / "o"), "--categories", "1a"])
+    done = scribe("split", "unipen", "--source", str(release), "--out", str(tmp_path / "o"), "--categories", "1a", timeout=300)
     assert done.returncode == 0 and "by category: 1a 52" in done.stderr and "by source: dnw 20, upw 32" in done.stderr
-    bad = run_cli(["split", "unipen", "--source", str(release), "--out", str(tmp_path / "p"), "--categories", "1a,42"])
+    bad = scribe("split", "unipen", "--source", str(release), "--out", str(tmp_path / "p"), "--categories", "1a,42", timeout=300)
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown UNIPEN category 42 in --categories")
     assert "Traceback" not in bad.stderr and not (tmp_path / "p").exists()
-    other = run_cli(["split", "iam-ondb", "--source", str(release), "--keep-bad", "--out", str(tmp_path / "q")])
+    other = scribe("split", "iam-ondb", "--source", str(release), "--keep-bad", "--out", str(tmp_path / "q"), timeout=300)
     assert other.returncode == 1 and "iam-ondb has no setting --keep-bad; it applies to unipen" in other.stderr
 
 

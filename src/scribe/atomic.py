@@ -56,8 +56,6 @@ def cannot_write(path: Path, exc: OSError) -> ScribeError:
     """A one-line error for a destination that refused the data."""
     if exc.errno == errno.ENOSPC:
         return ScribeError(f"cannot write {path}: the disk is full; free some space or write elsewhere")
-    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        return ScribeError(f"cannot write {path}: a part of its folder path is a file, not a folder; choose another place")
     return ScribeError(f"cannot write {path}: {exc.strerror or exc}; choose another place")
 
 
@@ -65,6 +63,8 @@ def make_folder_for(path: Path) -> None:
     """Create the folders ``path`` is to be written in; a refusal is a one-line ScribeError."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ScribeError(f"cannot write {path}: part of its folder path is a file, not a folder; choose another place") from exc
     except OSError as exc:
         raise cannot_write(Path(path), exc) from exc
 
@@ -72,13 +72,13 @@ def make_folder_for(path: Path) -> None:
 def check_place(path: Path) -> None:
     """Refuse a destination that cannot become a file (a folder, a file where a folder must be), creating nothing."""
     path = Path(os.path.abspath(path))
-    if path.is_dir():
-        raise ScribeError(f"{path} is a folder; give a file name to write")
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise ScribeError(f"cannot write {path}: {ancestor} is a file, not a folder; choose another place")
+    if ancestor == path.parent:  # the folder is there: the checks of an actual write
+        destination(path)
 
 
 def destination(path: Path) -> tuple[Path, bool]:
