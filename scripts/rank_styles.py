@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scribe.training.legibility import InkReader, dataset_lines, measure_legibility
+from scribe.datasets.meta import dataset_lines
+from scribe.writing.legibility import measure_legibility
 from scribe.writing.network import load_inference_model
+from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_RECOGNIZER, resolve_model
 from scribe.writing.sampling import Conditioning, SamplingOptions
 
@@ -34,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_inference_model(args.model)
-    reader = InkReader(resolve_model(args.recognizer))
+    reader = InkReader.load(resolve_model(args.recognizer))
     texts, _ = dataset_lines(args.data, args.texts, args.seed, args.split)
     scores = []
     for style in range(len(model.styles)):

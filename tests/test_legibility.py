@@ -89,3 +89,14 @@ def test_a_model_in_the_wrong_role_is_a_one_line_error(
 def test_eval_legibility_points_to_the_legibility_command(tiny_dataset: Path) -> None:
     result = scribe("eval", "--legibility", "--data", str(tiny_dataset))
     assert result.returncode == 1 and "scribe legibility" in result.stderr
+
+
+def test_legibility_of_the_shipped_models_needs_no_torch(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("meet me at the station\nthe river was quiet\n")
+    no_torch = "import sys; sys.modules['torch'] = None; from scribe.cli import main; sys.argv[0] = 'scribe'; main()"
+    result = subprocess.run([sys.executable, "-c", no_torch, "legibility", "--texts", str(texts), "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["texts"] == 2 and figures["generated_cer"] < 20.0 and figures["completion_rate"] == 100.0

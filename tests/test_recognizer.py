@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from scribe.ink.alphabet import Alphabet
-from scribe.training.legibility import error_rates
 from scribe.training.losses import ctc_loss
 from scribe.training.recognizer import (
     BLANK,
@@ -18,6 +17,7 @@ from scribe.training.recognizer import (
     line_features,
     read_lines,
 )
+from scribe.writing.legibility import error_rates
 from scribe.writing.stored import RecognizerConfig
 
 A, B, C = 2, 3, 4  # label ids of three characters (0 is the blank, 1 end-of-text)

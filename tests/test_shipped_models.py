@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from scribe.training.legibility import InkReader, error_rates
 from scribe.writing.document import Scribe
+from scribe.writing.legibility import error_rates
+from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_RECOGNIZER, REGISTRY, resolve_model
 from scribe.writing.stored import KINDS
 
@@ -31,7 +32,7 @@ WRITERS = [name for name, entry in REGISTRY.items() if KINDS[entry.kind].writes]
 
 @pytest.fixture(scope="module")
 def reader() -> InkReader:
-    return InkReader(resolve_model(DEFAULT_RECOGNIZER))
+    return InkReader.load(resolve_model(DEFAULT_RECOGNIZER))
 
 
 @pytest.mark.parametrize("name", WRITERS)

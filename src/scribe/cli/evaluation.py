@@ -1,4 +1,4 @@
-"""``scribe eval`` and ``scribe legibility``: how good a model is (need PyTorch)."""
+"""``scribe eval`` (needs PyTorch) and ``scribe legibility`` (NumPy only): how good a model is."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from scribe.writing.sampling import DEFAULT_BIAS
 
 if TYPE_CHECKING:
     from scribe.training.evaluation import EvalResult
-    from scribe.training.legibility import LegibilityReport
+    from scribe.writing.legibility import LegibilityReport
 
 _MODEL_HELP = "Registered model name, model file (.npz) or checkpoint (.pth)."
 _DATA_HELP = "Split dataset: a name in the data dir (iam-ondb) or a split folder. [default: the one in the data dir]"
@@ -89,9 +89,10 @@ def legibility_command(
     The real ink of the same texts, read by the same recognizer, is the yardstick
     (docs/legibility.md).
     """
-    require_torch()
-    from scribe.training.legibility import InkReader, dataset_lines, measure_legibility
+    from scribe.datasets.meta import dataset_lines
     from scribe.writing.document import Scribe
+    from scribe.writing.legibility import measure_legibility
+    from scribe.writing.reader import InkReader
     from scribe.writing.registry import resolve_model
     from scribe.writing.sampling import SamplingOptions
 
@@ -99,7 +100,7 @@ def legibility_command(
         raise ScribeError(f"-n {count}: give at least one text")
     with progress_bars("bytes") as bars:
         writer = Scribe(model, bar_when(bars, f"downloading {model}", 0))
-        reader = InkReader(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
+        reader = InkReader.load(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
     if texts is not None:
         chosen, real_lines = _texts_to_write(texts, writer.model.alphabet)[:count], None
     else:

@@ -147,3 +147,12 @@ def sample_files(data_dir: Path, split: str) -> list[Path]:
     if not files:
         raise ScribeError(f"no samples in {Path(data_dir) / split}; run `scribe split` to create them")
     return files
+
+
+def dataset_lines(data_dir: Path, count: int, seed: int = 0, split: str = "val") -> tuple[list[str], list[np.ndarray]]:
+    """``count`` lines of a split dataset drawn at random (reproducibly): their texts and real ink."""
+    DatasetMeta.load(data_dir)  # a clear error when data_dir is not a split dataset
+    files = sample_files(data_dir, split)
+    chosen = np.random.default_rng(seed).permutation(len(files))[:count]
+    samples = [read_sample(files[i]) for i in sorted(chosen)]
+    return [text for _, text, _ in samples], [offsets for offsets, _, _ in samples]

@@ -17,10 +17,10 @@ import torch
 from torch import Tensor
 
 from scribe.training.data import Batch, BucketBatchSampler, StrokeDataset, collate
-from scribe.training.legibility import error_rates
 from scribe.training.losses import PEN_DOWN, ctc_loss, kl_divergence, sequence_nll
 from scribe.training.networks import HandwritingModel, MixtureParams
 from scribe.training.recognizer import BLANK, Recognizer, ctc_targets, greedy_decode
+from scribe.writing.legibility import error_rates
 
 
 @dataclass

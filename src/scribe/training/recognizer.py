@@ -91,7 +91,10 @@ class Recognizer(nn.Module):
     def forward(self, offsets: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Log-probabilities (B, frames, vocab) and the number of real frames of each line (B,)."""
         lengths = self.frame_lengths(mask.sum(dim=1))
-        x = self.convolutions(line_features(offsets, mask).transpose(1, 2)).transpose(1, 2)
+        # Padding is zeroed again after the first convolution, so that the strided one sees
+        # the same zeros past a line's end whether the line is read alone or in a batch.
+        x = self.convolutions[1](self.convolutions[0](line_features(offsets, mask).transpose(1, 2)))
+        x = self.convolutions[3](self.convolutions[2](x * mask.unsqueeze(1))).transpose(1, 2)
         for lstm in self.lstms:
             x = lstm(self.dropout(x), lengths.clamp(min=1))
         return torch.log_softmax(self.output(self.dropout(x)), dim=-1), lengths

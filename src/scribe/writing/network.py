@@ -53,18 +53,29 @@ class LSTMWeights:
         gates = np.concatenate([x, h], axis=1) @ self.matrix + self.bias
         if cond_gates is not None:
             gates += cond_gates
+        return self._update(gates, c)
+
+    @staticmethod
+    def _update(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The new hidden and cell states from the gates' pre-activations (PyTorch's order ``i, f, g, o``)."""
         i, f, g, o = np.split(gates, 4, axis=1)
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
         return _sigmoid(o) * np.tanh(c), c
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
-        """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state."""
+        """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state.
+
+        The inputs' share of the gates is one matmul over every step at once; only the
+        recurrent share is left to the loop.
+        """
         batch, steps, _ = inputs.shape
+        projected = inputs @ self.matrix[: self.inputs] + self.bias  # (B, T, 4H)
+        recurrent = self.matrix[self.inputs :]
         h = np.zeros((batch, self.hidden), np.float32)
         c = np.zeros_like(h)
         outputs = np.empty((batch, steps, self.hidden), np.float32)
         for t in range(steps):
-            h, c = self.cell(inputs[:, t], h, c)
+            h, c = self._update(projected[:, t] + h @ recurrent, c)
             outputs[:, t] = h
         return outputs
 

@@ -4,7 +4,8 @@ The measurement behind ``scribe legibility`` (see docs/legibility.md):
 
 1. the generator writes every text as one line, exactly as ``scribe write`` would
    (same default bias and style, failed lines resampled);
-2. the recognizer (:mod:`scribe.training.recognizer`) reads the generated ink, and, when the
+2. the recognizer (:mod:`scribe.writing.reader`, the NumPy twin of
+   :mod:`scribe.training.recognizer`) reads the generated ink, and, when the
    texts come from a split dataset, the real ink of the same texts;
 3. character and word error rates are edit distances between what was asked for
    and what was read, summed over all lines and divided by the length of the
@@ -18,16 +19,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from scribe.datasets.meta import DatasetMeta, read_sample, sample_files
-from scribe.ink.alphabet import Alphabet
-from scribe.ink.strokes import normalize
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel
+from scribe.writing.reader import InkReader
 from scribe.writing.sampling import DEFAULT_ATTEMPTS, SamplingOptions, write_lines
 
 MISREAD_LISTED = 10  # characters listed in a report's most-misread table
@@ -96,46 +94,6 @@ class LegibilityReport:
             "texts": len(self.lines),
             "most_misread": [{"char": c, "misread": n, "occurrences": total} for c, n, total in self.most_misread],
         }
-
-
-def dataset_lines(data_dir: Path, count: int, seed: int = 0, split: str = "val") -> tuple[list[str], list[np.ndarray]]:
-    """``count`` lines of a split dataset drawn at random (reproducibly): their texts and real ink."""
-    DatasetMeta.load(data_dir)  # a clear error when data_dir is not a split dataset
-    files = sample_files(data_dir, split)
-    chosen = np.random.default_rng(seed).permutation(len(files))[:count]
-    samples = [read_sample(files[i]) for i in sorted(chosen)]
-    return [text for _, text, _ in samples], [offsets for offsets, _, _ in samples]
-
-
-class InkReader:
-    """A recognizer (PyTorch) with the alphabet and normalization it was trained with."""
-
-    def __init__(self, path: Path) -> None:
-        from scribe.errors import ScribeError
-        from scribe.training.checkpoint import load_model
-        from scribe.training.recognizer import Recognizer
-
-        self.model, network = load_model(path)
-        if self.model.kind.writes:
-            raise ScribeError(f"{path} is a {self.model.kind.name} model, which writes; reading ink needs a recognizer")
-        assert isinstance(network, Recognizer)
-        self.network = network
-        self.alphabet = Alphabet(self.model.alphabet)
-
-    def read(self, lines: list[np.ndarray], batch_size: int = 32) -> list[str]:
-        """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
-        import torch
-
-        from scribe.training.recognizer import read_lines
-
-        readings: list[str] = []
-        for start in range(0, len(lines), batch_size):
-            batch = lines[start : start + batch_size]
-            chunk = [torch.from_numpy(normalize(line, self.model.mean, self.model.std)) for line in batch]
-            offsets = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
-            mask = torch.arange(offsets.shape[1])[None, :] < torch.tensor([len(c) for c in chunk])[:, None]
-            readings += read_lines(self.network, offsets, mask, self.alphabet)
-        return readings
 
 
 def measure_legibility(

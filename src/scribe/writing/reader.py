@@ -1,0 +1,135 @@
+"""The handwriting recognizer run forward in NumPy: how writing reads its own ink back.
+
+``scribe write`` checks each line it samples by reading it (verified writing), and
+``scribe legibility`` scores a writer the same way; neither may need PyTorch. This
+mirrors :class:`scribe.training.recognizer.Recognizer` exactly (a test compares the
+two on loud random weights, another reads the shipped model's ink): the same
+per-point features, the two convolutions (the second with stride 2), the
+bidirectional LSTM stack and the linear map to the alphabet, decoded by best path
+(CTC's blank is the alphabet's padding id, Graves et al., ICML 2006).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scribe.errors import ScribeError
+from scribe.ink.alphabet import Alphabet
+from scribe.ink.strokes import normalize
+from scribe.writing.network import LSTMWeights, bidirectional
+from scribe.writing.stored import RecognizerConfig, StoredModel, read_stored_model
+
+BLANK = Alphabet.PAD
+READ_BATCH = 32  # lines read at once: longer batches gain nothing and pad more
+
+
+def line_features(offsets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-point features (B, T, 4): the normalized offsets and the pen's height, standardized per line.
+
+    The twin of :func:`scribe.training.recognizer.line_features`: the height is the
+    running sum of ``dy`` over the real points, centred and scaled per line.
+    """
+    weights = mask.astype(np.float32)[..., None]
+    height = np.cumsum(offsets[..., 1:2] * weights, axis=1)
+    count = np.maximum(weights.sum(axis=1, keepdims=True), 1)
+    mean = (height * weights).sum(axis=1, keepdims=True) / count
+    spread = np.maximum(np.sqrt(((height - mean) ** 2 * weights).sum(axis=1, keepdims=True) / count), 1e-3)
+    return np.concatenate([offsets, (height - mean) / spread * weights], axis=-1) * weights
+
+
+class Convolution:
+    """One ``nn.Conv1d`` with ``padding = kernel // 2``, over (B, T, C) sequences, as one matmul."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, stride: int = 1) -> None:
+        self.kernel = weight.shape[2]
+        self.matrix = np.ascontiguousarray(weight.transpose(2, 1, 0).reshape(-1, weight.shape[0]))  # (K * C_in, C_out)
+        self.bias = bias
+        self.stride = stride
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        pad = self.kernel // 2
+        padded = np.pad(x, ((0, 0), (pad, pad), (0, 0)))
+        frames = (x.shape[1] + 2 * pad - self.kernel) // self.stride + 1
+        taps = np.arange(frames)[:, None] * self.stride + np.arange(self.kernel)  # (frames, K)
+        windows = padded[:, taps].reshape(x.shape[0], frames, -1)  # (B, frames, K * C_in)
+        return windows @ self.matrix + self.bias
+
+
+class InkReader:
+    """A recognizer model with the alphabet and normalization it was trained with, ready to read ink."""
+
+    def __init__(self, model: StoredModel) -> None:
+        if model.kind.writes:
+            raise ScribeError(f"this is a {model.kind.name} model, which writes; reading ink needs a recognizer")
+        assert isinstance(model.config, RecognizerConfig)  # the one kind that reads
+        self.config: RecognizerConfig = model.config
+        self.alphabet = Alphabet(model.alphabet)
+        self.mean, self.std = model.mean, model.std
+        try:
+            self._read_weights(model.weights)
+        except KeyError as exc:
+            raise ScribeError(f"the model's weights lack {exc.args[0]}; the model file is damaged") from exc
+
+    @classmethod
+    def load(cls, path: Path) -> InkReader:
+        """A recognizer from a model file (``.npz``) or a training checkpoint (``.pth``)."""
+        return cls(read_stored_model(path))
+
+    def _read_weights(self, state: dict[str, np.ndarray]) -> None:
+        self.convolutions = [
+            Convolution(state["convolutions.0.weight"], state["convolutions.0.bias"]),
+            Convolution(state["convolutions.2.weight"], state["convolutions.2.bias"], stride=2),
+        ]
+        self.lstms = [
+            (
+                LSTMWeights.from_state(state, f"lstms.{i}.forward_lstm.", "_l0"),
+                LSTMWeights.from_state(state, f"lstms.{i}.backward_lstm.", "_l0"),
+            )
+            for i in range(self.config.layers)
+        ]
+        self.output_w = state["output.weight"].T.copy()
+        self.output_b = state["output.bias"]
+
+    def logits(self, offsets: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame class scores (B, frames, vocab) of normalized lines (B, T, 3), and each line's frame count."""
+        lengths = np.maximum((mask.sum(axis=1) + 1) // 2, 1)  # frames left after the stride-2 convolution
+        x = line_features(offsets.astype(np.float32), mask)
+        x = np.maximum(self.convolutions[0](x), 0.0) * mask[..., None]  # padding zero again, as in training
+        x = np.maximum(self.convolutions[1](x), 0.0)
+        for forward, backward in self.lstms:
+            x = np.concatenate(bidirectional(forward, backward, x, lengths), axis=-1)
+        return x @ self.output_w + self.output_b, lengths
+
+    def read(self, lines: list[np.ndarray]) -> list[str]:
+        """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
+        order = sorted(range(len(lines)), key=lambda i: len(lines[i]))  # similar lengths share a batch
+        readings: dict[int, str] = {}
+        for start in range(0, len(order), READ_BATCH):
+            chosen = order[start : start + READ_BATCH]
+            offsets, mask = self._batch([lines[i] for i in chosen])
+            scores, lengths = self.logits(offsets, mask)
+            for i, ids in zip(chosen, best_path(scores, lengths)):
+                readings[i] = self.alphabet.decode(ids)
+        return [readings[i] for i in range(len(lines))]
+
+    def _batch(self, lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized lines right-padded into one array (B, T, 3), and their mask (B, T)."""
+        longest = max(len(line) for line in lines)
+        offsets = np.zeros((len(lines), longest, 3), np.float32)
+        mask = np.zeros((len(lines), longest), bool)
+        for row, line in enumerate(lines):
+            offsets[row, : len(line)] = normalize(line, self.mean, self.std)
+            mask[row, : len(line)] = True
+        return offsets, mask
+
+
+def best_path(scores: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    """Best-path CTC decoding: the top class per frame, repeats merged, blanks dropped."""
+    decoded = []
+    for path, length in zip(scores.argmax(axis=-1), lengths):
+        path = path[:length]
+        keep = (path != BLANK) & np.concatenate([[True], path[1:] != path[:-1]])
+        decoded.append(path[keep].tolist())
+    return decoded
