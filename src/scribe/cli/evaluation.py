@@ -13,8 +13,9 @@ from scribe.datasets import split_dataset_dir
 from scribe.errors import ScribeError
 from scribe.training import require_torch
 from scribe.training.options import option_default
+from scribe.writing.legibility import TEXT_SETS, text_set_path
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
-from scribe.writing.sampling import DEFAULT_BIAS
+from scribe.writing.sampling import DEFAULT_BIAS, DEFAULT_CANDIDATES, MAX_CANDIDATES
 
 if TYPE_CHECKING:
     from scribe.training.evaluation import EvalResult
@@ -76,11 +77,13 @@ def legibility_command(
     recognizer: Annotated[str, typer.Option("--recognizer", metavar="NAME|PATH", help="The recognizer that reads the ink.")] = DEFAULT_RECOGNIZER,
     data: Annotated[Path | None, typer.Option("--data", "--data-dir", metavar="DIR", help=_DATA_HELP)] = None,
     split_name: Annotated[str, typer.Option("--split", metavar="SPLIT", help="Split whose texts (and real ink) are used: val or test.")] = "val",
-    texts: Annotated[Path | None, typer.Option("--texts", metavar="FILE", help="One text per line to write instead. [default: texts of the --split]")] = None,
+    texts: Annotated[Path | None, typer.Option("--texts", metavar="FILE|SET", help=f"One text per line to write instead, or a built-in set: {', '.join(TEXT_SETS)}. [default: texts of the --split]")] = None,
     count: Annotated[int, typer.Option("-n", metavar="N", min=1, help="How many texts: drawn at random (with --seed) from the split, or the first N of --texts.")] = 100,
     bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
     style: Annotated[int | None, typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=2**32 - 1, help="Seed of text choice and sampling.")] = 0,
+    candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Verified writing, as `scribe write --candidates`.")] = DEFAULT_CANDIDATES,
+    verifier: Annotated[str | None, typer.Option("--verifier", metavar="NAME|PATH", help="The recognizer verified writing chooses with. [default: --recognizer]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Print every text and what was read.")] = False,
 ) -> None:
@@ -101,14 +104,15 @@ def legibility_command(
     with progress_bars("bytes") as bars:
         writer = Scribe(model, bar_when(bars, f"downloading {model}", 0))
         reader = InkReader.load(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
+        checker = InkReader.load(resolve_model(verifier, bar_when(bars, f"downloading {verifier}", 0))) if verifier else None
     if texts is not None:
-        chosen, real_lines = _texts_to_write(texts, writer.model.alphabet)[:count], None
+        chosen, real_lines = _texts_to_write(text_set_path(texts), writer.model.alphabet)[:count], None
     else:
         chosen, real_lines = dataset_lines(split_dataset_dir(data), count, seed, split_name)
     options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style))
     with progress_bars("items") as bars:
         report = measure_legibility(writer.model, reader, chosen, options, real_lines=real_lines, seed=seed,
-                                    progress=bars("writing", len(chosen)))
+                                    candidates=candidates, verifier=checker, progress=bars("writing", len(chosen)))
     if as_json:
         print(json.dumps(report.to_dict()))
         return
@@ -142,6 +146,8 @@ def _print_legibility(report: LegibilityReport, model: str, recognizer: str) -> 
         ratio = report.generated_cer / report.real_cer if report.real_cer else float("inf")
         print(f"  real ink:      CER {report.real_cer:.1f}%, WER {report.real_wer:.1f}%  (generated/real CER {ratio:.2f})")
     print(f"  completion:    {report.completion_rate:.1f}% of generated lines ended where their text ends")
+    classes = ", ".join(f"{name} {100 * n / total:.1f}% of {total}" for name, (n, total) in report.by_class.items() if total)
+    print(f"  misread:       {classes}")
     if report.most_misread:
         shown = ", ".join(f"{char!r} {n}/{total}" for char, n, total in report.most_misread)
         print(f"  most misread:  {shown}")

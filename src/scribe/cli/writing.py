@@ -17,7 +17,7 @@ from scribe.errors import ScribeError
 from scribe.writing.formats import DEFAULT_DPI, FORMATS
 from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
-from scribe.writing.sampling import DEFAULT_BIAS, SamplingOptions
+from scribe.writing.sampling import DEFAULT_BIAS, DEFAULT_CANDIDATES, MAX_CANDIDATES, SamplingOptions
 from scribe.writing.stored import KINDS
 from scribe.writing.stylefile import style_file_kinds
 
@@ -133,6 +133,11 @@ def _warn_about(document: Document) -> None:
                 f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
                 "try another --seed", markup=False,
             )
+        elif line.misread:
+            stderr.print(
+                f"warning: line {number} ({line.text[:30]!r}) reads as {line.reading!r} even at its best candidate; "
+                "try another --seed or more --candidates", markup=False,
+            )
 
 
 @app.command("write")
@@ -149,6 +154,7 @@ def write_command(
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
+    candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Read every line back and rewrite misread ones N ways, keeping the one that reads best (1: off).")] = DEFAULT_CANDIDATES,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters the model cannot write instead of substituting.")] = False,
     page: Annotated[str, typer.Option("--page", metavar="SIZE", help=f"{', '.join(PAGE_SIZES)} or WIDTHxHEIGHT in mm.")] = DEFAULT_PAGE,
     margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = _PAGE.margin,
@@ -186,7 +192,7 @@ def write_command(
         with progress_bars("items") as bars:
             document = scribe.write(
                 words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
-                temperature=temperature, seed=seed, strict=strict,
+                temperature=temperature, seed=seed, strict=strict, candidates=candidates,
                 progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
             )
         _warn_about(document)

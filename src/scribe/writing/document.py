@@ -44,11 +44,14 @@ from scribe.writing.formats import (
 )
 from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout
 from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.registry import DEFAULT_MODEL, resolve_model
+from scribe.writing.reader import InkReader
+from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER, resolve_model
 from scribe.writing.sampling import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BIAS,
+    DEFAULT_CANDIDATES,
     MAX_ATTEMPTS,
+    MAX_CANDIDATES,
     Conditioning,
     SampledLine,
     SamplingOptions,
@@ -161,12 +164,28 @@ class Scribe:
     """A loaded handwriting model that writes documents."""
 
     def __init__(
-        self, model: str | Path | InferenceModel = DEFAULT_MODEL, download_progress: ProgressFn = no_progress
+        self,
+        model: str | Path | InferenceModel = DEFAULT_MODEL,
+        download_progress: ProgressFn = no_progress,
+        reader: str | Path | InkReader = DEFAULT_RECOGNIZER,
     ) -> None:
-        """``model``: a registry name, a model file or checkpoint, or an already loaded model."""
+        """``model``: a registry name, a model file or checkpoint, or an already loaded model.
+
+        ``reader`` is the recognizer that verified writing reads candidates with (a name,
+        a file, or a loaded one); it is loaded the first time a document is verified.
+        """
         if not isinstance(model, InferenceModel):
             model = load_inference_model(resolve_model(model, download_progress))
         self.model: InferenceModel = model
+        self._reader = reader
+        self._download_progress = download_progress
+
+    @property
+    def reader(self) -> InkReader:
+        """The recognizer of verified writing, loaded on first use."""
+        if not isinstance(self._reader, InkReader):
+            self._reader = InkReader.load(resolve_model(self._reader, self._download_progress))
+        return self._reader
 
     @property
     def styles(self) -> list[int]:
@@ -221,14 +240,17 @@ class Scribe:
         seed: int = 0,
         strict: bool = False,
         attempts: int = DEFAULT_ATTEMPTS,
+        candidates: int = DEFAULT_CANDIDATES,
         progress: ProgressFn = no_progress,
     ) -> Document:
         """Write ``text`` as handwritten pages.
 
         ``prime`` is a sample of the user's handwriting (offsets in the model's units,
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
+        ``candidates`` samples of every line are read back by :attr:`reader` and the one
+        that reads best is kept (verified writing; 1 turns it off).
         """
-        _check_arguments(text, seed, style, attempts, style_seed)
+        _check_arguments(text, seed, style, attempts, style_seed, candidates)
         _check_setup_and_prime(setup, prime, progress)
         setup = setup or PageSetup()
         setup.validate()
@@ -241,18 +263,28 @@ class Scribe:
         if not texts:
             raise ScribeError("nothing left to write once unsupported characters were dropped; check the text")
         options = SamplingOptions(bias=bias, temperature=temperature, conditioning=conditioning)
-        lines = write_lines(self.model, texts, options, seed=seed, attempts=attempts, progress=progress)
+        reader = self.reader if candidates > 1 else None
+        lines = write_lines(
+            self.model, texts, options, seed=seed, attempts=attempts, candidates=candidates, reader=reader, progress=progress
+        )
         inks = iter(line.offsets for line in lines)
         pages = layout([None if item is None else next(inks) for item in items], setup)
         return Document(pages, setup, lines, substitutions)
 
 
-def _check_arguments(text: object, seed: object, style: object, attempts: object, style_seed: object) -> None:
+def _check_arguments(
+    text: object, seed: object, style: object, attempts: object, style_seed: object, candidates: object
+) -> None:
     """Refuse arguments of the wrong type with a message in the API's terms (before any work)."""
     if not isinstance(text, str):
         raise ScribeError(f"`text` must be a string, not {type(text).__name__}")
-    numbers = (("seed", seed, 0, 2**32 - 1), ("attempts", attempts, 1, MAX_ATTEMPTS))
-    for name, value, lowest, highest in (*numbers, ("style_seed", 0 if style_seed is None else style_seed, 0, 2**32 - 1)):
+    numbers = (
+        ("seed", seed, 0, 2**32 - 1),
+        ("attempts", attempts, 1, MAX_ATTEMPTS),
+        ("candidates", candidates, 1, MAX_CANDIDATES),
+        ("style_seed", 0 if style_seed is None else style_seed, 0, 2**32 - 1),
+    )
+    for name, value, lowest, highest in numbers:
         if isinstance(value, bool) or not isinstance(value, Integral) or not lowest <= int(value) <= highest:
             raise ScribeError(f"`{name}` must be a whole number from {lowest} to {highest:,}, not {value!r}")
     if style is not None and (isinstance(style, bool) or not isinstance(style, Integral)):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -29,6 +31,27 @@ from scribe.writing.reader import InkReader
 from scribe.writing.sampling import DEFAULT_ATTEMPTS, SamplingOptions, write_lines
 
 MISREAD_LISTED = 10  # characters listed in a report's most-misread table
+#: Kinds of character whose misreadings are counted apart: a model trained on prose
+#: can read well overall and still fail every digit. "first letters" are the first
+#: character of each line, whatever it is.
+CHARACTER_CLASSES = {
+    "lowercase": str.islower,
+    "capitals": str.isupper,
+    "digits": str.isdigit,
+    "symbols": lambda char: not char.isalnum() and not char.isspace(),
+}
+FIRST_LETTERS = "first letters"
+#: Text sets shipped with scribe (``scribe legibility --texts NAME``), in ``scribe/writing/texts/``.
+TEXT_SETS = {
+    "real-world": "what users write that prose lacks: addresses, dates, phone numbers, prices, names with rare capitals",
+}
+
+
+def text_set_path(name_or_path: Path) -> Path:
+    """The file of a shipped text set called ``name_or_path``, or the path itself."""
+    if str(name_or_path) in TEXT_SETS and not name_or_path.exists():
+        return Path(str(resources.files("scribe.writing") / "texts" / f"{name_or_path}.txt"))
+    return name_or_path
 
 
 @dataclass
@@ -39,6 +62,20 @@ class ErrorRates:
     wer: float
     misread: Counter = field(default_factory=Counter)  # reference character -> times misread or dropped
     occurrences: Counter = field(default_factory=Counter)  # reference character -> times it occurs
+    first_misread: int = 0  # lines whose first character was misread or dropped
+    lines: int = 0  # lines with at least one character
+
+    def by_class(self) -> dict[str, tuple[int, int]]:
+        """Times misread and occurrences of each of :data:`CHARACTER_CLASSES`, and of first letters."""
+        counts = {
+            name: (
+                sum(n for char, n in self.misread.items() if belongs(char)),
+                sum(n for char, n in self.occurrences.items() if belongs(char)),
+            )
+            for name, belongs in CHARACTER_CLASSES.items()
+        }
+        counts[FIRST_LETTERS] = (self.first_misread, self.lines)
+        return counts
 
 
 def error_rates(references: list[str], readings: list[str]) -> ErrorRates:
@@ -51,15 +88,20 @@ def error_rates(references: list[str], readings: list[str]) -> ErrorRates:
     char_edits = word_edits = chars = words = 0
     misread: Counter = Counter()
     occurrences: Counter = Counter()
+    first_misread = lines = 0
     for reference, reading in zip(references, readings):
         operations = Levenshtein.editops(reference, reading)
         char_edits += len(operations)
-        misread.update(reference[op.src_pos] for op in operations if op.tag in ("replace", "delete"))
+        wrong = [op.src_pos for op in operations if op.tag in ("replace", "delete")]
+        misread.update(reference[position] for position in wrong)
         occurrences.update(reference)
+        first_misread += 0 in wrong
+        lines += bool(reference)
         chars += len(reference)
         word_edits += Levenshtein.distance(reference.split(), reading.split())
         words += len(reference.split())
-    return ErrorRates(100.0 * char_edits / max(chars, 1), 100.0 * word_edits / max(words, 1), misread, occurrences)
+    cer, wer = 100.0 * char_edits / max(chars, 1), 100.0 * word_edits / max(words, 1)
+    return ErrorRates(cer, wer, misread, occurrences, first_misread, lines)
 
 
 @dataclass
@@ -82,6 +124,8 @@ class LegibilityReport:
     real_wer: float | None
     completion_rate: float  # percent of generated lines that ended where their text ends
     most_misread: list[tuple[str, int, int]]  # (character, times misread, occurrences) in generated ink
+    by_class: dict[str, tuple[int, int]]  # class -> (times misread, occurrences) in generated ink
+    real_by_class: dict[str, tuple[int, int]] | None
     lines: list[LineReading]
 
     def to_dict(self) -> dict:
@@ -93,7 +137,16 @@ class LegibilityReport:
             "completion_rate": self.completion_rate,
             "texts": len(self.lines),
             "most_misread": [{"char": c, "misread": n, "occurrences": total} for c, n, total in self.most_misread],
+            "misread_by_class": _class_table(self.by_class),
+            "real_misread_by_class": None if self.real_by_class is None else _class_table(self.real_by_class),
         }
+
+
+def _class_table(counts: dict[str, tuple[int, int]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {"misread": n, "occurrences": total, "rate": 100.0 * n / total}
+        for name, (n, total) in counts.items() if total
+    }
 
 
 def measure_legibility(
@@ -105,10 +158,20 @@ def measure_legibility(
     real_lines: list[np.ndarray] | None = None,
     seed: int = 0,
     attempts: int = DEFAULT_ATTEMPTS,
+    candidates: int = 1,
+    verifier: InkReader | None = None,
     progress: ProgressFn = no_progress,
 ) -> LegibilityReport:
-    """Write ``texts``, read the ink back, and compare with the real ink of the same texts."""
-    written = write_lines(generator, texts, options, seed=seed, attempts=attempts, progress=progress)
+    """Write ``texts``, read the ink back, and compare with the real ink of the same texts.
+
+    With ``candidates`` above 1 the texts are written as verified writing does, the
+    ``verifier`` choosing among candidates; a verifier other than ``reader`` keeps the
+    score from rewarding ink that only the verifier reads right.
+    """
+    written = write_lines(
+        generator, texts, options, seed=seed, attempts=attempts, candidates=candidates,
+        reader=(verifier or reader) if candidates > 1 else None, progress=progress,
+    )
     generated = reader.read([line.offsets for line in written])
     real = reader.read(real_lines) if real_lines is not None else None
     generated_rates = error_rates(texts, generated)
@@ -121,6 +184,8 @@ def measure_legibility(
         real_wer=real_rates.wer if real_rates else None,
         completion_rate=100.0 * sum(line.finished for line in written) / max(len(written), 1),
         most_misread=[(char, n, generated_rates.occurrences[char]) for char, n in most],
+        by_class=generated_rates.by_class(),
+        real_by_class=real_rates.by_class() if real_rates else None,
         lines=[
             LineReading(text, read, real[i] if real is not None else None, line.finished)
             for i, (text, read, line) in enumerate(zip(texts, generated, written))

@@ -102,6 +102,10 @@ class InkReader:
             x = np.concatenate(bidirectional(forward, backward, x, lengths), axis=-1)
         return x @ self.output_w + self.output_b, lengths
 
+    def readable(self, text: str) -> str:
+        """``text`` as this recognizer could read it at best: without the characters it does not know."""
+        return "".join(char for char in text if char in self.alphabet)
+
     def read(self, lines: list[np.ndarray]) -> list[str]:
         """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
         order = sorted(range(len(lines)), key=lambda i: len(lines[i]))  # similar lengths share a batch

@@ -10,9 +10,12 @@ character stops lines that never get there.
 
 Sampling can fail in ways a reader sees at once: a line that runs on past its
 text or adds a mark after it, collapses into a scribble, skips letters or gets
-stuck on one.
+stuck on one, or writes a letter that reads as another.
 :func:`write_lines` checks every line against the attention window's path
-(:func:`line_problems`) and resamples the failed ones with new seeds.
+(:func:`line_problems`) and resamples the failed ones with new seeds; given a
+recognizer (:mod:`scribe.writing.reader`) it also reads every line back and
+draws several candidates of each misread one in one batch, keeping the one that
+reads closest to its text (verified writing).
 
 Runs on :mod:`scribe.writing.network` (NumPy), so writing never imports PyTorch.
 """
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
@@ -30,8 +35,14 @@ from scribe.ink.strokes import denormalize, normalize, offsets_to_points
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
 
+if TYPE_CHECKING:
+    from scribe.writing.reader import InkReader
+
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
+MAX_CANDIDATES = 16  # candidates of a line drawn in one round of verified writing
+DEFAULT_CANDIDATES = 1  # see docs/model-card.md for the measurement that chose it
+MISREAD_ROUNDS = 2  # rounds a line that reads wrong gets, the first included
 BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
 TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
@@ -97,6 +108,13 @@ class SampledLine:
     steps: int
     focus: np.ndarray  # int (steps,): the character the window weighed most at each step
     problems: list[str] = field(default_factory=list)
+    reading: str | None = None  # what the recognizer read in the ink (verified writing only)
+    misread: int = 0  # edits between the text and the reading (0 when not verified)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Lower is better: how far the ink reads from the text, then the window's objections."""
+        return self.misread, len(self.problems)
 
 
 def encode_texts(alphabet: Alphabet, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -293,30 +311,53 @@ def write_lines(
     *,
     seed: int = 0,
     attempts: int = DEFAULT_ATTEMPTS,
+    candidates: int = 1,
+    reader: InkReader | None = None,
     progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
-    """Sample all ``texts`` in one batch, then resample the failed lines (up to ``attempts`` in all).
+    """Sample all ``texts`` in one batch, then resample the failed lines (up to ``attempts`` rounds).
 
-    Each round draws with its own seed derived from ``seed``, so the whole result is
-    reproducible; of a line's attempts the one with the fewest problems is kept.
+    With a ``reader`` (verified writing) the recognizer reads every sample, and each
+    later round draws ``candidates`` samples of every line still pending, in the same
+    batch; of a line's samples the one that reads closest to its text is kept, ties
+    going to the fewest window objections (:attr:`SampledLine.rank`). A line that
+    reads wrong gets one more round (:data:`MISREAD_ROUNDS`), one with window
+    objections up to ``attempts``. Each round draws with its own seed derived from
+    ``seed``, so the result is reproducible.
     """
     best: list[SampledLine | None] = [None] * len(texts)
     pending = list(range(len(texts)))
+    copies = candidates if reader is not None else 1
     sampled_before = 0  # lines sampled in earlier rounds: progress counts every line sampled
 
     def report(done: int, total: int | None) -> None:
         progress(sampled_before + done, sampled_before + (total or 0))
 
     for attempt in range(attempts):
-        batch = [texts[i] for i in pending]
-        sampled = sample_lines(model, batch, options, seed=seed + RESEED_STRIDE * attempt, progress=report)
-        sampled_before += len(pending)
-        for index, line in zip(pending, sampled):
-            line.problems = line_problems(line, model)
+        rows = [index for index in pending for _ in range(copies if attempt else 1)]
+        sampled = sample_lines(model, [texts[i] for i in rows], options, seed=seed + RESEED_STRIDE * attempt, progress=report)
+        sampled_before += len(rows)
+        judge_lines(sampled, model, reader)
+        for index, line in zip(rows, sampled):
             kept = best[index]
-            if kept is None or len(line.problems) < len(kept.problems):
+            if kept is None or line.rank < kept.rank:
                 best[index] = line
-        pending = [i for i in pending if (kept := best[i]) is not None and kept.problems]
+        pending = [i for i in pending if (kept := best[i]) is not None and _needs_another_round(kept, attempt)]
         if not pending:
             break
     return [line for line in best if line is not None]
+
+
+def judge_lines(lines: list[SampledLine], model: InferenceModel, reader: InkReader | None) -> None:
+    """Fill in each line's window objections and, with a ``reader``, what it reads as and how far that is off."""
+    for line in lines:
+        line.problems = line_problems(line, model)
+    if reader is None:
+        return
+    for line, reading in zip(lines, reader.read([line.offsets for line in lines])):
+        line.reading = reading
+        line.misread = Levenshtein.distance(reader.readable(line.text), reading)
+
+
+def _needs_another_round(line: SampledLine, attempt: int) -> bool:
+    return bool(line.problems) or (line.misread > 0 and attempt + 1 < MISREAD_ROUNDS)
