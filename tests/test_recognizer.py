@@ -129,3 +129,15 @@ def test_error_rates_are_total_edits_over_total_reference_length() -> None:
     assert rates.occurrences["a"] == 2
     perfect = error_rates(["same"], ["same"])
     assert perfect.cer == perfect.wer == 0
+
+
+def test_misreadings_are_counted_per_kind_of_character_and_for_first_letters() -> None:
+    rates = error_rates(["Call 0207, $5", "meet at 9"], ["Coll 0201. s5", "neet at 9"])
+    assert rates.by_class() == {
+        "lowercase": (2, 9),  # the 'a' of Call, the 'm' of meet
+        "capitals": (0, 1),
+        "digits": (1, 6),
+        "punctuation": (1, 1),
+        "symbols": (1, 1),
+        "first letters": (1, 2),  # 'm' of the second line; the first line's 'C' was read
+    }

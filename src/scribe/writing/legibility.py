@@ -34,11 +34,13 @@ MISREAD_LISTED = 10  # characters listed in a report's most-misread table
 #: Kinds of character whose misreadings are counted apart: a model trained on prose
 #: can read well overall and still fail every digit. "first letters" are the first
 #: character of each line, whatever it is.
+PUNCTUATION = set(".,;:!?'\"-()")
 CHARACTER_CLASSES = {
     "lowercase": str.islower,
     "capitals": str.isupper,
     "digits": str.isdigit,
-    "symbols": lambda char: not char.isalnum() and not char.isspace(),
+    "punctuation": PUNCTUATION.__contains__,
+    "symbols": lambda char: not char.isalnum() and not char.isspace() and char not in PUNCTUATION,
 }
 FIRST_LETTERS = "first letters"
 #: Text sets shipped with scribe (``scribe legibility --texts NAME``), in ``scribe/writing/texts/``.

@@ -58,26 +58,34 @@ class LSTMWeights:
     @staticmethod
     def _update(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The new hidden and cell states from the gates' pre-activations (PyTorch's order ``i, f, g, o``)."""
-        i, f, g, o = np.split(gates, 4, axis=1)
+        i, f, g, o = np.split(gates, 4, axis=-1)
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
         return _sigmoid(o) * np.tanh(c), c
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
-        """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state.
+        """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state."""
+        return run_side_by_side([self], [inputs])[0]
 
-        The inputs' share of the gates is one matmul over every step at once; only the
-        recurrent share is left to the loop.
-        """
-        batch, steps, _ = inputs.shape
-        projected = inputs @ self.matrix[: self.inputs] + self.bias  # (B, T, 4H)
-        recurrent = self.matrix[self.inputs :]
-        h = np.zeros((batch, self.hidden), np.float32)
-        c = np.zeros_like(h)
-        outputs = np.empty((batch, steps, self.hidden), np.float32)
-        for t in range(steps):
-            h, c = self._update(projected[:, t] + h @ recurrent, c)
-            outputs[:, t] = h
-        return outputs
+
+def run_side_by_side(layers: list[LSTMWeights], inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Each layer over its own sequence (B, T, in), from zero state, in one loop over the steps.
+
+    The inputs' share of the gates is one matmul over every step at once; the
+    recurrent shares of all layers are one batched matmul per step, so the two
+    directions of a bidirectional layer cost one pass of Python, not two. The
+    layers must have one hidden size and the sequences one shape.
+    """
+    batch, steps, _ = inputs[0].shape
+    hidden = layers[0].hidden
+    projected = np.stack([x @ layer.matrix[: layer.inputs] + layer.bias for layer, x in zip(layers, inputs)])  # (L, B, T, 4H)
+    recurrent = np.stack([layer.matrix[layer.inputs :] for layer in layers])  # (L, H, 4H)
+    h = np.zeros((len(layers), batch, hidden), np.float32)
+    c = np.zeros_like(h)
+    outputs = np.empty((len(layers), batch, steps, hidden), np.float32)
+    for t in range(steps):
+        h, c = LSTMWeights._update(projected[:, :, t] + h @ recurrent, c)
+        outputs[:, :, t] = h
+    return list(outputs)
 
 
 def reverse_within_length(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -91,9 +99,8 @@ def bidirectional(
     forward: LSTMWeights, backward: LSTMWeights, inputs: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outputs of both directions (B, T, H) over right-padded sequences of ``lengths``."""
-    ahead = forward.run(inputs)
-    behind = reverse_within_length(backward.run(reverse_within_length(inputs, lengths)), lengths)
-    return ahead, behind
+    ahead, behind = run_side_by_side([forward, backward], [inputs, reverse_within_length(inputs, lengths)])
+    return ahead, reverse_within_length(behind, lengths)
 
 
 @dataclass
