@@ -100,3 +100,20 @@ def test_legibility_of_the_shipped_models_needs_no_torch(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["texts"] == 2 and figures["generated_cer"] < 20.0 and figures["completion_rate"] == 100.0
+
+
+def test_characters_a_model_cannot_write_count_as_misread(tmp_path: Path) -> None:
+    from scribe.writing.legibility import measure_legibility
+    from scribe.writing.network import load_inference_model
+    from scribe.writing.sampling import SamplingOptions
+
+    class ReadsHello:
+        def read(self, lines: list) -> list[str]:
+            return ["hello"] * len(lines)
+
+    generator = load_inference_model(tiny_model_file(tmp_path / "generator.npz"))  # writes a-z and space only
+    texts = ["hello", "hello!", "#"]
+    report = measure_legibility(generator, ReadsHello(), texts, SamplingOptions())  # type: ignore[arg-type]
+    assert [line.generated for line in report.lines] == ["hello", "hello", ""], "'#' alone has nothing to write"
+    assert report.by_class["punctuation"] == (1, 1) and report.by_class["symbols"] == (1, 1)
+    assert report.by_class["lowercase"] == (0, 10)

@@ -106,7 +106,7 @@ def legibility_command(
         reader = InkReader.load(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
         checker = InkReader.load(resolve_model(verifier, bar_when(bars, f"downloading {verifier}", 0))) if verifier else None
     if texts is not None:
-        chosen, real_lines = _texts_to_write(text_set_path(texts), writer.model.alphabet)[:count], None
+        chosen, real_lines = _texts_to_write(text_set_path(texts))[:count], None
     else:
         chosen, real_lines = dataset_lines(split_dataset_dir(data), count, seed, split_name)
     options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style))
@@ -123,9 +123,9 @@ def legibility_command(
     _print_legibility(report, model, recognizer)
 
 
-def _texts_to_write(path: Path, alphabet: str) -> list[str]:
-    """The non-empty lines of ``path``, fitted to the model's alphabet."""
-    from scribe.ink.text import decode_input, fit_to_alphabet
+def _texts_to_write(path: Path) -> list[str]:
+    """The non-empty lines of ``path`` (fitted to the model's alphabet when they are written)."""
+    from scribe.ink.text import decode_input
 
     try:
         with open(path, "rb") as handle:
@@ -133,10 +133,9 @@ def _texts_to_write(path: Path, alphabet: str) -> list[str]:
     except OSError as exc:
         raise ScribeError(f"cannot read --texts {path}: {exc.strerror}") from exc
     lines = [line.strip() for line in decode_input(data, str(path)).splitlines()]
-    fitted = [fit_to_alphabet(line, alphabet)[0] for line in lines if line]
-    if not fitted:
+    if not any(lines):
         raise ScribeError(f"--texts {path} has no text; give one text per line")
-    return fitted
+    return [line for line in lines if line]
 
 
 def _print_legibility(report: LegibilityReport, model: str, recognizer: str) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
+from scribe.ink.text import fit_to_alphabet
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel
 from scribe.writing.reader import InkReader
@@ -166,15 +167,22 @@ def measure_legibility(
 ) -> LegibilityReport:
     """Write ``texts``, read the ink back, and compare with the real ink of the same texts.
 
-    With ``candidates`` above 1 the texts are written as verified writing does, the
+    Each text is fitted to the generator's alphabet before it is written (as ``scribe
+    write`` does) but scored as given: a character the model cannot write counts as
+    misread, so that models with different alphabets compare fairly. A text with
+    nothing writable reads as nothing. With ``candidates`` above 1 the texts are written as verified writing does, the
     ``verifier`` choosing among candidates; a verifier other than ``reader`` keeps the
     score from rewarding ink that only the verifier reads right.
     """
+    fitted = [fit_to_alphabet(text, generator.alphabet)[0].strip() for text in texts]
+    writable = [i for i, text in enumerate(fitted) if text]
     written = write_lines(
-        generator, texts, options, seed=seed, attempts=attempts, candidates=candidates,
+        generator, [fitted[i] for i in writable], options, seed=seed, attempts=attempts, candidates=candidates,
         reader=(verifier or reader) if candidates > 1 else None, progress=progress,
     )
-    generated = reader.read([line.offsets for line in written])
+    readings = dict(zip(writable, reader.read([line.offsets for line in written])))
+    finished = dict(zip(writable, (line.finished for line in written)))
+    generated = [readings.get(i, "") for i in range(len(texts))]
     real = reader.read(real_lines) if real_lines is not None else None
     generated_rates = error_rates(texts, generated)
     real_rates = error_rates(texts, real) if real is not None else None
@@ -184,12 +192,12 @@ def measure_legibility(
         generated_wer=generated_rates.wer,
         real_cer=real_rates.cer if real_rates else None,
         real_wer=real_rates.wer if real_rates else None,
-        completion_rate=100.0 * sum(line.finished for line in written) / max(len(written), 1),
+        completion_rate=100.0 * sum(finished.values()) / max(len(texts), 1),
         most_misread=[(char, n, generated_rates.occurrences[char]) for char, n in most],
         by_class=generated_rates.by_class(),
         real_by_class=real_rates.by_class() if real_rates else None,
         lines=[
-            LineReading(text, read, real[i] if real is not None else None, line.finished)
-            for i, (text, read, line) in enumerate(zip(texts, generated, written))
+            LineReading(text, read, real[i] if real is not None else None, finished.get(i, False))
+            for i, (text, read) in enumerate(zip(texts, generated))
         ],
     )
