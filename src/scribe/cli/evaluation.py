@@ -101,6 +101,9 @@ def legibility_command(
 
     if count < 1:
         raise ScribeError(f"-n {count}: give at least one text")
+    if split_name not in ("val", "test"):
+        raise ScribeError(f"--split {split_name}: legibility reads held-out ink, the recognizers trained on the rest; "
+                          "use val or test")
     with progress_bars("bytes") as bars:
         writer = Scribe(model, bar_when(bars, f"downloading {model}", 0))
         reader = InkReader.load(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))

@@ -79,6 +79,8 @@ def _read_text(text: str | None, input_file: Path | None) -> str | None:
     if text is not None:
         return text
     if input_file is not None:
+        if input_file.is_dir():
+            raise ScribeError(f"--input {input_file} is a folder (or empty); give a text file")
         try:
             with open(input_file, "rb") as handle:
                 return decode_input(read_at_most(handle, str(input_file)), str(input_file))
@@ -176,8 +178,8 @@ def write_command(
     from scribe.writing.formats import check_png_size, output_format
 
     to_stdout = str(output) == "-"
-    fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
     _check_request(output, to_stdout, [input_file, style_file], dpi)  # before the work, not after it
+    fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
     if style_text is not None and style_file is None:
         raise ScribeError("--style-text says what the --style-file sample shows; give --style-file too")
     setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
@@ -193,6 +195,7 @@ def write_command(
             document = scribe.write(
                 words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
                 temperature=temperature, seed=seed, strict=strict, candidates=candidates,
+                max_pages=1 if to_stdout and fmt.name != "pdf" else None,
                 progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
             )
         _warn_about(document)

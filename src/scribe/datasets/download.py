@@ -213,6 +213,8 @@ def _copy_folder(local: Path, raw: Path, force: bool) -> DownloadedFile:
     if target.exists() and not force:
         return DownloadedFile(local.name, target, "already present", "", sum(p.stat().st_size for p in _regular_files(target)))
     files = _regular_files(local)
+    if not files:
+        raise ScribeError(f"{local} holds no files; give the folder the dataset was unpacked into")
     total = sum(path.stat().st_size for path in files)
     if total > MAX_EXTRACTED_BYTES:
         raise ScribeError(f"{local} holds {total:,} bytes, over the {MAX_EXTRACTED_BYTES:,} a dataset may take")

@@ -66,7 +66,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling a foreign file fails in any way; it is never scribe's
-        why = "not a PyTorch file" if "enforce fail" in str(exc) else reason(exc)  # torch's C++ assertion text
+        with open(path, "rb") as handle:  # PyTorch files are zip archives; anything else says nothing useful
+            is_zip = handle.read(4) == b"PK\x03\x04"
+        why = reason(exc) if is_zip and "enforce fail" not in str(exc) else "not a PyTorch file"  # not torch's C++ text
         raise ScribeError(f"{path} is not a readable scribe checkpoint ({why})") from exc
     if not isinstance(raw, dict) or "format_version" not in raw or not isinstance(raw.get("state_dict"), dict):
         raise ScribeError(f"{path} is not a scribe checkpoint (no format_version/state_dict)")

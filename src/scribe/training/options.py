@@ -74,16 +74,7 @@ class TrainOptions:
         self.data_dir = data_folders(self.data_dir)
         if self.mix is not None:
             self.mix = parse_mix(self.mix)
-        for spec in fields(self):
-            value = getattr(self, spec.name)
-            if spec.name in RANGES and value is not None:
-                RANGES[spec.name].check(spec.name, value)
-        for name, value in self.architecture.items():
-            RANGES.get(name, Range(1, SIZE_LIMITS.get(name))).check(name, value)
-        for spec in fields(self):  # the rest must at least have the right type (a preset may say anything)
-            value, expected = getattr(self, spec.name), _TYPES.get(spec.name)
-            if expected is not None and value is not None and not isinstance(value, expected):
-                raise ScribeError(f"`{spec.name}` must be {_TYPE_NAMES[expected]}, not {value!r}")
+        check_settings({spec.name: getattr(self, spec.name) for spec in fields(self)}, self.architecture)
 
     @property
     def model_kind(self) -> ModelKind:
@@ -140,6 +131,19 @@ _TYPES: dict[str, type] = {
     **dict.fromkeys(("out_dir", "init_from"), Path),
 }
 _TYPE_NAMES = {bool: "true or false", str: "a string", Path: "a path (a string)"}
+
+
+def check_settings(loop: dict[str, Any], architecture: dict[str, Any]) -> None:
+    """Refuse a setting out of its range (:data:`RANGES`) or of the wrong type; None means unset."""
+    for name, value in loop.items():
+        if name in RANGES and value is not None:
+            RANGES[name].check(name, value)
+    for name, value in architecture.items():
+        RANGES.get(name, Range(1, SIZE_LIMITS.get(name))).check(name, value)
+    for name, value in loop.items():  # the rest must at least have the right type (a preset may say anything)
+        expected = _TYPES.get(name)
+        if expected is not None and value is not None and not isinstance(value, expected):
+            raise ScribeError(f"`{name}` must be {_TYPE_NAMES[expected]}, not {value!r}")
 
 
 def option_default(name: str) -> Any:
@@ -200,11 +204,17 @@ def resolve_options(
     Every key is either a :class:`TrainOptions` field or an architecture setting of the
     chosen kind; anything else is refused, naming it and where it came from.
     """
-    values = _unaliased(read_preset(preset) if preset is not None else {}, preset)
-    values.update(_unaliased(given, None))
+    preset_values = _unaliased(read_preset(preset) if preset is not None else {}, preset)
+    values = {**preset_values, **_unaliased(given, None)}
     kind = model_kind(str(values.pop("kind", GRAVES)))
     loop = {f.name for f in fields(TrainOptions)} - {"kind", "architecture"}
-    architecture = {k: values.pop(k) for k in architecture_names(kind) if k in values}
+    names = architecture_names(kind)
+    try:  # the preset's own values, also those a flag overrides: a wrong one is a mistake in the file
+        check_settings({k: v for k, v in preset_values.items() if k in loop and k not in PATH_OPTIONS},
+                       {k: v for k, v in preset_values.items() if k in names})
+    except ScribeError as exc:
+        raise ScribeError(f"{exc} (in {preset})") from None
+    architecture = {k: values.pop(k) for k in names if k in values}
     unknown = sorted(set(values) - loop)
     if unknown:
         where = f" in {preset}" if preset is not None else ""

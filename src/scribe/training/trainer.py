@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,17 @@ class Trainer:
         self.options = options
         self.on_event = on_event
         self.runtime = start_runtime(options.device)
-        self._claim_out_dir()
+        created = self._claim_out_dir()
+        try:
+            self._set_up(options)
+        except BaseException:  # a refused dataset or starting point leaves no empty run folder behind
+            if created:
+                with suppress(OSError):
+                    self.out_dir.rmdir()  # only if still empty
+            raise
+
+    def _set_up(self, options: TrainOptions) -> None:
+        """Load the data, build the network and the optimizer, and resume or initialize as asked."""
         torch.manual_seed(options.seed)
         self.data = load_training_data(options.data_dir, options.mix, options.max_points)
         self.train_set = self.data.train
@@ -185,10 +195,15 @@ class Trainer:
         except TypeError as exc:
             raise ScribeError(f"the {kind.name} architecture settings are not valid ({exc})") from exc
 
-    def _claim_out_dir(self) -> None:
-        """Refuse to train over another run's checkpoints, unless resuming it or told to overwrite it."""
+    def _claim_out_dir(self) -> bool:
+        """Refuse to train over another run's checkpoints, unless resuming it or told to overwrite it.
+
+        The folder is made now, so that a place that cannot be written fails before the
+        data are loaded; returns whether it was made here.
+        """
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise ScribeError(f"{self.out_dir} is a file; give `out_dir` a folder for the run")
+        created = not self.out_dir.exists()
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -201,7 +216,7 @@ class Trainer:
             )
         existing = [name for name in RUN_FILES if (self.out_dir / name).exists()]
         if not existing or self.options.resume:
-            return
+            return created
         if not self.options.overwrite:
             raise ScribeError(
                 f"{self.out_dir} already holds a training run ({', '.join(existing)}); continue it with `resume`, "
@@ -210,6 +225,7 @@ class Trainer:
         if self.runtime.is_main:
             for name in existing:
                 (self.out_dir / name).unlink()
+        return created
 
     def _resume(self) -> None:
         path = self.out_dir / "last.pth"

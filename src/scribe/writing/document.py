@@ -42,7 +42,7 @@ from scribe.writing.formats import (
     page_svg,
     written_by_scribe,
 )
-from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout
+from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout, page_count, page_slots
 from scribe.writing.network import InferenceModel, load_inference_model
 from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER, resolve_model
@@ -111,8 +111,8 @@ class Document:
         if not isinstance(path, (str, Path)) or "\x00" in str(path):
             raise ScribeError(f"`path` must be a file name (a string or Path), not {path!r}")
         path = Path(path)
+        check_destination(path)  # a folder is named as one, before its missing extension is
         fmt = output_format(format, path)
-        check_destination(path)
         files = self.render(fmt, dpi)
         paths = page_paths(path, len(files))
         write_files(list(zip(paths, files)))
@@ -123,9 +123,7 @@ class Document:
         """The document as one byte string (for standard output): SVG and PNG need a one-page document."""
         files = self.render(format, dpi)
         if len(files) > 1:
-            raise ScribeError(
-                f"the text fills {len(files)} pages and one {format.upper()} file holds one; write PDF or to files instead"
-            )
+            raise too_many_pages(len(files), 1, format.upper())
         return files[0]
 
 
@@ -197,6 +195,8 @@ class Scribe:
     ) -> Conditioning:
         """Who writes, for every line of a document: a built-in style, a sampled z, or priming ink."""
         if prime is not None:
+            if style is not None or style_seed is not None:
+                raise ScribeError("a sample of handwriting sets the style by itself; leave out the style and the style seed")
             if self.model.is_vae:
                 return Conditioning(z=self.model.encode_style(normalize(prime[0], self.model.mean, self.model.std))[0])
             return Conditioning(prime_offsets=prime[0], prime_text=prime[1])
@@ -241,6 +241,7 @@ class Scribe:
         strict: bool = False,
         attempts: int = DEFAULT_ATTEMPTS,
         candidates: int = DEFAULT_CANDIDATES,
+        max_pages: int | None = None,
         progress: ProgressFn = no_progress,
     ) -> Document:
         """Write ``text`` as handwritten pages.
@@ -248,9 +249,10 @@ class Scribe:
         ``prime`` is a sample of the user's handwriting (offsets in the model's units,
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         ``candidates`` samples of every line are read back by :attr:`reader` and the one
-        that reads best is kept (verified writing; 1 turns it off).
+        that reads best is kept (verified writing; 1 turns it off). A text that would
+        fill more than ``max_pages`` pages is refused before any sampling.
         """
-        _check_arguments(text, seed, style, attempts, style_seed, candidates)
+        _check_arguments(text, seed, style, attempts, style_seed, candidates, strict)
         _check_setup_and_prime(setup, prime, progress)
         setup = setup or PageSetup()
         setup.validate()
@@ -262,6 +264,9 @@ class Scribe:
         texts = [item for item in items if item is not None]
         if not texts:
             raise ScribeError("nothing left to write once unsupported characters were dropped; check the text")
+        filled = page_count(page_slots([item is None for item in items], setup.lines_per_page))
+        if max_pages is not None and filled > max_pages:
+            raise too_many_pages(filled, max_pages)
         options = SamplingOptions(bias=bias, temperature=temperature, conditioning=conditioning)
         reader = self.reader if candidates > 1 else None
         lines = write_lines(
@@ -272,8 +277,14 @@ class Scribe:
         return Document(pages, setup, lines, substitutions)
 
 
+def too_many_pages(pages: int, most: int, format: str = "SVG or PNG") -> ScribeError:
+    """The error for a text longer than its destination holds (one SVG or PNG is one page)."""
+    holds = "one" if most == 1 else f"{most}"
+    return ScribeError(f"the text fills {pages} pages and one {format} file holds {holds}; write PDF or to files instead")
+
+
 def _check_arguments(
-    text: object, seed: object, style: object, attempts: object, style_seed: object, candidates: object
+    text: object, seed: object, style: object, attempts: object, style_seed: object, candidates: object, strict: object
 ) -> None:
     """Refuse arguments of the wrong type with a message in the API's terms (before any work)."""
     if not isinstance(text, str):
@@ -287,6 +298,8 @@ def _check_arguments(
     for name, value, lowest, highest in numbers:
         if isinstance(value, bool) or not isinstance(value, Integral) or not lowest <= int(value) <= highest:
             raise ScribeError(f"`{name}` must be a whole number from {lowest} to {highest:,}, not {value!r}")
+    if not isinstance(strict, bool):
+        raise ScribeError(f"`strict` must be True or False, not {strict!r}")
     if style is not None and (isinstance(style, bool) or not isinstance(style, Integral)):
         raise ScribeError(f"`style` must be the number of a built-in style, not {style!r}")
 

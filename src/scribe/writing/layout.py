@@ -119,8 +119,11 @@ class PageSetup:
             )
         if self.align not in ("left", "center"):
             raise ScribeError(f"alignment {self.align!r} is unknown: use 'left' or 'center'")
-        if self.pen_width <= 0:
-            raise ScribeError(f"pen width {self.pen_width} mm must be positive, e.g. 0.5")
+        if not 0 < self.pen_width <= self.line_spacing:
+            raise ScribeError(
+                f"pen width {self.pen_width:g} mm must be above 0 and at most the line spacing "
+                f"({self.line_spacing:g} mm), e.g. 0.5"
+            )
         _check_colour("ink", self.ink)
         if self.background is not None:
             _check_colour("background", self.background)
@@ -229,20 +232,38 @@ def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
     measured = [(strokes, measure_strokes(strokes)) if strokes is not None else None for strokes in inks]
     trusted = [setup.x_height_mm / e[1].x_height for e in measured if e is not None and e[1].tops >= MIN_TOPS]
     typical = float(np.median(trusted)) if trusted else None
-    pages = [Page(*setup.size, lines=[])]
-    slot = 0
-    for entry in measured:
-        if slot == setup.lines_per_page:
-            if entry is None:
-                continue
-            pages.append(Page(*setup.size, lines=[]))
-            slot = 0
-        if entry is not None:
-            strokes, m = entry
+    places = page_slots([entry is None for entry in measured], setup.lines_per_page)
+    pages = [Page(*setup.size, lines=[]) for _ in range(page_count(places))]
+    for entry, place in zip(measured, places):
+        if entry is not None and place is not None:
+            (strokes, m), (page, slot) = entry, place
             scale = _line_scale(setup.x_height_mm / m.x_height, m.tops, typical)
-            pages[-1].lines.append(_place(strokes, m, scale, setup.baseline_y(slot), setup))
-        slot += 1
+            pages[page].lines.append(_place(strokes, m, scale, setup.baseline_y(slot), setup))
     return pages
+
+
+def page_slots(blanks: Sequence[bool], lines_per_page: int) -> list[tuple[int, int] | None]:
+    """Where each line goes, as (page, slot); None for a blank line that would start a page (it is dropped).
+
+    Known from the text alone, before any ink is sampled: :func:`page_count` tells how
+    many pages a text fills.
+    """
+    places: list[tuple[int, int] | None] = []
+    page = slot = 0
+    for blank in blanks:
+        if slot == lines_per_page:
+            if blank:
+                places.append(None)
+                continue
+            page, slot = page + 1, 0
+        places.append((page, slot))
+        slot += 1
+    return places
+
+
+def page_count(places: Sequence[tuple[int, int] | None]) -> int:
+    """Pages the lines of :func:`page_slots` fill (at least one)."""
+    return 1 + max((page for page, _ in filter(None, places)), default=0)
 
 
 def _line_scale(own: float, tops: int, typical: float | None) -> float:

@@ -105,6 +105,6 @@ def resolve_model(name_or_path: str | Path, progress: ProgressFn = no_progress) 
     path = Path(text).expanduser()
     if path.is_file():
         return path
-    if path.suffix in (".npz", ".pth") or "/" in text:
+    if path.exists() or path.suffix in (".npz", ".pth") or "/" in text:
         raise missing_model_file(path)
     raise _unknown(text)

@@ -277,7 +277,11 @@ def _positive(name: str, value: float) -> bool:
 
 
 def missing_model_file(path: Path) -> ScribeError:
-    """The error for a model file or checkpoint that is not where the user said."""
+    """The error for a model file or checkpoint that is not where the user said (or is not a file)."""
+    if path.is_dir():
+        return ScribeError(f"{path} is a folder; give the model file in it (.npz) or a checkpoint (.pth)")
+    if path.exists():
+        return ScribeError(f"{path} is not a regular file; give a model file (.npz) or a checkpoint (.pth)")
     return ScribeError(f"model file {path} not found; check the path")
 
 

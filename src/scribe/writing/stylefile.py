@@ -174,11 +174,16 @@ def _json_stroke(stroke: object, source: str) -> np.ndarray:
     try:
         array = np.asarray(stroke, dtype=np.float64)
         pairs = isinstance(stroke, list) and (array.size == 0 or (array.ndim == 2 and array.shape[1] == 2))
+        pairs = pairs and not _holds_bool(stroke)  # json's true is a Python int, but not a coordinate
     except (TypeError, ValueError, OverflowError):
         pairs = False
     if not pairs:
         raise ScribeError(f"{source} is not a scribe style JSON (a stroke is not a list of [x, y] pairs); expected {_JSON_SHAPE}")
     return array.reshape(-1, 2)
+
+
+def _holds_bool(value: object) -> bool:
+    return isinstance(value, bool) or (isinstance(value, list) and any(_holds_bool(item) for item in value))
 
 
 def _read_npz(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
