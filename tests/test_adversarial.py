@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from helpers.basics import tiny_model_file, tiny_options, write_split_dataset
-from helpers.cli import assert_one_line_error, scribe
+from helpers.cli import assert_one_line_error, ctrl_c_reaches_it, scribe
 from helpers.server import Server
 from scribe.atomic import atomic_write
 from scribe.errors import ScribeError
@@ -169,7 +169,7 @@ def test_split_refuses_folders_it_did_not_write(tmp_path: Path) -> None:
 def test_ctrl_c_during_writing_says_interrupted_and_leaves_nothing(tmp_path: Path) -> None:
     process = subprocess.Popen(  # the shipped model: a page of it takes seconds
         [sys.executable, "-m", "scribe", "write", LONG_TEXT * 10, "-o", str(tmp_path / "x.svg")],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it,
     )
     time.sleep(2.5)
     process.send_signal(signal.SIGINT)
@@ -182,7 +182,8 @@ def test_ctrl_c_during_training_saves_the_exact_position(tiny_dataset: Path, tmp
     out = tmp_path / "run"
     command = [sys.executable, "-m", "scribe", "train", "--data", str(tiny_dataset), "--out", str(out),
                "--max-steps", "5000", "--batch-size", "2", "--hidden", "8", "--layers", "1", "--device", "cpu"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               preexec_fn=ctrl_c_reaches_it)
     log = out / "metrics.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not log.is_file() or log.read_text().count('"train"') < 3):

@@ -74,7 +74,7 @@ def test_a_text_too_long_for_one_svg_on_stdout_is_refused_before_sampling(model:
     [
         (lambda s: s.write("hi", strict="yes"), "`strict` must be True or False"),
         (lambda s: s.write("hi", candidates=0), "`candidates` must be a whole number from 1 to 16"),
-        (lambda s: s.write("hi").save(""), r"\. is a folder; give a file name"),
+        (lambda s: s.write("hi").save(""), r"`path` is empty; give a file name"),
     ],
 )
 def test_more_bad_api_calls_are_scribe_errors(call: object, message: str, model: Path) -> None:

@@ -13,6 +13,7 @@ from helpers.cli import scribe
 from scribe.ink.alphabet import Alphabet
 from scribe.writing.document import Scribe
 from scribe.writing.network import InferenceModel, load_inference_model
+from scribe.writing.reader import fold_look_alikes
 from scribe.writing.sampling import write_lines
 
 TEXTS = ["abc", "hello there", "dog"]
@@ -98,3 +99,12 @@ def test_candidates_out_of_range_are_a_one_line_error(tmp_path: Path) -> None:
 
     with pytest.raises(ScribeError, match="`candidates` must be a whole number from 1 to 16"):
         Scribe().write("hello", candidates=17)
+
+
+def test_look_alikes_are_not_misreadings(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A well-drawn "0207" reads "o2o7" to a reader without context, "ok so" may read "OK So": no rewrite."""
+    reader = spying_reader(monkeypatch, ["ok so"])
+    reader.read = lambda lines: (reader.calls.append(lines), ["OK So"] * len(lines))[1]  # type: ignore[method-assign]
+    [line] = write_lines(tiny_model, ["ok so"], seed=1, attempts=1, candidates=3, reader=reader)  # type: ignore[arg-type]
+    assert line.misread == 0 and line.reading == "OK So" and len(reader.calls) == 1
+    assert fold_look_alikes("0Oo 1lI| Ss x") == "000 1111 ss x"

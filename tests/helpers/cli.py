@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert all(fragment in lines[0] for fragment in fragments), lines[0]
     assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a child that a test sends SIGINT: a runner started in the background ignores SIGINT,
+    and children inherit that, so the command would never see the Ctrl-C a user's terminal sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -91,11 +91,13 @@ def _read_text(text: str | None, input_file: Path | None) -> str | None:
     return None
 
 
-def _check_request(output: Path, to_stdout: bool, inputs: list[Path | None], dpi: float) -> None:
-    """Everything about the destination and the numbers that can be checked before any work."""
+def _check_request(output: Path, to_stdout: bool, inputs: list[Path | None], dpi: float, style_text: str | None) -> None:
+    """Everything about the destination, the numbers and the options that can be checked before any work."""
     from scribe.writing.document import check_destination
     from scribe.writing.formats import check_dpi
 
+    if style_text is not None and inputs[1] is None:
+        raise ScribeError("--style-text says what the --style-file sample shows; give --style-file too")
     check_dpi(dpi)
     if to_stdout:
         if sys.stdout is None:  # started with stdout closed (`>&-`)
@@ -178,10 +180,8 @@ def write_command(
     from scribe.writing.formats import check_png_size, output_format
 
     to_stdout = str(output) == "-"
-    _check_request(output, to_stdout, [input_file, style_file], dpi)  # before the work, not after it
+    _check_request(output, to_stdout, [input_file, style_file], dpi, style_text)  # before the work, not after it
     fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
-    if style_text is not None and style_file is None:
-        raise ScribeError("--style-text says what the --style-file sample shows; give --style-file too")
     setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
     if fmt.name == "png":
         check_png_size(setup.size, dpi)

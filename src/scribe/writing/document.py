@@ -110,6 +110,8 @@ class Document:
         """
         if not isinstance(path, (str, Path)) or "\x00" in str(path):
             raise ScribeError(f"`path` must be a file name (a string or Path), not {path!r}")
+        if isinstance(path, str) and not path.strip():
+            raise ScribeError("`path` is empty; give a file name to write, e.g. 'note.png'")
         path = Path(path)
         check_destination(path)  # a folder is named as one, before its missing extension is
         fmt = output_format(format, path)

@@ -23,6 +23,18 @@ from scribe.writing.stored import RecognizerConfig, StoredModel, read_stored_mod
 
 BLANK = Alphabet.PAD
 READ_BATCH = 32  # lines read at once: longer batches gain nothing and pad more
+#: Characters whose handwritten shapes are the same, told apart only by context (a
+#: "0" among digits) or by size against letters nearby, which a reader without a
+#: language model cannot weigh: "0207" drawn well reads "o2o7". Verified writing
+#: compares readings with each group folded into its first character, so that such
+#: a line is not rewritten (nor warned about) for a difference no pen can make.
+LOOK_ALIKES = ("0oO", "1lI|", "cC", "kK", "pP", "sS", "uU", "vV", "wW", "xX", "zZ")
+_FOLDED = str.maketrans({char: group[0] for group in LOOK_ALIKES for char in group[1:]})
+
+
+def fold_look_alikes(text: str) -> str:
+    """``text`` with every character of a :data:`LOOK_ALIKES` group replaced by the group's first."""
+    return text.translate(_FOLDED)
 
 
 def line_features(offsets: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -46,15 +46,22 @@ REGISTRY: dict[str, ModelEntry] = {
             package_file="graves-iam.npz",
         ),
         ModelEntry(
+            name="recognizer-iam-unipen",
+            kind=RECOGNIZER,
+            description="Online handwriting recognizer (CTC) trained on IAM-OnDB and UNIPEN: reads prose, digits, "
+            "capitals and symbols (the default reader of `scribe legibility` and verified writing).",
+            package_file="recognizer-iam-unipen.npz",
+        ),
+        ModelEntry(
             name="recognizer-iam",
             kind=RECOGNIZER,
-            description="Online handwriting recognizer (CTC) trained on IAM-OnDB; reads ink for `scribe legibility`.",
+            description="Online handwriting recognizer (CTC) trained on IAM-OnDB alone; a second, independent reader.",
             package_file="recognizer-iam.npz",
         ),
     ]
 }
 DEFAULT_MODEL = "graves-iam"
-DEFAULT_RECOGNIZER = "recognizer-iam"  # reads ink for `scribe legibility`
+DEFAULT_RECOGNIZER = "recognizer-iam-unipen"  # reads ink for `scribe legibility` and verified writing
 
 
 def shipped_path(entry: ModelEntry) -> Path:

@@ -34,6 +34,7 @@ from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import denormalize, normalize, offsets_to_points
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
+from scribe.writing.reader import fold_look_alikes
 
 if TYPE_CHECKING:
     from scribe.writing.reader import InkReader
@@ -109,7 +110,7 @@ class SampledLine:
     focus: np.ndarray  # int (steps,): the character the window weighed most at each step
     problems: list[str] = field(default_factory=list)
     reading: str | None = None  # what the recognizer read in the ink (verified writing only)
-    misread: int = 0  # edits between the text and the reading (0 when not verified)
+    misread: int = 0  # edits between the text and the reading, look-alikes folded (0 when not verified)
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -356,7 +357,7 @@ def judge_lines(lines: list[SampledLine], model: InferenceModel, reader: InkRead
         return
     for line, reading in zip(lines, reader.read([line.offsets for line in lines])):
         line.reading = reading
-        line.misread = Levenshtein.distance(reader.readable(line.text), reading)
+        line.misread = Levenshtein.distance(fold_look_alikes(reader.readable(line.text)), fold_look_alikes(reading))
 
 
 def _needs_another_round(line: SampledLine, attempt: int) -> bool:
