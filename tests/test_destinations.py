@@ -55,7 +55,7 @@ def test_writing_onto_a_full_or_read_only_disk(tmpfs: Mount, tmp_path: Path) -> 
     assert done.returncode == 1 and last.startswith("error: ") and "disk is full" in last and "Traceback" not in done.stderr
     assert (full / "keep.svg").read_text() == "the user's own file"  # the old file stays whole
     assert sorted(p.name for p in full.iterdir()) == ["keep.svg"]  # no temporary file left
-    done = scribe("write", "hello", "-o", str(read_only / "out.pdf"), "--model", model, home=tmp_path / "h")
+    done = scribe("write", "hello", "-o", str(read_only / "out.pdf"), home=tmp_path / "h")
     assert_one_line_error(done, "out.pdf")
 
 
