@@ -254,7 +254,7 @@ class Scribe:
         that reads best is kept (verified writing; 1 turns it off). A text that would
         fill more than ``max_pages`` pages is refused before any sampling.
         """
-        _check_arguments(text, seed, style, attempts, style_seed, candidates, strict)
+        _check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)
         _check_setup_and_prime(setup, prime, progress)
         setup = setup or PageSetup()
         setup.validate()
@@ -280,13 +280,21 @@ class Scribe:
 
 
 def too_many_pages(pages: int, most: int, format: str = "SVG or PNG") -> ScribeError:
-    """The error for a text longer than its destination holds (one SVG or PNG is one page)."""
-    holds = "one" if most == 1 else f"{most}"
-    return ScribeError(f"the text fills {pages} pages and one {format} file holds {holds}; write PDF or to files instead")
+    """The error for a text longer than its destination holds: one SVG or PNG is one page, else ``max_pages``."""
+    if most == 1:
+        return ScribeError(f"the text fills {pages} pages and one {format} file holds one; write PDF or to files instead")
+    return ScribeError(f"the text fills {pages} pages, more than the {most} of `max_pages`; shorten it or allow more pages")
 
 
 def _check_arguments(
-    text: object, seed: object, style: object, attempts: object, style_seed: object, candidates: object, strict: object
+    text: object,
+    seed: object,
+    style: object,
+    attempts: object,
+    style_seed: object,
+    candidates: object,
+    strict: object,
+    max_pages: object,
 ) -> None:
     """Refuse arguments of the wrong type with a message in the API's terms (before any work)."""
     if not isinstance(text, str):
@@ -296,6 +304,7 @@ def _check_arguments(
         ("attempts", attempts, 1, MAX_ATTEMPTS),
         ("candidates", candidates, 1, MAX_CANDIDATES),
         ("style_seed", 0 if style_seed is None else style_seed, 0, 2**32 - 1),
+        ("max_pages", 1 if max_pages is None else max_pages, 1, 2**32 - 1),
     )
     for name, value, lowest, highest in numbers:
         if isinstance(value, bool) or not isinstance(value, Integral) or not lowest <= int(value) <= highest:

@@ -32,10 +32,10 @@ from scribe.writing.reader import InkReader
 from scribe.writing.sampling import DEFAULT_ATTEMPTS, SamplingOptions, write_lines
 
 MISREAD_LISTED = 10  # characters listed in a report's most-misread table
+PUNCTUATION = set(".,;:!?'\"-()")
 #: Kinds of character whose misreadings are counted apart: a model trained on prose
 #: can read well overall and still fail every digit. "first letters" are the first
 #: character of each line, whatever it is.
-PUNCTUATION = set(".,;:!?'\"-()")
 CHARACTER_CLASSES = {
     "lowercase": str.islower,
     "capitals": str.isupper,
@@ -170,17 +170,23 @@ def measure_legibility(
     Each text is fitted to the generator's alphabet before it is written (as ``scribe
     write`` does) but scored as given: a character the model cannot write counts as
     misread, so that models with different alphabets compare fairly. A text with
-    nothing writable reads as nothing. With ``candidates`` above 1 the texts are written as verified writing does, the
-    ``verifier`` choosing among candidates; a verifier other than ``reader`` keeps the
-    score from rewarding ink that only the verifier reads right.
+    nothing writable reads as nothing. With ``candidates`` above 1 the texts are
+    written as verified writing does, the ``verifier`` choosing among candidates; a
+    verifier other than ``reader`` keeps the score from rewarding ink that only the
+    verifier reads right.
     """
     fitted = [fit_to_alphabet(text, generator.alphabet)[0].strip() for text in texts]
     writable = [i for i, text in enumerate(fitted) if text]
+    chooser = (verifier or reader) if candidates > 1 else None
     written = write_lines(
         generator, [fitted[i] for i in writable], options, seed=seed, attempts=attempts, candidates=candidates,
-        reader=(verifier or reader) if candidates > 1 else None, progress=progress,
+        reader=chooser, progress=progress,
     )
-    readings = dict(zip(writable, reader.read([line.offsets for line in written])))
+    if chooser is reader:  # verified writing has read every kept line with this very recognizer
+        read_back = [line.reading or "" for line in written]
+    else:
+        read_back = reader.read([line.offsets for line in written])
+    readings = dict(zip(writable, read_back))
     finished = dict(zip(writable, (line.finished for line in written)))
     generated = [readings.get(i, "") for i in range(len(texts))]
     real = reader.read(real_lines) if real_lines is not None else None

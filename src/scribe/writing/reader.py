@@ -107,7 +107,7 @@ class InkReader:
     def logits(self, offsets: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame class scores (B, frames, vocab) of normalized lines (B, T, 3), and each line's frame count."""
         lengths = np.maximum((mask.sum(axis=1) + 1) // 2, 1)  # frames left after the stride-2 convolution
-        x = line_features(offsets.astype(np.float32), mask)
+        x = line_features(offsets.astype(np.float32, copy=False), mask)
         x = np.maximum(self.convolutions[0](x), 0.0) * mask[..., None]  # padding zero again, as in training
         x = np.maximum(self.convolutions[1](x), 0.0)
         for forward, backward in self.lstms:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -34,10 +33,7 @@ from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import denormalize, normalize, offsets_to_points
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel, Mixture
-from scribe.writing.reader import fold_look_alikes
-
-if TYPE_CHECKING:
-    from scribe.writing.reader import InkReader
+from scribe.writing.reader import InkReader, fold_look_alikes
 
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
