@@ -208,7 +208,7 @@ def test_ctrl_c_during_training_saves_the_exact_position(tiny_dataset: Path, tmp
         (lambda s: s.write("hi", style="1"), "`style` must be the number"),
         (lambda s: s.write("hi", attempts=0), "`attempts` must be a whole number"),
         (lambda s: s.write("hi", bias=float("nan")), "`bias`"),
-        (lambda s: s.write("hi").to_bytes("gif"), "unknown output format"),
+        (lambda s: s.write("hi").to_bytes("tiff"), "unknown output format"),
         (lambda s: s.write("hi", setup=PageSetup(margin="x")), "`margin` must be a number of mm, not 'x'"),
         (lambda s: s.write("hi", setup=PageSetup(size=None)), r"`size` must be \(width, height\)"),
         (lambda s: s.write("hi", setup=PageSetup(ink=3)), "`ink` must be a string"),

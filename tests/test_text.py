@@ -8,18 +8,8 @@ import string
 import pytest
 
 from scribe.errors import ScribeError
-from scribe.ink.text import (
-    CharWidth,
-    Substitution,
-    check_text,
-    decode_input,
-    describe_substitutions,
-    fit_to_alphabet,
-    relative_char_width,
-    split_paragraphs,
-    wrap_line,
-    wrap_text,
-)
+from scribe.ink.text import Substitution, check_text, decode_input, describe_substitutions, fit_to_alphabet
+from scribe.ink.wrapping import CharWidth, relative_char_width, split_paragraphs, wrap_line, wrap_text
 
 # The alphabet of the shipped IAM-OnDB model.
 IAM = " !\"#&'()*+,-./0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]abcdefghijklmnopqrstuvwxyz"

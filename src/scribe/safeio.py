@@ -24,6 +24,7 @@ import math
 import os
 import pickle
 import stat
+import sys
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
@@ -37,6 +38,11 @@ from defusedxml import DefusedXmlException
 from numpy.lib import format as npy_format
 
 from scribe.errors import ScribeError, reason
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 #: Largest array, in uncompressed bytes, that :func:`read_npz_safely` reads unless told less: 40 times
 #: the biggest real one (IAM-OnDB's compact ``points``, 46 MB), far below what a zip bomb inflates to.
@@ -301,3 +307,25 @@ def parse_xml_safely(data: bytes, source: str, expected: str, *, allow_doctype: 
         raise ScribeError(f"{source}: refusing an XML file with DOCTYPE/ENTITY declarations; it is not {expected}") from None
     except ET.ParseError as exc:
         raise ScribeError(f"{source}: malformed XML ({reason(exc)}); the file is damaged or not {expected}") from None
+
+
+# --------------------------------------------------------------------------------------
+# TOML settings files
+# --------------------------------------------------------------------------------------
+
+
+def read_toml(path: Path, what: str, max_bytes: int) -> dict[str, Any]:
+    """A small TOML settings file (a training preset, a plotter profile) as a dict; ``what`` names it in errors."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ScribeError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if len(data) > max_bytes:
+        raise ScribeError(f"{what} {path} is over {max_bytes:,} bytes; it should be a few lines of TOML")
+    try:
+        return dict(tomllib.loads(data.decode("utf-8")))
+    except UnicodeDecodeError:
+        raise ScribeError(f"{what} {path} is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScribeError(f"{what} {path} is not valid TOML: {exc}") from exc

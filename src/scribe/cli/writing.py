@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,8 +15,9 @@ import typer
 
 from scribe.cli.core import PROGRESS_MIN_LINES, app, bar_when, progress_bars, read_at_most, stderr
 from scribe.errors import ScribeError
-from scribe.writing.formats import DEFAULT_DPI, FORMATS
+from scribe.writing.formats import DEFAULT_DPI, FORMATS, RenderOptions
 from scribe.writing.layout import DEFAULT_PAGE, PAGE_SIZES, X_HEIGHT_PER_SPACING, PageSetup
+from scribe.writing.plotter import DEFAULT_PLOT_PROFILE, PLOT_PROFILES, plot_settings
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER
 from scribe.writing.sampling import DEFAULT_BIAS, DEFAULT_CANDIDATES, MAX_CANDIDATES, SamplingOptions
 from scribe.writing.stored import KINDS
@@ -23,6 +25,7 @@ from scribe.writing.stylefile import style_file_kinds
 
 if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe
+    from scribe.writing.formats import OutputFormat
 
 _PAGE = PageSetup()  # the page defaults, shown in --help
 
@@ -117,12 +120,26 @@ def _page_setup(page: str, margin: float, line_spacing: float, x_height: float |
                 ink: str, pen_width: float, ruled: bool, transparent: bool) -> PageSetup:
     from scribe.writing.layout import parse_page_size
 
+    paper = DEFAULT_PAGE if page.strip().lower() in ("auto", "fit") else page  # cropped or not, wrapped to this paper
     setup = PageSetup(
-        size=parse_page_size(page), margin=margin, line_spacing=line_spacing, x_height=x_height, align=align,
+        size=parse_page_size(paper), margin=margin, line_spacing=line_spacing, x_height=x_height, align=align,
         ink=ink, pen_width=pen_width, ruled=ruled, background=None if transparent else "white",
     )
     setup.validate()
     return setup
+
+
+def _render_options(fmt: OutputFormat, page: str, setup: PageSetup, given: RenderOptions) -> RenderOptions:
+    """The render options of the command: the page cropped to the ink or not (``--page``), checked before any work."""
+    from dataclasses import replace
+
+    paper = page.strip().lower()
+    options = replace(given, fit=paper == "fit" or (paper == "auto" and fmt.fit_by_default))
+    options.check(fmt, [setup.size], setup)
+    _note_unused(fmt, options, {"--pen-width": setup.pen_width != _PAGE.pen_width, "--ruled": setup.ruled,
+                                "--transparent": setup.background is None, "--speed": options.speed != RenderOptions.speed,
+                                "--no-loop": not options.loop})
+    return options
 
 
 def _warn_about(document: Document) -> None:
@@ -147,7 +164,7 @@ def _warn_about(document: Document) -> None:
 @app.command("write")
 def write_command(
     text: Annotated[str | None, typer.Argument(metavar="TEXT", help="Text to write. [default: --input FILE, or stdin, or ask]")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help=f"Output file ({', '.join('.' + f for f in FORMATS)}) or - for stdout.")] = Path("handwriting.svg"),
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help=f"Output file ({', '.join('.' + e for f in FORMATS.values() for e in f.extensions[:1])}) or - for stdout.")] = Path("handwriting.svg"),
     input_file: Annotated[Path | None, typer.Option("--input", "-i", metavar="FILE", help="Read the text from a UTF-8 file.")] = None,
     format: Annotated[str | None, typer.Option("--format", "-f", metavar="FORMAT", help=f"{', '.join(FORMATS)}. [default: from the extension]")] = None,
     model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
@@ -159,8 +176,9 @@ def write_command(
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
     candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Read every line back and rewrite misread ones N ways, keeping the one that reads best (1: off).")] = DEFAULT_CANDIDATES,
+    keep_lines: Annotated[bool, typer.Option("--keep-lines", help="Keep every line break of the text (poems, addresses); by default the lines of wrapped paragraphs are joined.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters the model cannot write instead of substituting.")] = False,
-    page: Annotated[str, typer.Option("--page", metavar="SIZE", help=f"{', '.join(PAGE_SIZES)} or WIDTHxHEIGHT in mm.")] = DEFAULT_PAGE,
+    page: Annotated[str, typer.Option("--page", metavar="SIZE", help=f"auto (one page of SVG, PNG or GIF: cropped to the ink; else {DEFAULT_PAGE}), fit (cropped), {', '.join(PAGE_SIZES)} or WIDTHxHEIGHT in mm.")] = "auto",
     margin: Annotated[float, typer.Option("--margin", metavar="MM", help="Page margin.")] = _PAGE.margin,
     line_spacing: Annotated[float, typer.Option("--line-spacing", metavar="MM", help="Distance between baselines.")] = _PAGE.line_spacing,
     x_height: Annotated[float | None, typer.Option("--x-height", metavar="MM", help=f"Height of small letters. [default: {X_HEIGHT_PER_SPACING} x line spacing]")] = None,
@@ -168,23 +186,27 @@ def write_command(
     ink: Annotated[str, typer.Option("--ink", metavar="COLOR", help="Ink colour (#rrggbb or an SVG colour name).")] = _PAGE.ink,
     pen_width: Annotated[float, typer.Option("--pen-width", metavar="MM", help="Pen width.")] = _PAGE.pen_width,
     ruled: Annotated[bool, typer.Option("--ruled", help="Draw ruled paper behind the writing.")] = False,
-    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = DEFAULT_DPI,
+    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG and GIF resolution.")] = DEFAULT_DPI,
     transparent: Annotated[bool, typer.Option("--transparent", help="PNG/SVG without the white background.")] = False,
+    animate: Annotated[bool, typer.Option("--animate", help="SVG that writes itself stroke by stroke (a .gif always does).")] = False,
+    speed: Annotated[float, typer.Option("--speed", metavar="X", help="Animation pace, times a human pen's.")] = RenderOptions.speed,
+    loop: Annotated[bool, typer.Option("--loop/--no-loop", help="Start an animation again after a pause, or stop at the end.")] = RenderOptions.loop,
+    plot_profile: Annotated[str, typer.Option("--plot-profile", metavar="NAME|FILE", help=f"Plotter machine for .gcode/.hpgl/plotter-svg: {', '.join(PLOT_PROFILES)} or a .toml file.")] = DEFAULT_PLOT_PROFILE,
 ) -> None:
-    """Write text as handwriting to SVG, PNG or PDF pages.
+    """Write text as handwriting: SVG, PNG, PDF, animated SVG or GIF, or G-code, HPGL and SVG for pen plotters.
 
     The text comes from TEXT, --input FILE, or stdin (cat notes.txt | scribe write
     -o notes.pdf); with none of them on a terminal, scribe asks for texts one by one.
     """
     from scribe.writing.document import Scribe
-    from scribe.writing.formats import check_png_size, output_format
+    from scribe.writing.formats import output_format
 
     to_stdout = str(output) == "-"
     _check_request(output, to_stdout, [input_file, style_file], dpi, style_text)  # before the work, not after it
     fmt = output_format(format or "svg") if to_stdout else output_format(format, output)
     setup = _page_setup(page, margin, line_spacing, x_height, align, ink, pen_width, ruled, transparent)
-    if fmt.name == "png":
-        check_png_size(setup.size, dpi)
+    options = _render_options(fmt, page, setup, RenderOptions(dpi=dpi, animate=animate, speed=speed, loop=loop,
+                                                              plot=plot_settings(plot_profile)))
     content = _read_text(text, input_file)
     with progress_bars("bytes") as bars:
         scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))
@@ -194,21 +216,42 @@ def write_command(
         with progress_bars("items") as bars:
             document = scribe.write(
                 words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
-                temperature=temperature, seed=seed, strict=strict, candidates=candidates,
-                max_pages=1 if to_stdout and fmt.name != "pdf" else None,
+                temperature=temperature, seed=seed, strict=strict, candidates=candidates, reflow=not keep_lines,
+                max_pages=1 if to_stdout and not fmt.one_file(options) else None,
                 progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
             )
         _warn_about(document)
-        if to_stdout:
-            _to_stdout(document.to_bytes(fmt.name, dpi))
-            return
-        for path in document.save(target, fmt.name, dpi):
-            stderr.print(f"wrote {path}", markup=False)
+        _deliver(document, fmt, options, None if to_stdout else target)
 
     if content is not None:
         write_one(content, output)
     else:
         _ask_for_texts(write_one, output)
+
+
+def _deliver(document: Document, fmt: OutputFormat, options: RenderOptions, target: Path | None) -> None:
+    """Save the document to ``target`` (None: standard output) and say what was written."""
+    chosen = {f.name: getattr(options, f.name) for f in fields(options) if f.name != "dpi"}
+    if target is None:
+        _to_stdout(document.to_bytes(fmt.name, options.dpi, **chosen))
+    else:
+        for path in document.save(target, fmt.name, options.dpi, **chosen):
+            stderr.print(f"wrote {path}", markup=False)
+    if fmt.plotter:
+        for number, plan in enumerate(document.plot_plans(options.plot), 1):
+            stderr.print(f"page {number}: {len(plan.paths)} strokes, pen-up travel {plan.travel:,.0f} mm "
+                         f"({plan.writing_order_travel:,.0f} mm in writing order)", markup=False)
+
+
+def _note_unused(fmt: OutputFormat, options: RenderOptions, given: dict[str, bool]) -> None:
+    """Say which options the chosen format has no use for (they are ignored, not refused)."""
+    moves = options.animate or fmt.name == "gif"
+    unused = {"--pen-width": fmt.plotter, "--ruled": fmt.plotter, "--transparent": fmt.plotter,
+              "--speed": not moves, "--no-loop": not moves}
+    ignored = [flag for flag, was_given in given.items() if was_given and unused[flag]]
+    if ignored:
+        what = "plotters draw with their own pen on plain paper" if fmt.plotter else "only animations move"
+        stderr.print(f"note: {', '.join(ignored)} ignored for {fmt.name}: {what}", markup=False)
 
 
 def _to_stdout(data: bytes) -> None:

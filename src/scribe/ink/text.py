@@ -10,33 +10,24 @@ many characters per line. The steps, in the order a caller runs them:
    equivalents (``’`` -> ``'``, ``é`` -> ``e``, ``½`` -> ``1/2``), leaves out those that
    have none, and reports every change so the caller can warn about it
    (:func:`describe_substitutions`) or refuse (``strict=True``).
-4. :func:`wrap_text` turns the text into the lines to write: the input's lines
-   (:func:`split_paragraphs`) word-wrapped to the page width (:func:`wrap_line`).
+4. :func:`scribe.ink.wrapping.wrap_text` turns the text into the lines to write.
 
-The line rule is the one a plain-text file suggests: every line break in the input
-is kept (poems, addresses and lists keep their lines), every blank line stays a
-blank line, and only a line too long for the page is wrapped. Fitting before
-wrapping matters: a substitution such as ``…`` -> ``...`` changes widths.
+Fitting before wrapping matters: a substitution such as ``…`` -> ``...`` changes widths.
 """
 
 from __future__ import annotations
 
 import codecs
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scribe.errors import ScribeError
 
-#: Relative width of one character; ``max_chars`` of :func:`wrap_line` is in these units.
-CharWidth = Callable[[str], float]
-
 #: The characters that end a line: exactly those :meth:`str.splitlines` splits on, so
-#: :func:`fit_to_alphabet` keeps every line break that :func:`split_paragraphs` honours.
+#: :func:`fit_to_alphabet` keeps every line break that :func:`scribe.ink.wrapping.split_paragraphs` sees.
 LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
-#: Narrowest page a line can be wrapped to: one letter and a hyphen.
-MIN_LINE_WIDTH = 2.0
 
 # Typographic characters that mean what a plain ASCII character means: what a word
 # processor or a web page puts into pasted text. Tried first, before decomposition.
@@ -90,19 +81,6 @@ _FALLBACKS: dict[str, tuple[str, ...]] = {
     "_": ("-",),
     "\\": ("/",),
     "|": ("/",),
-}
-
-# Relative widths of handwritten characters, normalized so that the average over
-# English prose is 1.0 (measured on the paragraphs of tests/test_text.py: 0.997 on
-# ENGLISH_SAMPLE, 0.993 on ENGLISH_OTHER). They start from proportional-font widths
-# pulled towards the middle, since handwriting is less proportional than type.
-_NARROW, _SPACE, _SLIM, _ORDINARY, _CAPITAL, _BROAD, _BROAD_CAPITAL = 0.5, 0.8, 0.85, 1.15, 1.6, 1.7, 2.05
-_WIDTHS: dict[str, float] = {
-    **dict.fromkeys("ijl.,:;!'|", _NARROW),
-    " ": _SPACE,
-    **dict.fromkeys('frtI-()[]"', _SLIM),
-    **dict.fromkeys("mw", _BROAD),
-    **dict.fromkeys("MW", _BROAD_CAPITAL),
 }
 
 # How many characters a strict-mode error lists before saying "and N more".
@@ -179,78 +157,6 @@ def describe_substitutions(substitutions: list[Substitution]) -> str:
     if dropped:
         parts.append("dropped: " + ", ".join(dropped))
     return "; ".join(parts)
-
-
-def split_paragraphs(text: str) -> list[str | None]:
-    """Input lines -> the paragraphs to wrap: one string per non-blank line, None per blank line.
-
-    A line break in a plain-text file is meant (poems, addresses, lists), so every
-    input line stays its own paragraph and is never joined with the next; wrapping
-    only breaks lines that are too long. Blank (or whitespace-only) lines are kept,
-    one None each, except at the start and end of the text, where they only waste
-    paper. Inside a line, runs of whitespace become one space and the ends are
-    stripped, as they would not show in handwriting anyway. ``\\n``, ``\\r\\n``, ``\\r``
-    and the other line breaks of :meth:`str.splitlines` all end a line.
-    """
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    written = [i for i, line in enumerate(lines) if line]
-    if not written:
-        return []
-    return [line or None for line in lines[written[0] : written[-1] + 1]]
-
-
-def relative_char_width(ch: str) -> float:
-    """How wide a handwritten character is compared with an average one (English prose averages 1.0).
-
-    For :func:`wrap_line`: with it, a line of ``max_chars`` holds many narrow ``i``, ``l``
-    and ``.`` but fewer ``m``, ``w`` and capitals, so lines come out more even.
-    """
-    if ch in _WIDTHS:
-        return _WIDTHS[ch]
-    return _CAPITAL if ch.isupper() else _ORDINARY
-
-
-def wrap_line(line: str, max_chars: float, char_width: CharWidth | None = None) -> list[str]:
-    """Word-wrap one input line into lines of at most max_chars width units, keeping words whole.
-
-    Words are placed greedily; a word wider than a whole line is split with a hyphen
-    at the end of each piece (``extraordinarily`` at 10 -> ``extraordi-``, ``narily``),
-    starting on the current line when at least two of its letters fit there. Each piece,
-    hyphen included, fits; pieces have at least two letters and leave at least two where
-    possible. Only when not even one letter and a hyphen fit (very wide characters on a
-    page barely two units wide) does a piece run over. ``char_width`` gives each
-    character's width (non-negative; default 1.0, so max_chars counts characters).
-    A blank line gives ``[]``.
-    """
-    _check_line_width(max_chars)
-    width = char_width or _unit_width
-    lines: list[str] = []
-    current = ""
-    for word in line.split():
-        joined = f"{current} {word}" if current else word
-        if _fits(joined, max_chars, width):
-            current = joined
-        elif _fits(word, max_chars, width):
-            lines.append(current)
-            current = word
-        else:
-            *full, current = _break_word(word, current, max_chars, width)
-            lines.extend(full)
-    if current:
-        lines.append(current)
-    return lines
-
-
-def wrap_text(text: str, max_chars: float, char_width: CharWidth | None = None) -> list[str | None]:
-    """The lines to write: :func:`split_paragraphs`, each wrapped by :func:`wrap_line`; None is a blank line."""
-    _check_line_width(max_chars)
-    lines: list[str | None] = []
-    for paragraph in split_paragraphs(text):
-        if paragraph is None:
-            lines.append(None)
-        else:
-            lines.extend(wrap_line(paragraph, max_chars, char_width))
-    return lines
 
 
 def check_text(text: str) -> str:
@@ -386,93 +292,3 @@ def _shown(text: str) -> str:
     """A character as a warning shows it: itself when visible, else quoted with escapes (``'\\xa0'``)."""
     return text if text.isprintable() and not any(ch.isspace() for ch in text) else repr(text)
 
-
-# --------------------------------------------------------------------------- wrapping
-
-
-def _unit_width(ch: str) -> float:
-    """The default width: every character is one unit, so max_chars counts characters."""
-    return 1.0
-
-
-def _fits(text: str, max_chars: float, width: CharWidth) -> bool:
-    """Whether text is at most max_chars wide; stops adding at the first character past it.
-
-    Stopping early keeps splitting a very long word linear. Widths are summed left to
-    right, the order _fitting_lengths adds in, so both agree exactly.
-    """
-    used = 0.0
-    for ch in text:
-        used += width(ch)
-        if used > max_chars:
-            return False
-    return True
-
-
-def _check_line_width(max_chars: float) -> None:
-    """Refuse a page on which not even one letter and a hyphen fit on a line."""
-    if not max_chars >= MIN_LINE_WIDTH:
-        raise ScribeError(
-            f"the page is too narrow: a line holds only {max_chars:.1f} characters, at least "
-            f"{MIN_LINE_WIDTH:.0f} are needed; use smaller margins or a smaller x-height"
-        )
-
-
-def _break_word(word: str, current: str, max_chars: float, width: CharWidth) -> list[str]:
-    """The lines for a word wider than a whole line, after the text of the current line.
-
-    All but the last are full; the last holds the end of the word and stays open for
-    the words that follow.
-    """
-    lines: list[str] = []
-    head = f"{current} " if current else ""
-    rest = word
-    while not _fits(head + rest, max_chars, width):
-        length = _piece_length(rest, head, max_chars, width)
-        if length == 0:
-            lines.append(current)
-        else:
-            lines.append(head + _piece(rest, length))
-            rest = rest[length:]
-        head = ""
-    return [*lines, head + rest]
-
-
-def _piece(rest: str, length: int) -> str:
-    """The first ``length`` characters of a word with a hyphen, unless they end in one already."""
-    return rest[:length] if rest[length - 1] == "-" else rest[:length] + "-"
-
-
-def _piece_length(rest: str, head: str, max_chars: float, width: CharWidth) -> int:
-    """How many characters of a word go before the break after ``head``.
-
-    The most that fit, at least two and leaving at least two where possible; 0 when
-    that is not possible after ``head`` (the word then starts a new line), and one
-    character when not even that fits on an empty line, so wrapping always advances.
-    """
-    fitting = _fitting_lengths(rest, head, max_chars, width)
-    comfortable = [n for n in fitting if n >= 2 and len(rest) - n >= 2]
-    if comfortable:
-        return comfortable[-1]
-    if head:
-        return 0
-    return fitting[-1] if fitting else 1
-
-
-def _fitting_lengths(rest: str, head: str, max_chars: float, width: CharWidth) -> list[int]:
-    """The lengths n < len(rest) for which ``head + _piece(rest, n)`` fits, in increasing order.
-
-    Widths never shrink as n grows, so the search stops at the first prefix that is too wide.
-    """
-    lengths = []
-    used = 0.0
-    for ch in head:
-        used += width(ch)
-    hyphen = width("-")
-    for n, ch in enumerate(rest[:-1], start=1):
-        used += width(ch)
-        if used > max_chars:
-            break
-        if ch == "-" or used + hyphen <= max_chars:
-            lengths.append(n)
-    return lengths

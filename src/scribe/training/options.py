@@ -10,18 +10,13 @@ the command line win over it, and :func:`resolve_options` is the one place they 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from scribe.errors import ScribeError
+from scribe.safeio import read_toml
 from scribe.training.sources import data_folders, parse_mix
 from scribe.writing.stored import GRAVES, KINDS, SIZE_LIMITS, ModelKind, model_kind
 
@@ -167,23 +162,6 @@ def architecture_default(name: str) -> str:
     return ", ".join(f"{value} ({', '.join(kinds)})" for value, kinds in by_value.items())
 
 
-def read_preset(path: Path) -> dict[str, Any]:
-    """Settings from a TOML file (flat keys as in :class:`TrainOptions` and the config classes)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_PRESET_BYTES + 1)
-    except OSError as exc:
-        raise ScribeError(f"cannot read the preset {path}: {exc.strerror}") from exc
-    if len(data) > MAX_PRESET_BYTES:
-        raise ScribeError(f"the preset {path} is over {MAX_PRESET_BYTES:,} bytes; a preset is a few lines of TOML")
-    try:
-        return dict(tomllib.loads(data.decode("utf-8")))
-    except UnicodeDecodeError:
-        raise ScribeError(f"the preset {path} is not UTF-8 text; save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScribeError(f"the preset {path} is not valid TOML: {exc}") from exc
-
-
 def _unaliased(values: dict[str, Any], preset: Path | None) -> dict[str, Any]:
     """``values`` with every alias (:data:`ALIASES`) under its setting's name; both names at once is refused."""
     values = dict(values)
@@ -204,7 +182,7 @@ def resolve_options(
     Every key is either a :class:`TrainOptions` field or an architecture setting of the
     chosen kind; anything else is refused, naming it and where it came from.
     """
-    preset_values = _unaliased(read_preset(preset) if preset is not None else {}, preset)
+    preset_values = _unaliased(read_toml(preset, "the preset", MAX_PRESET_BYTES) if preset is not None else {}, preset)
     values = {**preset_values, **_unaliased(given, None)}
     kind = model_kind(str(values.pop("kind", GRAVES)))
     loop = {f.name for f in fields(TrainOptions)} - {"kind", "architecture"}

@@ -15,9 +15,10 @@ per model name.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from numbers import Integral
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,25 +26,20 @@ from scribe.atomic import cannot_write, destination, write_files
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import normalize, validate_offsets
-from scribe.ink.text import (
-    Substitution,
-    check_text,
-    fit_to_alphabet,
-    relative_char_width,
-    wrap_text,
-)
+from scribe.ink.text import Substitution, check_text, fit_to_alphabet
+from scribe.ink.wrapping import relative_char_width, wrap_text
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.formats import (
     DEFAULT_DPI,
     OutputFormat,
-    check_dpi,
-    check_png_size,
+    RenderOptions,
     output_format,
     page_svg,
     written_by_scribe,
 )
 from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout, page_count, page_slots
 from scribe.writing.network import InferenceModel, load_inference_model
+from scribe.writing.plotter import PagePlot, PlotSettings, plan_page, plot_settings
 from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER, resolve_model
 from scribe.writing.sampling import (
@@ -81,32 +77,49 @@ class Document:
         """Every page as a standalone SVG document."""
         return [page_svg(page, self.setup) for page in self.pages]
 
-    def to_svg(self, page: int = 0) -> str:
-        """Page ``page`` (from 0) as an SVG document."""
+    def to_svg(self, page: int = 0, *, animate: bool = False, speed: float = 1.0, loop: bool = True) -> str:
+        """Page ``page`` (from 0) as an SVG document; ``animate``: one that writes itself (see :meth:`save`)."""
         if isinstance(page, bool) or not isinstance(page, Integral) or not 0 <= page < len(self.svgs):
             raise ScribeError(f"`page` {page!r} does not exist; this document has pages 0 to {len(self.svgs) - 1}")
-        return self.svgs[page]
+        if not animate:
+            return self.svgs[page]
+        return self.render("svg", animate=True, speed=speed, loop=loop)[page].decode()
 
-    def render(self, format: str | OutputFormat, dpi: float = DEFAULT_DPI) -> list[bytes]:
-        """The bytes of every file the document makes in ``format``: one per page, or one in all (PDF)."""
+    def animation(self, page: int = 0, speed: float = 1.0, loop: bool = True) -> AnimatedPage:
+        """Page ``page`` writing itself, for Jupyter to show (its ``.svg`` is the animated SVG)."""
+        return AnimatedPage(self.to_svg(page, animate=True, speed=speed, loop=loop))
+
+    def render(self, format: str | OutputFormat, dpi: float = DEFAULT_DPI, **options: Any) -> list[bytes]:
+        """The bytes of every file the document makes in ``format``: one per page, or one in all (PDF).
+
+        ``options`` are those of :class:`~scribe.writing.formats.RenderOptions`: ``animate``,
+        ``speed`` and ``loop`` for animations, ``fit`` to crop a one-page document to its
+        ink, ``plot`` (a profile name, a TOML file or :class:`~scribe.writing.plotter.PlotSettings`)
+        for plotter formats.
+        """
         fmt = format if isinstance(format, OutputFormat) else output_format(format)
-        if fmt.name == "png":
-            check_dpi(dpi)
-            for page in self.pages:
-                check_png_size((page.width, page.height), dpi)
-        return fmt.render(self.svgs, dpi)
+        chosen = render_options(dpi, options)
+        pages = chosen.pages(fmt, self.pages, self.setup)
+        chosen.check(fmt, [(page.width, page.height) for page in pages], self.setup)
+        return fmt.render(pages, self.setup, chosen)
+
+    def plot_plans(self, plot: str | Path | PlotSettings | None = None) -> list[PagePlot]:
+        """Every page as a plotter draws it for ``plot``'s machine: the strokes in order and the pen-up travel."""
+        settings = plot_settings(plot)
+        return [plan_page(page, settings) for page in self.pages]
 
     def _repr_svg_(self) -> str:
         """Jupyter shows the first page inline."""
         return self.svgs[0]
 
-    def save(self, path: str | Path, format: str | None = None, dpi: float = DEFAULT_DPI) -> list[Path]:
+    def save(self, path: str | Path, format: str | None = None, dpi: float = DEFAULT_DPI, **options: Any) -> list[Path]:
         """Write the document; returns the files written.
 
-        PDF holds every page; SVG and PNG write one file per page, named
-        ``name-1.png``, ``name-2.png``, ... when there are several. The format comes
-        from ``format`` or the extension. Every file is written to a temporary name
-        and renamed, so a failure leaves no partial file.
+        PDF holds every page (and G-code whose plot settings pause between pages);
+        the other formats write one file per page, named ``name-1.png``,
+        ``name-2.png``, ... when there are several. The format comes from ``format``
+        or the extension; ``options`` as for :meth:`render`. Every file is written
+        to a temporary name and renamed, so a failure leaves no partial file.
         """
         if not isinstance(path, (str, Path)) or "\x00" in str(path):
             raise ScribeError(f"`path` must be a file name (a string or Path), not {path!r}")
@@ -115,18 +128,39 @@ class Document:
         path = Path(path)
         check_destination(path)  # a folder is named as one, before its missing extension is
         fmt = output_format(format, path)
-        files = self.render(fmt, dpi)
+        files = self.render(fmt, dpi, **options)
         paths = page_paths(path, len(files))
         write_files(list(zip(paths, files)))
         remove_stale_pages(path, len(files))
         return paths
 
-    def to_bytes(self, format: str, dpi: float = DEFAULT_DPI) -> bytes:
-        """The document as one byte string (for standard output): SVG and PNG need a one-page document."""
-        files = self.render(format, dpi)
+    def to_bytes(self, format: str, dpi: float = DEFAULT_DPI, **options: Any) -> bytes:
+        """The document as one byte string (for standard output): formats of one file per page need one page."""
+        files = self.render(format, dpi, **options)
         if len(files) > 1:
             raise too_many_pages(len(files), 1, format.upper())
         return files[0]
+
+
+@dataclass(frozen=True)
+class AnimatedPage:
+    """An animated SVG page; Jupyter shows it playing."""
+
+    svg: str
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+
+def render_options(dpi: float, options: dict[str, Any]) -> RenderOptions:
+    """:class:`RenderOptions` from keyword arguments, refusing unknown ones in the API's terms."""
+    known = {f.name for f in fields(RenderOptions)} - {"dpi"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ScribeError(f"unknown option {unknown[0]!r}; the options are {', '.join(sorted(known))}")
+    if "plot" in options:
+        options = {**options, "plot": plot_settings(options["plot"])}
+    return RenderOptions(dpi=dpi, **options)
 
 
 def check_destination(path: Path) -> None:
@@ -244,6 +278,7 @@ class Scribe:
         attempts: int = DEFAULT_ATTEMPTS,
         candidates: int = DEFAULT_CANDIDATES,
         max_pages: int | None = None,
+        reflow: bool = True,
         progress: ProgressFn = no_progress,
     ) -> Document:
         """Write ``text`` as handwritten pages.
@@ -252,9 +287,13 @@ class Scribe:
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         ``candidates`` samples of every line are read back by :attr:`reader` and the one
         that reads best is kept (verified writing; 1 turns it off). A text that would
-        fill more than ``max_pages`` pages is refused before any sampling.
+        fill more than ``max_pages`` pages is refused before any sampling. ``reflow``
+        joins the lines of paragraphs an editor wrapped (:func:`scribe.ink.wrapping.split_paragraphs`);
+        False keeps every line break of the text.
         """
         _check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)
+        if not isinstance(reflow, bool):
+            raise ScribeError(f"`reflow` must be True or False, not {reflow!r}")
         _check_setup_and_prime(setup, prime, progress)
         setup = setup or PageSetup()
         setup.validate()
@@ -262,7 +301,7 @@ class Scribe:
         conditioning = self.conditioning(style, style_seed, prime)
         advance = self._advance((style or 0) if conditioning.style_id is not None else None)
         width_units = setup.text_width / estimated_line_width(1, setup, advance)  # in average characters
-        items = wrap_text(fitted, width_units, relative_char_width)
+        items = wrap_text(fitted, width_units, relative_char_width, reflow)
         texts = [item for item in items if item is not None]
         if not texts:
             raise ScribeError("nothing left to write once unsupported characters were dropped; check the text")

@@ -1,10 +1,11 @@
-"""Output formats: placed pages -> SVG text -> PNG or PDF, and the one table of formats.
+"""Output formats: placed pages -> SVG text -> PNG, PDF or GIF; plotter files; and the one table of formats.
 
 :func:`page_svg` writes one page as a standalone SVG document; PNG and PDF are
 rendered from that SVG by cairosvg's public API, so they show exactly what the SVG
 shows. A PDF holds every page: cairosvg writes one page per PDF, and pypdf joins
 them (and leaves out cairo's creation date, so the same input gives the same bytes).
-Adding a format is one row of :data:`FORMATS`.
+Animations come from :mod:`scribe.writing.animation`, plotter files from
+:mod:`scribe.writing.plotter`. Adding a format is one row of :data:`FORMATS`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from scribe.errors import ScribeError
-from scribe.writing.layout import Page, PageSetup
+from scribe.writing.animation import animated_ink, check_speed, page_gif
+from scribe.writing.curves import svg_number, svg_path
+from scribe.writing.layout import Page, PageSetup, fit_to_ink
+from scribe.writing.plotter import (
+    DEFAULT_PLOT_PROFILE,
+    PLOT_PROFILES,
+    WRITTEN_BY,
+    PagePlot,
+    PlotSettings,
+    gcode,
+    hpgl,
+    plan_page,
+    plotter_svg,
+)
 
 DEFAULT_DPI = 150.0  # PNG resolution, pixels per inch
 MAX_PNG_PIXELS = 32_767  # cairo's largest image side
@@ -29,13 +41,13 @@ _RULE_COLOUR = "#9fbfe6"
 _MARGIN_RULE_COLOUR = "#e6a0a0"
 _RULE_WIDTH = 0.2  # mm
 #: How scribe marks the files it writes, so that it only ever removes its own (stale pages).
-SVG_MARK = "<!-- written by scribe -->"
+SVG_MARK = f"<!-- {WRITTEN_BY} -->"
 PNG_MARK = b"Software\x00scribe"  # a PNG tEXt chunk's keyword and text
 
 # --------------------------------------------------------------------------- SVG
 
 
-def page_svg(page: Page, setup: PageSetup) -> str:
+def page_svg(page: Page, setup: PageSetup, ink: list[str] | None = None) -> str:
     """One page as a standalone SVG document, in millimetres.
 
     Strokes are smoothed with Catmull-Rom splines written as cubic Beziers, so
@@ -43,9 +55,10 @@ def page_svg(page: Page, setup: PageSetup) -> str:
     0.01 mm, far below what a pen or printer resolves, to keep files small.
     One ``<path>`` per line holds one subpath per stroke; a single-point stroke
     (the dot of an i) is a zero-length segment that round caps turn into a dot.
+    ``ink`` replaces those paths (the animation's one path per stroke).
     """
     setup.validate()
-    w, h = _num(page.width), _num(page.height)
+    w, h = svg_number(page.width), svg_number(page.height)
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         SVG_MARK,
@@ -54,53 +67,25 @@ def page_svg(page: Page, setup: PageSetup) -> str:
     if setup.background is not None:
         parts.append(f'<rect x="0" y="0" width="{w}" height="{h}" fill="{setup.background}"/>')
     if setup.ruled:
-        baselines = "".join(f"M0 {_num(setup.baseline_y(slot))}H{w}" for slot in range(setup.lines_per_page))
-        parts.append(_rule(baselines, _RULE_COLOUR))
-        if setup.margin > 0:
-            parts.append(_rule(f"M{_num(setup.margin)} 0V{h}", _MARGIN_RULE_COLOUR))
+        left, top = page.origin  # a page cropped to its ink keeps the rules where the paper had them
+        rows = [setup.baseline_y(slot) - top for slot in range(setup.lines_per_page)]
+        parts.append(_rule("".join(f"M0 {svg_number(y)}H{w}" for y in rows if 0 <= y <= page.height), _RULE_COLOUR))
+        if 0 < setup.margin - left <= page.width:
+            parts.append(_rule(f"M{svg_number(setup.margin - left)} 0V{h}", _MARGIN_RULE_COLOUR))
     parts.append(
-        f'<g fill="none" stroke="{setup.ink}" stroke-width="{_num(setup.pen_width)}" '
+        f'<g fill="none" stroke="{setup.ink}" stroke-width="{svg_number(setup.pen_width)}" '
         'stroke-linecap="round" stroke-linejoin="round">'
     )
-    parts.extend(f'<path d="{"".join(_stroke_path(s) for s in line.strokes)}"/>' for line in page.lines)
+    if ink is None:
+        ink = [f'<path d="{"".join(svg_path(s) for s in line.strokes)}"/>' for line in page.lines]
+    parts.extend(ink)
     parts.append("</g>\n</svg>\n")
     return "\n".join(parts)
 
 
 def _rule(path: str, colour: str) -> str:
     """A thin printed line of ruled paper."""
-    return f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{_num(_RULE_WIDTH)}"/>'
-
-
-def _num(value: float) -> str:
-    """A coordinate with at most two decimals and no trailing zeros (``12.5``, ``3``, never ``-0``)."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _stroke_path(points: np.ndarray) -> str:
-    """SVG path data of one stroke: a Catmull-Rom spline through its points as cubic Beziers.
-
-    Tangents are central differences divided by chord length (not the uniform
-    parameter), so a short step next to a long one cannot overshoot into a loop:
-    each Bezier handle is at most a third of its segment.
-    """
-    start = f"M{_num(points[0, 0])} {_num(points[0, 1])}"
-    seg = np.hypot(*np.diff(points, axis=0).T)
-    if len(points) == 1 or not seg.any():
-        return start + "l0 0"
-    padded = np.concatenate([points[:1], points, points[-1:]])
-    chord = np.concatenate([[0.0], seg, [0.0]])
-    span = chord[:-1] + chord[1:]
-    tangent = (padded[2:] - padded[:-2]) / np.where(span > 0, span, 1.0)[:, None]
-    handle = seg[:, None] / 3
-    c1 = points[:-1] + tangent[:-1] * handle
-    c2 = points[1:] - tangent[1:] * handle
-    curves = " ".join(
-        f"{_num(a)} {_num(b)} {_num(c)} {_num(d)} {_num(e)} {_num(f)}"
-        for a, b, c, d, e, f in np.column_stack([c1, c2, points[1:]])
-    )
-    return f"{start}C{curves}"
+    return f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{svg_number(_RULE_WIDTH)}"/>'
 
 
 # --------------------------------------------------------------------------- PNG and PDF
@@ -147,7 +132,7 @@ def written_by_scribe(path: Path) -> bool:
             head = handle.read(256)
     except OSError:
         return False
-    return SVG_MARK.encode() in head or b"tEXt" + PNG_MARK in head
+    return WRITTEN_BY.encode() in head or b"tEXt" + PNG_MARK in head
 
 
 def svgs_to_pdf(svgs: Sequence[str]) -> bytes:
@@ -169,25 +154,103 @@ def svgs_to_pdf(svgs: Sequence[str]) -> bytes:
 
 
 @dataclass(frozen=True)
-class OutputFormat:
-    """One output format: ``render`` turns a document's SVG pages into the bytes of each file it writes.
+class RenderOptions:
+    """How pages become files beyond the page itself: resolution, motion and the plotter's machine."""
 
-    A format that holds every page in one file (PDF) returns one item; the others
-    return one per page (saved as ``name-1.png``, ``name-2.png``, ...).
+    dpi: float = DEFAULT_DPI  # PNG and GIF pixels per inch
+    animate: bool = False  # SVG that writes itself
+    speed: float = 1.0  # animation pace, times the human pen's
+    loop: bool = True  # an animation starts again after a pause at the end
+    fit: bool = False  # a one-page document's page is cropped to its ink plus the setup's margin (not for plotters)
+    plot: PlotSettings = PLOT_PROFILES[DEFAULT_PLOT_PROFILE]
+
+    def check(self, fmt: OutputFormat, page_mm: Sequence[tuple[float, float]], setup: PageSetup) -> None:
+        """Refuse, before any drawing, options that ``fmt`` cannot honour or pages too large to draw."""
+        check_dpi(self.dpi)
+        check_speed(self.speed)
+        for name in ("animate", "loop", "fit"):
+            if not isinstance(getattr(self, name), bool):
+                raise ScribeError(f"`{name}` must be True or False, not {getattr(self, name)!r}")
+        if not isinstance(self.plot, PlotSettings):
+            raise ScribeError(f"`plot` must be PlotSettings or a profile name, not {self.plot!r}")
+        self.plot.validate()
+        if self.animate and fmt.name != "svg":
+            raise ScribeError(f"{fmt.name.upper()} pages cannot move; animate an SVG, or write a GIF")
+        if fmt.name == "gif" and setup.background is None:
+            raise ScribeError("a GIF cannot have a see-through background; leave out `transparent` or write an SVG")
+        if fmt.raster:
+            for size in page_mm:
+                check_png_size(size, self.dpi)
+
+    def pages(self, fmt: OutputFormat, pages: Sequence[Page], setup: PageSetup) -> Sequence[Page]:
+        """The pages as ``fmt`` draws them: cropped to the ink when asked and there is one (plotters keep the paper)."""
+        if self.fit and len(pages) == 1 and not fmt.plotter:
+            return [fit_to_ink(pages[0], setup.margin)]
+        return pages
+
+
+def _svg(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+    animate = options.animate
+    return [page_svg(p, setup, animated_ink(p, setup, options.speed, options.loop) if animate else None).encode()
+            for p in pages]
+
+
+def _png(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+    return [svg_to_png(page_svg(p, setup), options.dpi) for p in pages]
+
+
+def _pdf(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+    return [svgs_to_pdf([page_svg(p, setup) for p in pages])]
+
+
+def _gif(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+    return [page_gif(page_svg(Page(p.width, p.height, []), setup), page_svg(p, setup), p, setup, options.dpi,
+                     options.speed, options.loop) for p in pages]
+
+
+def _plans(pages: Sequence[Page], options: RenderOptions) -> list[PagePlot]:
+    return [plan_page(page, options.plot) for page in pages]
+
+
+Render = Callable[[Sequence[Page], PageSetup, RenderOptions], list[bytes]]
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format: ``render`` turns a document's pages into the bytes of each file it writes.
+
+    A format that holds every page in one file (PDF; G-code with pauses between
+    pages) returns one item; the others return one per page (saved as
+    ``name-1.png``, ``name-2.png``, ...).
     """
 
     name: str
-    render: Callable[[Sequence[str], float], list[bytes]]  # (page SVGs, dpi) -> one bytes per file
+    extensions: tuple[str, ...]  # the first is the one scribe suggests
+    description: str
+    render: Render
+    one_file: Callable[[RenderOptions], bool] = lambda options: False
+    raster: bool = False  # drawn in pixels: `dpi` sets its size
+    fit_by_default: bool = False  # the command line crops a one-page document to its ink unless a paper is named
+    plotter: bool = False  # single-line strokes for a pen plotter: no pen width, background or rules
 
 
 FORMATS: dict[str, OutputFormat] = {
     fmt.name: fmt
     for fmt in (
-        OutputFormat("svg", lambda svgs, dpi: [svg.encode("utf-8") for svg in svgs]),
-        OutputFormat("png", lambda svgs, dpi: [svg_to_png(svg, dpi) for svg in svgs]),
-        OutputFormat("pdf", lambda svgs, dpi: [svgs_to_pdf(svgs)]),
+        OutputFormat("svg", ("svg",), "vector pages (animated with `animate`)", _svg, fit_by_default=True),
+        OutputFormat("png", ("png",), "images", _png, raster=True, fit_by_default=True),
+        OutputFormat("pdf", ("pdf",), "one vector document", _pdf, one_file=lambda options: True),
+        OutputFormat("gif", ("gif",), "animated images", _gif, raster=True, fit_by_default=True),
+        OutputFormat("gcode", ("gcode", "nc", "gc", "ngc"), "G-code for pen plotters",
+                     lambda pages, setup, o: gcode(_plans(pages, o), o.plot),
+                     one_file=lambda options: options.plot.pages == "pause", plotter=True),
+        OutputFormat("hpgl", ("hpgl", "plt", "hpg"), "HPGL for HP-style plotters",
+                     lambda pages, setup, o: hpgl(_plans(pages, o), o.plot), plotter=True),
+        OutputFormat("plotter-svg", (), "single-line SVG for AxiDraw and other plotters",
+                     lambda pages, setup, o: plotter_svg(_plans(pages, o), setup.ink), plotter=True),
     )
 }
+_BY_EXTENSION = {extension: fmt for fmt in FORMATS.values() for extension in fmt.extensions}
 
 
 def output_format(name: str | None, path: Path | None = None) -> OutputFormat:
@@ -196,9 +259,13 @@ def output_format(name: str | None, path: Path | None = None) -> OutputFormat:
         raise ScribeError(f"`format` must be a name like {', '.join(FORMATS)}, not {name!r}")
     if name is not None and not name.strip():
         raise ScribeError(f"`format` is empty; use {', '.join(FORMATS)}")
-    chosen = (name or (path.suffix.lstrip(".") if path is not None else "")).lower()
-    if chosen not in FORMATS:
-        given = f"`format` {name!r}" if name else f"extension {path.suffix or '(none)'} of {path}" if path else "no format"
-        extensions = ", ".join(f".{fmt}" for fmt in FORMATS)
+    if name is not None:
+        if name.lower() not in FORMATS:
+            raise ScribeError(f"unknown output format `format` {name!r}; use {', '.join(FORMATS)}")
+        return FORMATS[name.lower()]
+    extension = path.suffix.lstrip(".").lower() if path is not None else ""
+    if extension not in _BY_EXTENSION:
+        given = f"extension {path.suffix or '(none)'} of {path}" if path is not None else "no format"
+        extensions = ", ".join(f".{ext}" for ext in _BY_EXTENSION)
         raise ScribeError(f"unknown output format ({given}); use {extensions}, or name the `format`")
-    return FORMATS[chosen]
+    return _BY_EXTENSION[extension]

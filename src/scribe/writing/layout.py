@@ -191,11 +191,29 @@ class PlacedLine:
 
 @dataclass
 class Page:
-    """One page of placed lines, in order; blank lines only leave their slot empty."""
+    """One page of placed lines, in order; blank lines only leave their slot empty.
+
+    ``origin`` is where the page's top-left corner lies on the paper the lines were
+    placed on: (0, 0) for a whole sheet, elsewhere for a page cropped to its ink
+    (:func:`fit_to_ink`), so that ruled lines can still be drawn where they were.
+    """
 
     width: float
     height: float
     lines: list[PlacedLine]
+    origin: tuple[float, float] = (0.0, 0.0)
+
+
+def fit_to_ink(page: Page, margin: float) -> Page:
+    """``page`` cropped to its ink with ``margin`` mm around it (a one-line note is not an A4 sheet)."""
+    points = [stroke for line in page.lines for stroke in line.strokes]
+    if not points:
+        return page
+    ink = np.concatenate(points)
+    low, high = ink.min(axis=0) - margin, ink.max(axis=0) + margin
+    moved = [PlacedLine([stroke - low for stroke in line.strokes]) for line in page.lines]
+    origin = (page.origin[0] + float(low[0]), page.origin[1] + float(low[1]))
+    return Page(float(high[0] - low[0]), float(high[1] - low[1]), moved, origin)
 
 
 #: A line whose x-height rests on fewer letter tops than this (a lone dash, "OK.")
