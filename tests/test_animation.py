@@ -64,7 +64,7 @@ def test_the_animated_svg_has_one_animation_per_stroke_in_writing_order(loop: bo
     assert len(animated) == len(strokes)
     cycle = writing_time(strokes) + (FINAL_HOLD if loop else 0.0)
     begins = []
-    for (path, animate), stroke in zip(animated, strokes):
+    for (_path, animate), stroke in zip(animated, strokes):
         assert float(animate.get("dur").rstrip("s")) == pytest.approx(cycle, abs=1e-3)
         assert (animate.get("repeatCount") == "indefinite") is loop and animate.get("fill") == "freeze"
         keys = [float(k) for k in animate.get("keyTimes").split(";")]

@@ -23,6 +23,7 @@ from scribe.writing.formats import page_svg, svg_to_png, svgs_to_pdf
 from scribe.writing.layout import (
     LINE_SCALE_SPREAD,
     MAX_TILT_DEGREES,
+    MIN_LINE_CLEARANCE,
     PAGE_SIZES,
     X_HEIGHT_PER_SPACING,
     Page,
@@ -30,6 +31,7 @@ from scribe.writing.layout import (
     PlacedLine,
     estimated_line_width,
     layout,
+    line_clearance,
     parse_page_size,
 )
 
@@ -232,12 +234,12 @@ def test_centred_lines() -> None:
         assert xs.min() > setup.margin + 1
 
 
-def test_over_wide_line_is_scaled_down_to_fit_the_margins() -> None:
+def test_over_wide_line_is_scaled_down_to_run_at_most_half_into_the_right_margin() -> None:
     setup = PageSetup(x_height=5.0)
     (page,) = layout([written(" ".join(["nnnnnnnn"] * 12)), written("nnnn")], setup)
     wide, normal = (ink(line) for line in page.lines)
     assert wide[:, 0].min() == pytest.approx(setup.margin)
-    assert wide[:, 0].max() == pytest.approx(setup.size[0] - setup.margin)
+    assert wide[:, 0].max() == pytest.approx(setup.size[0] - setup.margin / 2)
     assert np.ptp(wide[:, 1]) < 0.5 * np.ptp(normal[:, 1])
     assert wide[:, 1].max() == pytest.approx(setup.baseline_y(0), abs=0.01)
 
@@ -258,12 +260,12 @@ def test_gross_tilt_is_removed_but_natural_drift_kept(tilt: float, kept: float) 
 
 def test_a_line_measured_far_off_the_page_size_stays_near_the_others() -> None:
     setup = PageSetup()
-    sizes = [40.0, 40.0, 40.0, 80.0]
+    sizes = [40.0, 40.0, 40.0, 200.0]
     (page,) = layout([written("nnnnn nnnnn", x_height=size) for size in sizes], setup)
     heights = [np.ptp(ink(line)[:, 1]) for line in page.lines]
     median_scale = setup.x_height_mm / 40.0
     assert heights[:3] == pytest.approx([setup.x_height_mm] * 3, abs=0.05)
-    assert heights[3] == pytest.approx(80.0 * median_scale * (1 - LINE_SCALE_SPREAD), abs=0.05)
+    assert heights[3] == pytest.approx(200.0 * median_scale * (1 - LINE_SCALE_SPREAD), abs=0.05)
 
 
 def test_line_with_too_few_letters_takes_the_scale_of_the_others() -> None:
@@ -271,6 +273,41 @@ def test_line_with_too_few_letters_takes_the_scale_of_the_others() -> None:
     (page,) = layout([written("nnnnn nnnnn", x_height=40.0), written("n", x_height=80.0)], setup)
     heights = [np.ptp(ink(line)[:, 1]) for line in page.lines]
     assert heights == pytest.approx([setup.x_height_mm, 2 * setup.x_height_mm], abs=0.05)
+
+
+def test_line_clearance_is_the_gap_from_the_lowest_ink_above_to_the_highest_below() -> None:
+    upper = PlacedLine([np.array([[5.0, 10.0], [5.0, 14.0]]), np.array([[8.0, 12.0], [9.0, 12.0]])])
+    # at x = 5 the slope below is 4 mm under the stroke above; within one column it climbs at most 0.5 mm
+    assert 3.5 <= line_clearance(upper, PlacedLine([np.array([[4.0, 20.0], [6.0, 16.0]])])) <= 4.0
+    assert line_clearance(upper, PlacedLine([np.array([[8.5, 11.0], [8.5, 19.0]])])) == pytest.approx(-1.0)
+    assert line_clearance(upper, PlacedLine([np.array([[30.0, 11.0], [31.0, 11.0]])])) == math.inf
+
+
+def test_descenders_meeting_the_next_lines_ascenders_are_shortened_until_they_clear() -> None:
+    setup = PageSetup(x_height=4.0)  # 'g' dips 4 mm, 'l' rises 8.8 mm: 2.8 mm across each other at 10 mm spacing
+    deep, tall = written("nnngnnngnnng"), written("nnnlnnnlnnnl")
+    upper, lower = layout([deep, tall], setup)[0].lines
+    alone_upper, alone_lower = layout([deep], setup)[0].lines[0], layout([None, tall], setup)[0].lines[0]
+    assert line_clearance(alone_upper, alone_lower) < 0
+    assert line_clearance(upper, lower) >= MIN_LINE_CLEARANCE * setup.x_height_mm
+    assert line_clearance(upper, lower) < 2 * MIN_LINE_CLEARANCE * setup.x_height_mm  # shortened no more than needed
+    baseline, top = setup.baseline_y(0), setup.baseline_y(1) - setup.x_height_mm
+    for moved, kept, body in [(upper, alone_upper, lambda y: y <= baseline), (lower, alone_lower, lambda y: y >= top)]:
+        assert [len(s) for s in moved.strokes] == [len(s) for s in kept.strokes]
+        before, after = ink(kept), ink(moved)
+        assert np.array_equal(before[:, 0], after[:, 0])
+        assert np.array_equal(before[body(before[:, 1]), 1], after[body(before[:, 1]), 1])  # letter bodies as written
+        assert np.abs(after[:, 1] - before[:, 1]).max() > 1.0
+
+
+def test_a_line_a_little_wider_than_the_text_runs_into_the_margin_at_full_size() -> None:
+    setup = PageSetup(x_height=5.0)
+    letters = round(setup.text_width * 1.04 / (0.7 * setup.x_height_mm))  # 4% wider than the text width
+    (page,) = layout([written("n" * letters)], setup)
+    xs = ink(page.lines[0])[:, 0]
+    assert setup.text_width < np.ptp(xs) <= setup.widest_line
+    assert np.ptp(ink(page.lines[0])[:, 1]) == pytest.approx(setup.x_height_mm, abs=0.05)
+    assert setup.wrap_width < setup.text_width  # text is wrapped with room to spare
 
 
 # --------------------------------------------------------------------------- SVG, PNG, PDF

@@ -9,9 +9,13 @@ scribbles, which the recognizer reads as gibberish.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from scribe.ink.metrics import measure_strokes
+from scribe.ink.strokes import flip_y
 from scribe.writing.document import Scribe
+from scribe.writing.layout import MIN_LINE_CLEARANCE, line_clearance
 from scribe.writing.legibility import error_rates
 from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_RECOGNIZER, REGISTRY, resolve_model
@@ -43,3 +47,25 @@ def test_every_shipped_model_writes_what_it_is_asked(name: str, reader: InkReade
     readings = reader.read([line.offsets for line in lines])
     cer = error_rates(SENTENCES, readings).cer
     assert cer < MAX_CER, f"{name}'s ink reads with {cer:.1f}% CER (at most {MAX_CER}% expected): {readings}"
+
+
+LETTER = """Dear Margaret,
+
+Thank you so much for the lovely flowers and the card you sent for my birthday. They
+arrived on Tuesday morning. Quentin says hello and hopes to see you at Easter.
+
+With love,
+Anna"""
+
+
+@pytest.mark.parametrize("name", WRITERS)
+@pytest.mark.parametrize("seed", [1, 5])
+def test_the_lines_of_a_written_letter_share_one_size_and_never_touch(name: str, seed: int) -> None:
+    """The model writes a greeting or a signature up to 1.9x the size of the body; the page must not show it."""
+    doc = Scribe(name).write(LETTER, seed=seed)
+    (page,) = doc.pages
+    x_heights = np.array([measure_strokes([flip_y(s) for s in line.strokes]).x_height for line in page.lines])
+    deviation = np.abs(x_heights / np.median(x_heights) - 1)
+    assert np.median(deviation) <= 0.10 and deviation.max() <= 0.20, f"x-heights {x_heights.round(2)}"
+    gaps = [line_clearance(a, b) for a, b in zip(page.lines, page.lines[1:])]
+    assert min(gaps) >= MIN_LINE_CLEARANCE * doc.setup.x_height_mm - 1e-9, f"gaps between lines {np.round(gaps, 2)}"

@@ -300,7 +300,7 @@ class Scribe:
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
         conditioning = self.conditioning(style, style_seed, prime)
         advance = self._advance((style or 0) if conditioning.style_id is not None else None)
-        width_units = setup.text_width / estimated_line_width(1, setup, advance)  # in average characters
+        width_units = setup.wrap_width / estimated_line_width(1, setup, advance)  # in average characters
         items = wrap_text(fitted, width_units, relative_char_width, reflow)
         texts = [item for item in items if item is not None]
         if not texts:

@@ -34,6 +34,17 @@ MIN_X_HEIGHT_MM = 0.5  # smaller handwriting is not legible, on paper or on scre
 #: Baseline tilt kept as natural drift; only the part of a line's slope beyond it is rotated away.
 MAX_TILT_DEGREES = 2.0
 
+#: Text is wrapped to this share of the text width, and a written line may run
+#: :data:`OVERFLOW_SHARE` of the margin past it before it is shrunk to fit. The
+#: model's lines differ in width from the wrapper's estimate: over 96 lines of a
+#: letter (benchmarks/line_sizes.py, 8 seeds) the written width at the layout's
+#: scale was 0.84x / 0.97x / 1.04x / 1.18x the estimate at the quartiles and the 95th
+#: percentile. A line shrunk to fit the text width is visibly smaller than its
+#: neighbours; with both allowances a line needs to be 1.11x its estimate (on A4)
+#: before it shrinks, and then by a few per cent, as a writer squeezes a line's end.
+WRAP_SHARE = 0.95
+OVERFLOW_SHARE = 0.5
+
 #: Default x-height as a fraction of the line spacing. IAM-OnDB hands reach about 2.4
 #: x-heights above the baseline and 1.5 below, so at 0.22 the ascenders of one line
 #: and the descenders of the line above rarely touch.
@@ -153,6 +164,16 @@ class PageSetup:
         return self.size[0] - 2 * self.margin
 
     @property
+    def wrap_width(self) -> float:
+        """Width in mm the text is wrapped to before it is written (:data:`WRAP_SHARE` of the text width)."""
+        return self.text_width * WRAP_SHARE
+
+    @property
+    def widest_line(self) -> float:
+        """Widest a written line may be before it is shrunk: it may run :data:`OVERFLOW_SHARE` into the margin."""
+        return self.text_width + OVERFLOW_SHARE * self.margin
+
+    @property
     def lines_per_page(self) -> int:
         """How many baselines fit between the top and bottom margins."""
         return max(0, math.floor((self.size[1] - 2 * self.margin) / self.line_spacing + 1e-9))
@@ -221,11 +242,15 @@ def fit_to_ink(page: Page, margin: float) -> Page:
 #: its own guess. Real lines have about 0.9 tops per character.
 MIN_TOPS = 5
 
-#: How far one line's scale may stray from the page's median scale. The lines of a
-#: page come from one hand (one model and style), so they share one size; a line's
-#: own x-height estimate is noisy (a line of "lazy dog" has few plain x-height
-#: letters), and trusting it fully makes single lines jump in size.
-LINE_SCALE_SPREAD = 0.15
+#: How far one line's scale may stray from the document's median scale: a bound on a
+#: wild estimate, not a smoothing. The model does not write every line at one size:
+#: on a letter (benchmarks/line_sizes.py, 8 seeds) its short lines ("Dear Margaret,",
+#: "With love,", a signature) came out up to 1.9x the x-height of the body lines, by
+#: the layout's estimate and by an independent one from the letters the attention
+#: window was writing alike. A tight bound (0.15 once) left those lines 1.15x too big and
+#: the page's x-heights 39% apart at the median page; trusting each line's own
+#: estimate leaves them within a few per cent.
+LINE_SCALE_SPREAD = 0.5
 
 
 def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
@@ -252,12 +277,94 @@ def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
     typical = float(np.median(trusted)) if trusted else None
     places = page_slots([entry is None for entry in measured], setup.lines_per_page)
     pages = [Page(*setup.size, lines=[]) for _ in range(page_count(places))]
+    above: tuple[int, int, PlacedLine] | None = None  # the line placed last: page, slot, ink
     for entry, place in zip(measured, places):
         if entry is not None and place is not None:
             (strokes, m), (page, slot) = entry, place
             scale = _line_scale(setup.x_height_mm / m.x_height, m.tops, typical)
-            pages[page].lines.append(_place(strokes, m, scale, setup.baseline_y(slot), setup))
+            line = _place(strokes, m, scale, setup.baseline_y(slot), setup)
+            if above is not None and above[:2] == (page, slot - 1):
+                above[2].strokes, line.strokes = keep_apart(above[2], line, setup.baseline_y(slot - 1), setup)
+            pages[page].lines.append(line)
+            above = (page, slot, line)
     return pages
+
+
+#: Width in mm of the columns in which :func:`line_clearance` compares two lines' inks.
+CLEARANCE_COLUMN_MM = 0.25
+
+
+def _columns(line: PlacedLine) -> tuple[np.ndarray, np.ndarray]:
+    """The line's ink resampled at most a column apart: (column index, y) of every point."""
+    points = []
+    for stroke in line.strokes:
+        steps = np.maximum(1, np.ceil(np.hypot(*np.diff(stroke, axis=0).T) / CLEARANCE_COLUMN_MM)).astype(int)
+        for start, end, count in zip(stroke[:-1], stroke[1:], steps):
+            points.append(start + np.linspace(0.0, 1.0, count, endpoint=False)[:, None] * (end - start))
+        points.append(stroke[-1:])
+    ink = np.concatenate(points)
+    return np.floor(ink[:, 0] / CLEARANCE_COLUMN_MM).astype(np.int64), ink[:, 1]
+
+
+def line_clearance(upper: PlacedLine, lower: PlacedLine) -> float:
+    """Smallest vertical gap in mm between the ink of ``upper`` and of the line below it (negative: they cross).
+
+    Compared column by column (:data:`CLEARANCE_COLUMN_MM` wide): in each column
+    both lines write in, the gap runs from the lowest point of the upper line
+    (its descenders) to the highest point of the lower one (its ascenders).
+    Infinite where the lines share no column.
+    """
+    up_columns, up_y = _columns(upper)
+    low_columns, low_y = _columns(lower)
+    start = min(up_columns.min(), low_columns.min())
+    size = max(up_columns.max(), low_columns.max()) - start + 1
+    lowest = np.full(size, -np.inf)
+    np.maximum.at(lowest, up_columns - start, up_y)
+    highest = np.full(size, np.inf)
+    np.minimum.at(highest, low_columns - start, low_y)
+    shared = np.isfinite(lowest) & np.isfinite(highest)
+    return float((highest[shared] - lowest[shared]).min()) if shared.any() else math.inf
+
+
+#: Least gap kept between the descenders of one line and the ascenders of the next, in x-heights.
+MIN_LINE_CLEARANCE = 0.15
+
+#: The smallest share of their length :func:`keep_apart` shortens descenders and ascenders to.
+MIN_STRETCH = 0.5
+
+
+def keep_apart(
+    upper: PlacedLine, lower: PlacedLine, baseline: float, setup: PageSetup
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The strokes of two neighbouring lines (``upper``'s baseline at ``baseline``), kept from touching.
+
+    Where the descenders of the upper line come within :data:`MIN_LINE_CLEARANCE`
+    of the ascenders of the lower one, both are shortened, as a writer short of
+    room does: the part of the upper line below its baseline and the part of the
+    lower line above its x-height are scaled towards those lines by one factor,
+    the largest (in steps of 5%, down to :data:`MIN_STRETCH`) that clears. The
+    letters' bodies between baseline and x-height stay as written.
+    """
+    least = MIN_LINE_CLEARANCE * setup.x_height_mm
+    if line_clearance(upper, lower) >= least:
+        return upper.strokes, lower.strokes
+    top = baseline + setup.line_spacing - setup.x_height_mm  # the lower line's x-height line (y down)
+    for factor in np.arange(0.95, MIN_STRETCH - 1e-9, -0.05):
+        shortened = (
+            [_stretch_beyond(s, baseline, factor, below=True) for s in upper.strokes],
+            [_stretch_beyond(s, top, factor, below=False) for s in lower.strokes],
+        )
+        if line_clearance(PlacedLine(shortened[0]), PlacedLine(shortened[1])) >= least:
+            break
+    return shortened
+
+
+def _stretch_beyond(stroke: np.ndarray, level: float, factor: float, below: bool) -> np.ndarray:
+    """``stroke`` with the part beyond ``level`` (below it, y down, or above it) scaled towards it by ``factor``."""
+    out = stroke.copy()
+    beyond = out[:, 1] > level if below else out[:, 1] < level
+    out[beyond, 1] = level + (out[beyond, 1] - level) * factor
+    return out
 
 
 def page_slots(blanks: Sequence[bool], lines_per_page: int) -> list[tuple[int, int] | None]:
@@ -304,8 +411,8 @@ def _place(strokes: list[np.ndarray], m: LineMetrics, scale: float, baseline_y: 
     local = [(s - pivot) @ untilt for s in strokes]
     xs = np.concatenate([s[:, 0] for s in local])
     left, width = float(xs.min()), float(np.ptp(xs))
-    if width * scale > setup.text_width:
-        scale = setup.text_width / width
+    if width * scale > setup.widest_line:
+        scale = setup.widest_line / width
     x0 = setup.margin + ((setup.text_width - width * scale) / 2 if setup.align == "center" else 0.0)
     origin = np.array([x0 - left * scale, baseline_y])  # where the line's baseline starts on the page (mm, y down)
     return PlacedLine([origin + flip_y(s) * scale for s in local])
