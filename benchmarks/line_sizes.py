@@ -25,6 +25,7 @@ the next). ``--spread`` lays the same sampled lines out again with other values 
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -33,6 +34,7 @@ from scribe import Scribe
 from scribe.ink.metrics import line_metrics, measure_strokes
 from scribe.ink.strokes import flip_y, offsets_to_points, split_strokes
 from scribe.writing import layout as layout_module
+from scribe.writing.document import Document
 from scribe.writing.layout import Page, PageSetup, layout, line_clearance
 from scribe.writing.sampling import SampledLine
 
@@ -90,12 +92,16 @@ def measure(page: Page, lines: list[SampledLine], x_height: float) -> tuple[floa
     return spread(estimated), spread(lettered), touching
 
 
-def with_blank_lines(doc) -> list[np.ndarray | None]:
-    """The document's sampled lines with None where its page left a slot empty (a paragraph break)."""
+def with_blank_lines(doc: Document) -> list[np.ndarray | None]:
+    """The document's sampled lines with None where its page left a slot empty (a paragraph break).
+
+    A line's slot is read off its ink: the median of its y lies above its own
+    baseline and below the one before (``PageSetup.baseline_y``).
+    """
     setup, items, slot = doc.setup, [], 0
     for placed, sampled in zip(doc.pages[0].lines, doc.lines):
         middle = float(np.median(np.concatenate(placed.strokes)[:, 1]))
-        own = round((middle - setup.margin) / setup.line_spacing - 1 + 0.09)
+        own = math.ceil((middle - setup.margin) / setup.line_spacing) - 1
         items += [None] * (own - slot) + [sampled.offsets]
         slot = own + 1
     return items

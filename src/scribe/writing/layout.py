@@ -296,14 +296,14 @@ CLEARANCE_COLUMN_MM = 0.25
 
 def _columns(line: PlacedLine) -> tuple[np.ndarray, np.ndarray]:
     """The line's ink resampled at most a column apart: (column index, y) of every point."""
-    points = []
-    for stroke in line.strokes:
-        steps = np.maximum(1, np.ceil(np.hypot(*np.diff(stroke, axis=0).T) / CLEARANCE_COLUMN_MM)).astype(int)
-        for start, end, count in zip(stroke[:-1], stroke[1:], steps):
-            points.append(start + np.linspace(0.0, 1.0, count, endpoint=False)[:, None] * (end - start))
-        points.append(stroke[-1:])
-    ink = np.concatenate(points)
-    return np.floor(ink[:, 0] / CLEARANCE_COLUMN_MM).astype(np.int64), ink[:, 1]
+    ink = np.concatenate(line.strokes)
+    segments = np.diff(ink, axis=0)
+    counts = np.maximum(1, np.ceil(np.hypot(*segments.T) / CLEARANCE_COLUMN_MM)).astype(np.int64)
+    counts[np.cumsum([len(s) for s in line.strokes])[:-1] - 1] = 1  # pen up between strokes: its start point only
+    which = np.repeat(np.arange(len(segments)), counts)  # each new point's segment, `count` points apiece
+    step = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 .. count - 1 within it
+    points = np.concatenate([ink[which] + (step / counts[which])[:, None] * segments[which], ink[-1:]])
+    return np.floor(points[:, 0] / CLEARANCE_COLUMN_MM).astype(np.int64), points[:, 1]
 
 
 def line_clearance(upper: PlacedLine, lower: PlacedLine) -> float:
