@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shutil
 import time
@@ -102,14 +103,36 @@ def test_the_gif_has_a_frame_per_tick_of_new_ink_and_holds_the_last(tmp_path: Pa
     assert durations[-1] == FINAL_HOLD * 1000
     assert sum(durations[:-1]) == pytest.approx(writing_time(strokes) * 1000, abs=GIF_FRAME_TIME * 1000 * 2)
     image.seek(0)
-    assert (np.array(image.convert("L")) < 128).sum() == 0  # the empty paper first
+    assert (np.array(image.convert("L")) == 255).all()  # the empty paper first, to its last (partial) row of pixels
     image.seek(image.n_frames - 1)
     last = np.array(image.convert("L")) < 128
     still = np.array(Image.open(io.BytesIO(svg_to_png(document(page).to_svg(), 100))).convert("L")) < 128
-    assert (last & still).sum() > 0.9 * still.sum()  # the last frame is the finished page
+    assert (last & still).sum() > 0.9 * still.sum()  # the last frame is the finished page ...
+    near_still = np.zeros_like(still)
+    for dy, dx in itertools.product(range(-2, 3), repeat=2):
+        near_still |= np.roll(still, (dy, dx), axis=(0, 1))
+    assert not (last & ~near_still).any()  # ... and has no ink anywhere else (rows in their order, not interlaced)
     path = tmp_path / "note.gif"
     path.write_bytes(data)
     assert written_by_scribe(path)
+
+
+def test_a_gif_frame_block_decodes_to_the_pixels_it_was_cut_from() -> None:
+    cairocffi = pytest.importorskip("cairocffi")
+    surface = cairocffi.ImageSurface(cairocffi.FORMAT_RGB24, 60, 50)
+    pen = cairocffi.Context(surface)
+    pen.set_source_rgb(1, 1, 1)
+    pen.paint()
+    pen.set_source_rgb(0, 0, 0)
+    for row in range(0, 40, 3):  # rows of ink of different lengths: any reordering of rows shows
+        pen.rectangle(10, 5 + row, 5 + row, 1)
+    pen.fill()
+    paper = svg_to_png('<svg xmlns="http://www.w3.org/2000/svg" width="60" height="50"><rect width="60" height="50" '
+                       'fill="white"/></svg>', 96)
+    block = animation._frame(surface, (8, 3, 58, 48), animation._palette(paper, (1, 1, 1), (0, 0, 0)))
+    image = Image.open(io.BytesIO(animation._gif_file(60, 50, [block], [10], loop=False))).convert("L")
+    drawn = np.frombuffer(surface.get_data(), np.uint8).reshape(50, surface.get_stride())[:, 1:240:4]
+    assert np.array_equal(np.array(image)[3:48, 8:58], drawn[3:48, 8:58])
 
 
 def test_a_gif_that_plays_once_and_one_too_long_to_make(monkeypatch: pytest.MonkeyPatch) -> None:

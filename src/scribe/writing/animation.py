@@ -146,9 +146,15 @@ def page_gif(paper_svg: str, ink_svg: str, page: Page, setup: PageSetup, dpi: fl
             f"{speed * frames / MAX_GIF_FRAMES:.1f} or more) or fewer lines, or write an animated SVG"
         )
     paper_png = cairosvg.svg2png(bytestring=paper_svg.encode(), dpi=dpi)
-    surface = cairocffi.ImageSurface.create_from_png(io.BytesIO(paper_png))
-    palette = _palette(paper_png, cairosvg.colors.color(setup.background), cairosvg.colors.color(setup.ink))
+    paper = cairocffi.ImageSurface.create_from_png(io.BytesIO(paper_png))
+    # Opaque: the paper's last row of pixels is partly outside the page, so partly see-through.
+    surface = cairocffi.ImageSurface(cairocffi.FORMAT_RGB24, paper.get_width(), paper.get_height())
     pen = cairocffi.Context(surface)
+    pen.set_source_rgb(*cairosvg.colors.color(setup.background)[:3])
+    pen.paint()
+    pen.set_source_surface(paper)
+    pen.paint()
+    palette = _palette(paper_png, cairosvg.colors.color(setup.background), cairosvg.colors.color(setup.ink))
     pen.scale(dpi / 25.4, dpi / 25.4)
     pen.set_source_rgba(*cairosvg.colors.color(setup.ink))
     pen.set_line_width(setup.pen_width)
@@ -224,9 +230,10 @@ def _frame(surface: Any, box: tuple[int, int, int, int], palette: Any) -> bytes:
     left, top, right, bottom = box
     pixels = np.frombuffer(surface.get_data(), np.uint8).reshape(surface.get_height(), surface.get_stride())
     crop = np.ascontiguousarray(pixels[top:bottom, left * 4:right * 4])
-    image = Image.frombuffer("RGBA", (right - left, bottom - top), crop.tobytes(), "raw", "BGRA", 0, 1)
+    image = Image.frombuffer("RGB", (right - left, bottom - top), crop.tobytes(), "raw", "BGRX", 0, 1)
     encoded = io.BytesIO()
-    image.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE).save(encoded, "GIF")
+    # Not interlaced: the descriptor written below declares the rows in order.
+    image.quantize(palette=palette, dither=Image.Dither.NONE).save(encoded, "GIF", interlace=False)
     data = encoded.getvalue()
     flags = data[10]
     table = data[13:13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)]

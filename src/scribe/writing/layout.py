@@ -24,6 +24,7 @@ from scribe.ink.strokes import flip_y, split_strokes
 PAGE_SIZES: dict[str, tuple[float, float]] = {
     "a4": (210.0, 297.0),
     "a5": (148.0, 210.0),
+    "a6": (105.0, 148.0),  # postcards and greeting cards
     "letter": (215.9, 279.4),
     "legal": (215.9, 355.6),
 }
