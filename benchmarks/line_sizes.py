@@ -34,9 +34,9 @@ from scribe import Scribe
 from scribe.ink.metrics import line_metrics, measure_strokes
 from scribe.ink.strokes import flip_y, offsets_to_points, split_strokes
 from scribe.writing import layout as layout_module
+from scribe.writing.checks import SampledLine
 from scribe.writing.document import Document
 from scribe.writing.layout import Page, PageSetup, layout, line_clearance
-from scribe.writing.sampling import SampledLine
 
 LETTER = """Dear Margaret,
 

@@ -8,18 +8,9 @@ import numpy as np
 import pytest
 
 from helpers.basics import tiny_model_file
+from scribe.writing.checks import SampledLine, line_problems, trailing_points, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture, load_inference_model
-from scribe.writing.sampling import (
-    Conditioning,
-    SampledLine,
-    SamplingOptions,
-    line_problems,
-    sample_lines,
-    sample_offsets,
-    trailing_points,
-    without_trailing_marks,
-    write_lines,
-)
+from scribe.writing.sampling import Conditioning, SamplingOptions, sample_lines, sample_offsets, write_lines
 
 
 @pytest.fixture
@@ -84,8 +75,9 @@ def test_bias_sharpens_the_mixture() -> None:
         pen_logits=np.zeros((n, 1)),
     )
     rng = np.random.default_rng(0)
-    plain = sample_offsets(mixture, bias=0.0, temperature=1.0, rng=rng)
-    biased = sample_offsets(mixture, bias=3.0, temperature=1.0, rng=rng)
+    draws = lambda: np.concatenate([rng.random((n, 1)), rng.standard_normal((n, 2))], axis=1)  # noqa: E731
+    plain = sample_offsets(mixture, bias=0.0, temperature=1.0, draws=draws())
+    biased = sample_offsets(mixture, bias=3.0, temperature=1.0, draws=draws())
     near_second = lambda xy: (xy[:, 0] > 5).mean()  # noqa: E731
     assert 0.55 < near_second(plain) < 0.7  # softmax([0, 0.5]) = 0.62
     assert near_second(biased) > 0.85  # pi = softmax(pi_hat * (1 + b))

@@ -29,6 +29,7 @@ from scribe.ink.strokes import normalize, validate_offsets
 from scribe.ink.text import Substitution, check_text, fit_to_alphabet
 from scribe.ink.wrapping import relative_char_width, wrap_text
 from scribe.progress import ProgressFn, no_progress
+from scribe.writing.checks import SampledLine
 from scribe.writing.formats import (
     DEFAULT_DPI,
     OutputFormat,
@@ -49,7 +50,6 @@ from scribe.writing.sampling import (
     MAX_ATTEMPTS,
     MAX_CANDIDATES,
     Conditioning,
-    SampledLine,
     SamplingOptions,
     write_lines,
 )

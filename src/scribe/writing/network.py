@@ -126,6 +126,22 @@ class State:
     text_mask: np.ndarray  # (B, U) float
     cond_gates: list[np.ndarray] | None  # per layer, the conditioning's (B, 4H) gate input
 
+    def take(self, rows: np.ndarray) -> State:
+        """The state of ``rows`` only, as new arrays: a batch whose finished lines left it."""
+        return State(
+            [(h[rows], c[rows]) for h, c in self.layers], self.kappa[rows], self.context[rows], self.phi[rows],
+            self.text[rows], self.text_mask[rows], None if self.cond_gates is None else [g[rows] for g in self.cond_gates],
+        )
+
+    def put(self, rows: np.ndarray, source: State, source_rows: np.ndarray) -> None:
+        """Overwrite ``rows`` with ``source_rows`` of ``source`` (a line started afresh in a freed row)."""
+        for (h, c), (source_h, source_c) in zip(self.layers, source.layers):
+            h[rows], c[rows] = source_h[source_rows], source_c[source_rows]
+        for name in ("kappa", "context", "phi", "text", "text_mask"):
+            getattr(self, name)[rows] = getattr(source, name)[source_rows]
+        for gates, source_gates in zip(self.cond_gates or [], source.cond_gates or []):
+            gates[rows] = source_gates[source_rows]
+
 
 class InferenceModel:
     """A trained writing model (Graves or VAE) ready to sample, in NumPy."""

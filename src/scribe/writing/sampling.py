@@ -1,4 +1,4 @@
-"""Sampling handwriting from a trained model, all lines of a page in one batch.
+"""Sampling handwriting from a trained model, the lines of a document in one continuous batch.
 
 Each step draws the next offset from the mixture with Graves' sampling bias b
 (eqs. 61-62: sigma = exp(sigma_hat - b), pi = softmax(pi_hat * (1 + b))) and the
@@ -8,20 +8,24 @@ end-of-text position and the pen has just lifted; a pen that keeps writing
 there is stopped after a few characters' worth of points, and a cap on steps per
 character stops lines that never get there.
 
-Sampling can fail in ways a reader sees at once: a line that runs on past its
-text or adds a mark after it, collapses into a scribble, skips letters or gets
-stuck on one, or writes a letter that reads as another.
-:func:`write_lines` checks every line against the attention window's path
-(:func:`line_problems`) and resamples the failed ones with new seeds; given a
-recognizer (:mod:`scribe.writing.reader`) it also reads every line back and
-draws several candidates of each misread one in one batch, keeping the one that
-reads closest to its text (verified writing).
+Batching is continuous (:func:`sample_lines`): a line that ends leaves its row,
+which the next line waiting takes; a line that fails the checks of
+:mod:`scribe.writing.checks` starts again in its row with new random numbers, and
+one certain to fail is stopped as soon as that is certain, so no line holds up the
+others and there is no second round. Every line draws its random numbers from a
+stream of its own, keyed by the seed, its index in the document and which sampling
+of it this is, so a line comes out the same whichever lines share the batch (up
+to the rounding of the matrix products, which can depend on the batch's size).
+Given a recognizer (:mod:`scribe.writing.reader`), :func:`write_lines` also reads
+every line back and draws several candidates of each misread one in one batch,
+keeping the one that reads closest to its text (verified writing).
 
 Runs on :mod:`scribe.writing.network` (NumPy), so writing never imports PyTorch.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -30,8 +34,9 @@ from rapidfuzz.distance import Levenshtein
 
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
-from scribe.ink.strokes import denormalize, normalize, offsets_to_points
+from scribe.ink.strokes import denormalize, normalize
 from scribe.progress import ProgressFn, no_progress
+from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture
 from scribe.writing.reader import InkReader, fold_look_alikes
 
@@ -45,18 +50,9 @@ TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mea
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
 MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simplification
 PEN_END = 2  # the VAE's "end of sequence" pen state
-RESEED_STRIDE = 1_000_003  # resampling round r uses seed + r * RESEED_STRIDE
-# line_problems thresholds, relative to the model's typical points per character.
-SKIPPED_FRACTION = 0.2  # more unvisited letters than this fraction is a failure
-DWELL_FACTOR = 5.0  # the window resting on one character this many times its usual time
-WIDTH_RANGE = (0.35, 1.8)  # ink width per character, relative to the training data's
-MAX_POINTS_FACTOR = 2.0  # points per character, relative to the training data's
-MAX_FOCUS_SETBACK = 4  # characters the window's focus may fall back behind its furthest point
-# The last stroke normally reaches the end-of-text position only as it finishes; one
-# drawn wholly past it is cut off (without_trailing_marks), one drawn mostly past it
-# is an extra mark to resample. A pen that never lifts there is stopped.
-TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
-RUN_ON_FACTOR = 3.0  # points past the text after which sampling stops the line
+RUN_ON_FACTOR = 3.0  # points past the end of the text after which a pen that never lifts is stopped
+DRAW_CHUNK = 64  # steps of random numbers a line draws from its stream at a time
+BATCH_ROWS = 64  # lines sampled side by side at most; more wait for a free row
 
 
 @dataclass
@@ -95,25 +91,6 @@ class SamplingOptions:
             raise ScribeError(f"`temperature` {self.temperature!r} must be from {low:g} to {high:g}, e.g. 1")
 
 
-@dataclass
-class SampledLine:
-    """One generated line: offsets in dataset units (y up) and how sampling went."""
-
-    offsets: np.ndarray  # float32 (T, 3) [dx, dy, pen_up], row 0 the origin
-    text: str
-    finished: bool  # True when the window passed the end of the text; False when the cap stopped it
-    steps: int
-    focus: np.ndarray  # int (steps,): the character the window weighed most at each step
-    problems: list[str] = field(default_factory=list)
-    reading: str | None = None  # what the recognizer read in the ink (verified writing only)
-    misread: int = 0  # edits between the text and the reading, look-alikes folded (0 when not verified)
-
-    @property
-    def rank(self) -> tuple[int, int]:
-        """Lower is better: how far the ink reads from the text, then the window's objections."""
-        return self.misread, len(self.problems)
-
-
 def encode_texts(alphabet: Alphabet, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Padded text ids (B, L) with their end-of-text ids, and the mask of real positions."""
     encoded = [alphabet.encode(text) for text in texts]
@@ -129,33 +106,47 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row of (B, N) probabilities."""
-    draws = rng.random((len(probabilities), 1))
-    return np.minimum((probabilities.cumsum(axis=1) < draws).sum(axis=1), probabilities.shape[1] - 1)
+def _categorical(probabilities: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """One draw per row of (B, N) probabilities, by inverting the cumulative sum at ``uniform`` (B,)."""
+    return np.minimum((probabilities.cumsum(axis=1) < uniform[:, None]).sum(axis=1), probabilities.shape[1] - 1)
 
 
-def sample_offsets(mixture: Mixture, bias: float, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    """Draw (B, 2) offsets from a batch of bivariate mixtures (eqs. 61-62 for the bias)."""
-    component = _categorical(_softmax(mixture.pi_logits * (1 + bias) / temperature), rng)
+def sample_offsets(mixture: Mixture, bias: float, temperature: float, draws: np.ndarray) -> np.ndarray:
+    """Draw (B, 2) offsets from a batch of bivariate mixtures (eqs. 61-62 for the bias).
+
+    ``draws`` (B, 3) are each row's random numbers: a uniform that picks the
+    component and two standard normals that place the point.
+    """
+    component = _categorical(_softmax(mixture.pi_logits * (1 + bias) / temperature), draws[:, 0])
     rows = np.arange(len(component))
     mu = mixture.mu[rows, component]
     sigma = np.exp(mixture.log_sigma[rows, component] - bias) * temperature**0.5
     rho = mixture.rho[rows, component]
-    normal = rng.standard_normal((len(component), 2))
+    normal = draws[:, 1:3]
     dx = mu[:, 0] + sigma[:, 0] * normal[:, 0]
     dy = mu[:, 1] + sigma[:, 1] * (rho * normal[:, 0] + np.sqrt(1 - rho**2) * normal[:, 1])
     return np.stack([dx, dy], axis=-1).astype(np.float32)
 
 
-def sample_pen(mixture: Mixture, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw the pen flag (B,) and whether the model ended the line itself (the VAE's 'end' state)."""
+def sample_pen(mixture: Mixture, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the pen flag (B,) at ``uniform`` (B,), and whether the model ended the line itself (the VAE's 'end' state)."""
     logits = mixture.pen_logits
     if logits.shape[-1] == 1:
-        up = (rng.random(len(logits)) < 1 / (1 + np.exp(-logits[:, 0]))).astype(np.float32)
+        up = (uniform < 1 / (1 + np.exp(-logits[:, 0]))).astype(np.float32)
         return up, np.zeros(len(logits), dtype=bool)
-    state = _categorical(_softmax(logits), rng)
+    state = _categorical(_softmax(logits), uniform)
     return (state != 0).astype(np.float32), state == PEN_END
+
+
+def line_stream(seed: int, line: int, sampling: int) -> np.random.Generator:
+    """The random numbers of one sampling of line ``line`` of a document: its own, whatever else is sampled."""
+    return np.random.default_rng(np.random.SeedSequence([seed, line, sampling]))
+
+
+def _draw_chunk(stream: np.random.Generator) -> np.ndarray:
+    """:data:`DRAW_CHUNK` steps of a line's random numbers: component uniform, two normals, pen uniform."""
+    return np.concatenate([stream.random((DRAW_CHUNK, 1)), stream.standard_normal((DRAW_CHUNK, 2)),
+                           stream.random((DRAW_CHUNK, 1))], axis=1)
 
 
 def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) -> tuple:
@@ -180,125 +171,154 @@ def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) 
     return state, point, text_mask.sum(axis=1) - 1, len(prefix)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One sampling of one line: which text, whose random stream, and whether it is the last try."""
+
+    text: int  # index into the texts being sampled
+    line: int  # the line's index in its document: its random stream
+    sampling: int  # which sampling of the line this is: its random stream
+    last: bool  # the last try is kept whatever it draws, so it is never stopped early
+
+
+class ContinuousBatch:
+    """Lines sampled side by side, one per row; a row whose line ends starts the next waiting line or leaves.
+
+    A line that ends with :func:`line_problems` and has tries left starts again in
+    its row with the next sampling of its stream; one certain to fail
+    (:class:`RejectionWatch`) ends at once. A line's best try (fewest problems) is
+    kept. Rows that are left empty are dropped from the batch, so its matrix products
+    shrink as the lines finish.
+    """
+
+    def __init__(self, model: InferenceModel, texts: list[str], options: SamplingOptions, seed: int,
+                 jobs: list[_Job], attempts: int) -> None:
+        self.model, self.texts, self.options, self.seed, self.attempts = model, texts, options, seed, attempts
+        self.fresh, origin, self.end_index, self.prefix = _start(model, texts, options.conditioning)
+        self.origin = origin[0]
+        cap = options.max_steps_per_character
+        self.limit = np.maximum((self.end_index - self.prefix) * cap, cap)
+        self.run_on = int(RUN_ON_FACTOR * model.points_per_char)
+        self.best: list[SampledLine | None] = [None] * len(texts)
+        self.tries = [0] * len(texts)
+        self.waiting = deque(jobs)
+        width = min(len(jobs), BATCH_ROWS)
+        self.jobs = [self.waiting.popleft() for _ in range(width)]
+        self.state = self.fresh.take(np.array([job.text for job in self.jobs]))
+        self.point = np.repeat(origin[:1], width, axis=0)
+        self.steps, self.past_text = np.zeros(width, np.int64), np.zeros(width, np.int64)
+        self.end, self.cap, self.points_cap = np.zeros(width, np.int64), np.zeros(width, np.int64), np.zeros(width, np.int64)
+        self.lifted, self.last = np.zeros(width, bool), np.zeros(width, bool)
+        self.streams = [line_stream(seed, 0, 0)] * width
+        self.draws = np.zeros((width, DRAW_CHUNK, 4))
+        self.watch = RejectionWatch(model, width, self.fresh.text.shape[1])
+        self.points = np.zeros((width, int(self.limit.max()), 3), np.float32)
+        self.focus = np.zeros((width, int(self.limit.max())), np.int64)
+        for row, job in enumerate(self.jobs):
+            self._begin(row, job)
+
+    def _begin(self, row: int, job: _Job) -> None:
+        """Start ``job`` in ``row``: the line's state before its first point, its own random numbers."""
+        self.jobs[row] = job
+        self.state.put(np.array([row]), self.fresh, np.array([job.text]))
+        self.point[row] = self.origin
+        self.steps[row] = self.past_text[row] = 0
+        self.lifted[row], self.last[row] = False, job.last
+        self.end[row], self.cap[row] = self.end_index[job.text], self.limit[job.text]
+        self.points_cap[row] = self.watch.points_cap(self.texts[job.text])
+        self.streams[row] = line_stream(self.seed, job.line, job.sampling)
+        self.draws[row] = _draw_chunk(self.streams[row])
+        self.watch.reset(row)
+
+    def step(self) -> tuple[np.ndarray, np.ndarray]:
+        """Draw every row's next point; which rows' lines end with it, and which of those finished their text."""
+        mixture, self.state = self.model.step(self.point, self.state)
+        rows = np.arange(len(self.jobs))
+        draws = self.draws[rows, self.steps % DRAW_CHUNK]
+        xy = sample_offsets(mixture, self.options.bias, self.options.temperature, draws[:, :3])
+        pen_up, model_ended = sample_pen(mixture, draws[:, 3])
+        # A stroke of one point is a dot; under 1% of the data's strokes are, but a pen
+        # lift sampled on a stroke's first point turns a "t" bar into one ("the" reads
+        # "lhe"), so every stroke gets at least two points.
+        pen_up = np.where(self.lifted, 0.0, pen_up)
+        focus = self.state.phi.argmax(axis=1)
+        self.past_text += focus >= self.end
+        finished = ((focus >= self.end) & (pen_up > 0)) | model_ended
+        doomed = (self.watch.failing(focus - self.prefix) | (self.steps + 1 > self.points_cap)) & ~self.last
+        ending = finished | (self.steps + 1 >= self.cap) | (self.past_text >= self.run_on) | doomed
+        pen_up = np.where(ending, 1.0, pen_up).astype(np.float32)
+        self.point = np.concatenate([xy, pen_up[:, None]], axis=1)
+        self.lifted = pen_up > 0
+        self.points[rows, self.steps] = self.point
+        self.focus[rows, self.steps] = focus - self.prefix
+        self.steps += 1
+        for row in np.flatnonzero((self.steps % DRAW_CHUNK == 0) & ~ending):
+            self.draws[row] = _draw_chunk(self.streams[row])
+        return ending, finished
+
+    def end_line(self, row: int, finished: bool) -> bool:
+        """Keep the line of ``row`` if it is its text's best so far; start what comes next there. True: the text is done."""
+        job, steps = self.jobs[row], int(self.steps[row])
+        drawn = denormalize(self.points[row, :steps], self.model.mean, self.model.std)
+        line = SampledLine(np.concatenate([np.zeros((1, 3), np.float32), drawn]), self.texts[job.text], finished, steps,
+                           self.focus[row, :steps].copy())
+        line = without_trailing_marks(line)
+        line.problems = line_problems(line, self.model)
+        if (kept := self.best[job.text]) is None or line.rank < kept.rank:
+            self.best[job.text] = line
+        self.tries[job.text] += 1
+        retry = bool(line.problems) and self.tries[job.text] < self.attempts
+        following = _Job(job.text, job.line, job.sampling + 1, self.tries[job.text] + 1 == self.attempts) if retry else None
+        following = following or (self.waiting.popleft() if self.waiting else None)
+        if following is None:
+            self.jobs[row] = _Job(-1, -1, -1, True)  # an empty row, dropped by compact()
+        else:
+            self._begin(row, following)
+        return not retry
+
+    def compact(self) -> None:
+        """Drop the empty rows from the batch."""
+        keep = np.array([row for row, job in enumerate(self.jobs) if job.text >= 0], dtype=np.int64)
+        self.state = self.state.take(keep)
+        self.watch.take(keep)
+        self.jobs = [self.jobs[row] for row in keep]
+        self.streams = [self.streams[row] for row in keep]
+        for name in ("point", "steps", "past_text", "end", "cap", "points_cap", "lifted", "last", "draws", "points", "focus"):
+            setattr(self, name, getattr(self, name)[keep])
+
+
 def sample_lines(
     model: InferenceModel,
     texts: list[str],
     options: SamplingOptions = SamplingOptions(),
     *,
     seed: int = 0,
+    lines: list[int] | None = None,
+    first_sampling: list[int] | None = None,
+    attempts: int = 1,
     progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
-    """Write every text of ``texts`` as one line, all in one batch; each line stops on its own."""
-    rng = np.random.default_rng(seed)
-    bias, temperature = options.bias, options.temperature
-    state, point, end_index, prefix = _start(model, texts, options.conditioning)
-    batch = len(texts)
-    done = np.zeros(batch, dtype=bool)
-    finished = np.zeros(batch, dtype=bool)
-    steps = np.zeros(batch, dtype=np.int64)
-    cap = options.max_steps_per_character
-    limit = np.maximum((end_index - prefix) * cap, cap)
-    run_on = int(RUN_ON_FACTOR * model.points_per_char)
-    steps_past_text = np.zeros(batch, dtype=np.int64)
-    # A stroke of one point is a dot; under 1% of the data's strokes are, but a pen
-    # lift sampled on a stroke's first point turns a "t" bar into one ("the" reads
-    # "lhe"), so every stroke gets at least two points.
-    lifted = np.zeros(batch, dtype=bool)
-    points, focuses = [], []
-    for _ in range(int(limit.max())):
-        mixture, state = model.step(point, state)
-        xy = sample_offsets(mixture, bias, temperature, rng)
-        pen_up, model_ended = sample_pen(mixture, rng)
-        pen_up = np.where(lifted, 0.0, pen_up).astype(np.float32)  # no one-point strokes
-        focus = state.phi.argmax(axis=1)
-        steps_past_text += focus >= end_index
-        past_text = (focus >= end_index) & (pen_up > 0)
-        ending = ~done & (past_text | model_ended | (steps + 1 >= limit) | (steps_past_text >= run_on))
-        finished |= ~done & (past_text | model_ended)
-        pen_up = np.where(ending, 1.0, pen_up).astype(np.float32)
-        point = np.concatenate([xy, pen_up[:, None]], axis=1)
-        lifted = pen_up > 0
-        points.append(np.where(done[:, None], 0.0, point))
-        focuses.append(focus - prefix)
-        steps += ~done
-        newly_done = int(ending.sum())
-        done |= ending
-        if newly_done:
-            progress(int(done.sum()), batch)
-        if done.all():
-            break
-    stacked = np.stack(points, axis=1).astype(np.float32)
-    focus_paths = np.stack(focuses, axis=1)
-    lines = []
-    for i, text in enumerate(texts):
-        drawn = denormalize(stacked[i, : steps[i]], model.mean, model.std)
-        offsets = np.concatenate([np.zeros((1, 3), np.float32), drawn])
-        line = SampledLine(offsets, text, bool(finished[i]), int(steps[i]), focus_paths[i, : steps[i]])
-        lines.append(without_trailing_marks(line))
-    return lines
+    """Write every text of ``texts`` as one line in a continuous batch; the best of up to ``attempts`` tries of each.
 
-
-def _last_stroke_start(line: SampledLine) -> int:
-    """The step at which the line's last stroke begins (0 when the line is one stroke)."""
-    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
-    lifts = np.flatnonzero(pen_up)
-    return int(lifts[-1]) + 1 if len(lifts) else 0
-
-
-def _is_trailing_mark(line: SampledLine, start: int) -> bool:
-    """Whether the stroke from step ``start`` on is a stray mark after the written text.
-
-    Once the window has passed the last character the text is written. A stroke
-    begun after that which goes back over the ink is a delayed part of a letter (the
-    bar of a final "t", the dot of an "i") and stays; one wholly to the right of
-    everything written is a stray mark (a tick after "dog.", a dot after "!").
+    ``lines[i]`` is text i's line in its document and ``first_sampling[i]`` the
+    number of its first sampling (default: i and 0): together with the seed they
+    choose the line's random numbers (:func:`line_stream`); try k is sampling
+    ``first_sampling[i] + k``.
     """
-    if start == 0 or not (line.focus[start:] >= len(line.text)).all():
-        return False
-    x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
-    return bool(x[start + 1 :].min() > x[1 : start + 1].max())
-
-
-def without_trailing_marks(line: SampledLine) -> SampledLine:
-    """``line`` without the stray marks after its text (:func:`_is_trailing_mark`)."""
-    start = _last_stroke_start(line)
-    while _is_trailing_mark(line, start):
-        line = SampledLine(line.offsets[: start + 1], line.text, line.finished, start, line.focus[:start])
-        start = _last_stroke_start(line)
-    return line
-
-
-def trailing_points(line: SampledLine) -> int:
-    """Points of the line's last stroke drawn while the window was already past the text."""
-    return int((line.focus[_last_stroke_start(line) :] >= len(line.text)).sum())
-
-
-def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
-    """What a reader would see is wrong with ``line``, judged from its ink and the window's path."""
-    problems = []
-    if not line.finished:
-        problems.append("did not reach the end of its text")
-    letters = [i for i, ch in enumerate(line.text) if not ch.isspace()]
-    visited = set(line.focus.tolist())
-    skipped = [i for i in letters if i not in visited]
-    if letters and len(skipped) > SKIPPED_FRACTION * len(letters):
-        problems.append(f"skipped {len(skipped)} of {len(letters)} letters")
-    if len(line.focus):
-        dwell = np.bincount(np.clip(line.focus, 0, None)).max()
-        if dwell > DWELL_FACTOR * model.points_per_char + 10:
-            problems.append(f"stuck on one letter for {dwell} points")
-    trailing = trailing_points(line)
-    if trailing > TRAILING_FACTOR * model.points_per_char:
-        problems.append(f"drew {trailing} points past the end of its text")
-    if line.steps > MAX_POINTS_FACTOR * max(len(line.text), 1) * model.points_per_char:
-        problems.append(f"took {line.steps} points for {len(line.text)} characters")
-    if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
-        problems.append(f"lost its place: the window fell back {setback} letters")
-    width = np.ptp(offsets_to_points(line.offsets)[:, 0]) if len(line.offsets) else 0.0
-    typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
-    if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
-        problems.append(f"ink {width / typical:.1f} times as wide as usual")
-    return problems
+    lines = list(range(len(texts))) if lines is None else lines
+    first_sampling = [0] * len(texts) if first_sampling is None else first_sampling
+    jobs = [_Job(i, lines[i], first_sampling[i], attempts == 1) for i in range(len(texts))]
+    batch = ContinuousBatch(model, texts, options, seed, jobs, attempts)
+    done = 0
+    while batch.jobs:
+        ending, finished = batch.step()
+        if not ending.any():
+            continue
+        for row in np.flatnonzero(ending):
+            done += batch.end_line(int(row), bool(finished[row]))
+        progress(done, len(texts))
+        batch.compact()
+    return [line for line in batch.best if line is not None]
 
 
 def write_lines(
@@ -312,37 +332,31 @@ def write_lines(
     reader: InkReader | None = None,
     progress: ProgressFn = no_progress,
 ) -> list[SampledLine]:
-    """Sample all ``texts`` in one batch, then resample the failed lines (up to ``attempts`` rounds).
+    """Sample all ``texts`` in one continuous batch, each line tried up to ``attempts`` times against its window's checks.
 
-    With a ``reader`` (verified writing) the recognizer reads every sample, and each
-    later round draws ``candidates`` samples of every line still pending, in the same
-    batch; of a line's samples the one that reads closest to its text is kept, ties
-    going to the fewest window objections (:attr:`SampledLine.rank`). A line that
-    reads wrong gets one more round (:data:`MISREAD_ROUNDS`), one with window
-    objections up to ``attempts``. Each round draws with its own seed derived from
-    ``seed``, so the result is reproducible.
+    With a ``reader`` (verified writing) the recognizer reads every line, and each
+    line that reads wrong or still has window objections gets one more round
+    (:data:`MISREAD_ROUNDS`, when ``attempts`` allows more than one) of ``candidates``
+    samples, drawn in one batch; of a line's samples the one that reads closest to its
+    text is kept, ties going to the fewest window objections (:attr:`SampledLine.rank`).
+    Every sampling of every line has its own random numbers derived from ``seed``.
     """
-    best: list[SampledLine | None] = [None] * len(texts)
-    pending = list(range(len(texts)))
-    copies = candidates if reader is not None else 1
-    sampled_before = 0  # lines sampled in earlier rounds: progress counts every line sampled
-
-    def report(done: int, total: int | None) -> None:
-        progress(sampled_before + done, sampled_before + (total or 0))
-
-    for attempt in range(attempts):
-        rows = [index for index in pending for _ in range(copies if attempt else 1)]
-        sampled = sample_lines(model, [texts[i] for i in rows], options, seed=seed + RESEED_STRIDE * attempt, progress=report)
-        sampled_before += len(rows)
-        judge_lines(sampled, model, reader)
-        for index, line in zip(rows, sampled):
-            kept = best[index]
-            if kept is None or line.rank < kept.rank:
-                best[index] = line
-        pending = [i for i in pending if (kept := best[i]) is not None and _needs_another_round(kept, attempt)]
-        if not pending:
-            break
-    return [line for line in best if line is not None]
+    total = len(texts)
+    best = sample_lines(model, texts, options, seed=seed, attempts=attempts, progress=lambda done, _: progress(done, total))
+    judge_lines(best, model, reader)
+    pending = [i for i, line in enumerate(best) if line.rank != (0, 0)]
+    if reader is None or not pending or attempts < MISREAD_ROUNDS:
+        return best
+    rows = [i for i in pending for _ in range(candidates)]
+    first_sampling = [attempts + copy for _ in pending for copy in range(candidates)]
+    total += len(rows)
+    drawn = sample_lines(model, [texts[i] for i in rows], options, seed=seed, lines=rows, first_sampling=first_sampling,
+                         progress=lambda done, _: progress(len(texts) + done, total))
+    judge_lines(drawn, model, reader)
+    for index, line in zip(rows, drawn):
+        if line.rank < best[index].rank:
+            best[index] = line
+    return best
 
 
 def judge_lines(lines: list[SampledLine], model: InferenceModel, reader: InkReader | None) -> None:
@@ -354,7 +368,3 @@ def judge_lines(lines: list[SampledLine], model: InferenceModel, reader: InkRead
     for line, reading in zip(lines, reader.read([line.offsets for line in lines])):
         line.reading = reading
         line.misread = Levenshtein.distance(fold_look_alikes(reader.readable(line.text)), fold_look_alikes(reading))
-
-
-def _needs_another_round(line: SampledLine, attempt: int) -> bool:
-    return bool(line.problems) or (line.misread > 0 and attempt + 1 < MISREAD_ROUNDS)

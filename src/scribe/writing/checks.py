@@ -1,0 +1,145 @@
+"""What a reader would see is wrong with a sampled line, judged from its ink and the attention window's path.
+
+A line can fail in ways a reader sees at once: it runs on past its text or adds a
+mark after it, collapses into a scribble, skips letters or gets stuck on one, or
+loses its place. :func:`line_problems` names these from the finished line;
+:class:`RejectionWatch` sees the ones that are certain before the line is finished
+(too many points, a window stuck on one letter or fallen back), so that sampling
+can stop such a line at once and start it again (:mod:`scribe.writing.sampling`).
+Thresholds are relative to the model's typical points per character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scribe.ink.strokes import offsets_to_points
+from scribe.writing.network import InferenceModel
+
+SKIPPED_FRACTION = 0.2  # more unvisited letters than this fraction is a failure
+DWELL_FACTOR = 5.0  # the window resting on one character this many times its usual time
+WIDTH_RANGE = (0.35, 1.8)  # ink width per character, relative to the training data's
+MAX_POINTS_FACTOR = 2.0  # points per character, relative to the training data's
+MAX_FOCUS_SETBACK = 4  # characters the window's focus may fall back behind its furthest point
+# The last stroke normally reaches the end-of-text position only as it finishes; one
+# drawn wholly past it is cut off (without_trailing_marks), one drawn mostly past it
+# is an extra mark to resample.
+TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
+NOWHERE = -(2**40)  # the furthest position of a window that has not moved yet
+
+
+@dataclass
+class SampledLine:
+    """One generated line: offsets in dataset units (y up) and how sampling went."""
+
+    offsets: np.ndarray  # float32 (T, 3) [dx, dy, pen_up], row 0 the origin
+    text: str
+    finished: bool  # True when the window passed the end of the text; False when the cap stopped it
+    steps: int
+    focus: np.ndarray  # int (steps,): the character the window weighed most at each step
+    problems: list[str] = field(default_factory=list)
+    reading: str | None = None  # what the recognizer read in the ink (verified writing only)
+    misread: int = 0  # edits between the text and the reading, look-alikes folded (0 when not verified)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Lower is better: how far the ink reads from the text, then the window's objections."""
+        return self.misread, len(self.problems)
+
+
+def _last_stroke_start(line: SampledLine) -> int:
+    """The step at which the line's last stroke begins (0 when the line is one stroke)."""
+    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
+    lifts = np.flatnonzero(pen_up)
+    return int(lifts[-1]) + 1 if len(lifts) else 0
+
+
+def _is_trailing_mark(line: SampledLine, start: int) -> bool:
+    """Whether the stroke from step ``start`` on is a stray mark after the written text.
+
+    Once the window has passed the last character the text is written. A stroke
+    begun after that which goes back over the ink is a delayed part of a letter (the
+    bar of a final "t", the dot of an "i") and stays; one wholly to the right of
+    everything written is a stray mark (a tick after "dog.", a dot after "!").
+    """
+    if start == 0 or not (line.focus[start:] >= len(line.text)).all():
+        return False
+    x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
+    return bool(x[start + 1 :].min() > x[1 : start + 1].max())
+
+
+def without_trailing_marks(line: SampledLine) -> SampledLine:
+    """``line`` without the stray marks after its text (:func:`_is_trailing_mark`)."""
+    start = _last_stroke_start(line)
+    while _is_trailing_mark(line, start):
+        line = SampledLine(line.offsets[: start + 1], line.text, line.finished, start, line.focus[:start])
+        start = _last_stroke_start(line)
+    return line
+
+
+def trailing_points(line: SampledLine) -> int:
+    """Points of the line's last stroke drawn while the window was already past the text."""
+    return int((line.focus[_last_stroke_start(line) :] >= len(line.text)).sum())
+
+
+def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
+    """What a reader would see is wrong with ``line``, judged from its ink and the window's path."""
+    problems = []
+    if not line.finished:
+        problems.append("did not reach the end of its text")
+    letters = [i for i, ch in enumerate(line.text) if not ch.isspace()]
+    visited = set(line.focus.tolist())
+    skipped = [i for i in letters if i not in visited]
+    if letters and len(skipped) > SKIPPED_FRACTION * len(letters):
+        problems.append(f"skipped {len(skipped)} of {len(letters)} letters")
+    if len(line.focus):
+        dwell = np.bincount(np.clip(line.focus, 0, None)).max()
+        if dwell > DWELL_FACTOR * model.points_per_char + 10:
+            problems.append(f"stuck on one letter for {dwell} points")
+    trailing = trailing_points(line)
+    if trailing > TRAILING_FACTOR * model.points_per_char:
+        problems.append(f"drew {trailing} points past the end of its text")
+    if line.steps > MAX_POINTS_FACTOR * max(len(line.text), 1) * model.points_per_char:
+        problems.append(f"took {line.steps} points for {len(line.text)} characters")
+    if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
+        problems.append(f"lost its place: the window fell back {setback} letters")
+    width = np.ptp(offsets_to_points(line.offsets)[:, 0]) if len(line.offsets) else 0.0
+    typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
+    if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
+        problems.append(f"ink {width / typical:.1f} times as wide as usual")
+    return problems
+
+
+class RejectionWatch:
+    """For every row of a batch being sampled: whether its line is already certain to fail :func:`line_problems`.
+
+    A line that has taken more points than its text may, or whose window has rested
+    on one letter too long or fallen back behind its furthest point, fails whatever it
+    draws next; sampling stops it at once instead of letting it hold up the batch.
+    """
+
+    def __init__(self, model: InferenceModel, rows: int, positions: int) -> None:
+        self.dwell_limit = DWELL_FACTOR * model.points_per_char + 10
+        self.points_per_char = model.points_per_char
+        self.visits = np.zeros((rows, positions), np.int32)  # steps the window's focus spent on each position
+        self.furthest = np.full(rows, NOWHERE, np.int64)
+
+    def points_cap(self, text: str) -> int:
+        """The most points a line of ``text`` may take (:data:`MAX_POINTS_FACTOR`)."""
+        return int(MAX_POINTS_FACTOR * max(len(text), 1) * self.points_per_char)
+
+    def reset(self, row: int) -> None:
+        self.visits[row] = 0
+        self.furthest[row] = NOWHERE
+
+    def take(self, rows: np.ndarray) -> None:
+        self.visits, self.furthest = self.visits[rows], self.furthest[rows]
+
+    def failing(self, focus: np.ndarray) -> np.ndarray:
+        """Count this step's ``focus`` (position in each row's text) and say which rows can no longer pass."""
+        index = np.arange(len(focus)), np.clip(focus, 0, self.visits.shape[1] - 1)
+        self.visits[index] += 1
+        self.furthest = np.maximum(self.furthest, focus)
+        return (self.visits[index] > self.dwell_limit) | (self.furthest - focus > MAX_FOCUS_SETBACK)
