@@ -42,6 +42,21 @@ def test_help_lists_every_subcommand_and_each_has_help() -> None:
         assert "Usage:" in sub.stdout and len(sub.stdout.splitlines()) > 3
 
 
+def test_a_command_loads_only_its_own_module() -> None:
+    """`scribe write` starts without the dataset, evaluation and training code, nor cairo (start-up time)."""
+    probe = (
+        "import sys\nsys.argv = ['scribe', 'write', '--help']\nfrom scribe.cli import main\ntry:\n    main()\n"
+        "except SystemExit:\n    pass\nprefixes = ('scribe.cli.', 'scribe.datasets', 'scribe.training', 'cairo', 'torch')\n"
+        "print(sorted(name for name in sys.modules if name.startswith(prefixes)))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "['scribe.cli.core', 'scribe.cli.writing']", result.stderr
+    from scribe.cli import COMMAND_MODULES, app
+
+    names = [info.name or info.callback.__name__ for info in app.registered_commands if info.callback is not None]
+    assert sorted(names) == sorted(set(COMMAND_MODULES) - {"models"})  # every command is in the table (models: a group)
+
+
 def test_unknown_options_fail_with_one_line() -> None:
     result = run_scribe("write", "--some-option", "value")
     assert result.returncode == 2

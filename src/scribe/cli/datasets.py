@@ -14,7 +14,7 @@ import typer
 
 from scribe.cli.core import app, cli_terms, progress_bars, stderr
 from scribe.datasets import DATASETS, accepted_sources, dataset_names
-from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS
+from scribe.ink.strokes import DEFAULT_SIMPLIFY_EPS
 
 
 def _one_of(names: list[str]) -> str:

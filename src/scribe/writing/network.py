@@ -20,10 +20,6 @@ from scribe.ink.alphabet import Alphabet
 from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
 class LSTMWeights:
     """One LSTM layer's weights, with input and recurrent matrices stacked for one matmul.
 
@@ -57,10 +53,23 @@ class LSTMWeights:
 
     @staticmethod
     def _update(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The new hidden and cell states from the gates' pre-activations (PyTorch's order ``i, f, g, o``)."""
-        i, f, g, o = np.split(gates, 4, axis=-1)
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        return _sigmoid(o) * np.tanh(c), c
+        """The new hidden and cell states from the gates' pre-activations (PyTorch's order ``i, f, g, o``).
+
+        One tanh serves all four gates: sigmoid(x) = (1 + tanh(x / 2)) / 2 for i, f
+        and o, so the gates are halved first, except g's. A sampling step is hundreds of
+        these on small arrays, where each NumPy call costs more than its arithmetic.
+        """
+        hidden = gates.shape[-1] // 4
+        sigmoids = (slice(0, 2 * hidden), slice(3 * hidden, None))  # i, f and o
+        for part in sigmoids:
+            gates[..., part] *= 0.5
+        np.tanh(gates, out=gates)
+        for part in sigmoids:
+            gates[..., part] += 1.0
+            gates[..., part] *= 0.5
+        i, f, g, o = (gates[..., k * hidden : (k + 1) * hidden] for k in range(4))
+        c = f * c + i * g
+        return o * np.tanh(c), c
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state."""
@@ -263,7 +272,9 @@ class InferenceModel:
 
     def window(self, h1: np.ndarray, state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Graves' soft window (eqs. 46-51) -> new kappa, context and phi."""
-        alpha_hat, beta_hat, kappa_hat = np.split(h1 @ self.window_w + self.window_b, 3, axis=1)  # eq. 48
+        params = h1 @ self.window_w + self.window_b  # eq. 48
+        k = self.config.window_mixtures
+        alpha_hat, beta_hat, kappa_hat = params[:, :k], params[:, k : 2 * k], params[:, 2 * k :]
         kappa = state.kappa + np.exp(kappa_hat) / self.config.kappa_scale  # eq. 51, scaled
         positions = np.arange(state.text.shape[1], dtype=np.float32)
         distance = kappa[:, :, None] - positions  # (B, K, U)
@@ -290,8 +301,8 @@ class InferenceModel:
         out = hidden @ self.head_w + self.head_b
         m = self.config.mixtures
         pen = self.config.pen_classes
-        bounds = np.cumsum([pen, m, 2 * m, 2 * m])
-        pen_logits, pi_logits, mu, log_sigma, rho_hat = np.split(out, bounds, axis=1)
+        pen_logits, pi_logits, mu = out[:, :pen], out[:, pen : pen + m], out[:, pen + m : pen + 3 * m]
+        log_sigma, rho_hat = out[:, pen + 3 * m : pen + 5 * m], out[:, pen + 5 * m :]
         return Mixture(
             pi_logits=pi_logits,
             mu=mu.reshape(-1, m, 2),

@@ -34,11 +34,16 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from scribe.datasets.iam_ondb import read_iam_ondb_xml
-from scribe.datasets.split import DEFAULT_SIMPLIFY_EPS  # the training data was thinned as split thins it
 from scribe.errors import ScribeError, reason
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.ink.strokes import offsets_to_points, points_to_offsets, simplify, strokes_to_offsets, validate_offsets
+from scribe.ink.strokes import (
+    DEFAULT_SIMPLIFY_EPS,
+    offsets_to_points,
+    points_to_offsets,
+    simplify,
+    strokes_to_offsets,
+    validate_offsets,
+)
 from scribe.ink.text import fit_to_alphabet
 from scribe.safeio import checked_array, parse_xml_safely, read_npz_safely, require_keys
 from scribe.writing.network import InferenceModel
@@ -117,7 +122,7 @@ def _to_model_units(offsets: np.ndarray, model: InferenceModel, path: Path) -> n
         raise ScribeError(f"the ink of style sample {path} has no height; it must show a line of handwriting")
     target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
     scaled[:, :2] *= target / height
-    return points_to_offsets(simplify(offsets_to_points(scaled), DEFAULT_SIMPLIFY_EPS), y_down=False)
+    return points_to_offsets(simplify(offsets_to_points(scaled), DEFAULT_SIMPLIFY_EPS), y_down=False)  # as split thins
 
 
 def _check_count(count: int, source: str) -> None:
@@ -206,6 +211,9 @@ def _read_npz(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
 
 def _read_xml(data: bytes, source: str) -> tuple[np.ndarray | None, str | None]:
     """An IAM-OnDB line file's points as offsets; such files never say what they show."""
+    # Imported here: the dataset package loads every dataset's reader, which writing in a style never needs.
+    from scribe.datasets.iam_ondb import read_iam_ondb_xml
+
     points = read_iam_ondb_xml(data, source)  # whole int32 numbers: their differences cannot overflow
     _check_count(len(points), source)
     return (points_to_offsets(points) if len(points) else None), None
