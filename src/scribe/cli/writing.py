@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +24,7 @@ from scribe.writing.stored import KINDS
 from scribe.writing.stylefile import style_file_kinds
 
 if TYPE_CHECKING:
-    from scribe.writing.document import Document, Scribe
+    from scribe.writing.document import Document, PageStream, Scribe
     from scribe.writing.formats import OutputFormat
 
 _PAGE = PageSetup()  # the page defaults, shown in --help
@@ -142,13 +142,13 @@ def _render_options(fmt: OutputFormat, page: str, setup: PageSetup, given: Rende
     return options
 
 
-def _warn_about(document: Document) -> None:
+def _warn_about(document: Document, lines_before: int = 0) -> None:
     from scribe.ink.text import describe_substitutions
 
     if document.substitutions:
         changes = describe_substitutions(document.substitutions)
         stderr.print(f"warning: the model cannot write every character; {changes}", markup=False)
-    for number, line in enumerate(document.lines, 1):
+    for number, line in enumerate(document.lines, lines_before + 1):
         if line.problems:
             stderr.print(
                 f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
@@ -214,14 +214,13 @@ def write_command(
 
     def write_one(words: str, target: Path) -> None:
         with progress_bars("items") as bars:
-            document = scribe.write(
+            stream = scribe.write_pages(
                 words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
                 temperature=temperature, seed=seed, strict=strict, candidates=candidates, reflow=not keep_lines,
                 max_pages=1 if to_stdout and not fmt.one_file(options) else None,
                 progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
             )
-        _warn_about(document)
-        _deliver(document, fmt, options, None if to_stdout else target)
+            _deliver(stream, fmt, options, None if to_stdout else target)
 
     if content is not None:
         write_one(content, output)
@@ -229,18 +228,40 @@ def write_command(
         _ask_for_texts(write_one, output)
 
 
-def _deliver(document: Document, fmt: OutputFormat, options: RenderOptions, target: Path | None) -> None:
-    """Save the document to ``target`` (None: standard output) and say what was written."""
-    chosen = {f.name: getattr(options, f.name) for f in fields(options) if f.name != "dpi"}
+@dataclass
+class Counted:
+    """Pages and lines reported so far, so that each page's report numbers them within the whole document."""
+
+    pages: int = 0
+    lines: int = 0
+
+
+def _chosen(options: RenderOptions) -> dict[str, object]:
+    return {f.name: getattr(options, f.name) for f in fields(options) if f.name != "dpi"}
+
+
+def _deliver(stream: PageStream, fmt: OutputFormat, options: RenderOptions, target: Path | None) -> None:
+    """Save the pages to ``target`` as they are written (None: all to standard output), saying what each holds."""
+    counted = Counted()
     if target is None:
-        _to_stdout(document.to_bytes(fmt.name, options.dpi, **chosen))
-    else:
-        for path in document.save(target, fmt.name, options.dpi, **chosen):
-            stderr.print(f"wrote {path}", markup=False)
+        _report(document := stream.document(), fmt, options, counted)
+        _to_stdout(document.to_bytes(fmt.name, options.dpi, **_chosen(options)))
+        return
+    paths = stream.save(target, fmt.name, options.dpi, on_page=lambda document: _report(document, fmt, options, counted),
+                        **_chosen(options))
+    for path in paths:
+        stderr.print(f"wrote {path}", markup=False)
+
+
+def _report(document: Document, fmt: OutputFormat, options: RenderOptions, counted: Counted) -> None:
+    """Warn about the document's doubtful lines and, for plotters, say what each page draws."""
+    _warn_about(document, counted.lines)
     if fmt.plotter:
-        for number, plan in enumerate(document.plot_plans(options.plot), 1):
+        for number, plan in enumerate(document.plot_plans(options.plot), counted.pages + 1):
             stderr.print(f"page {number}: {len(plan.paths)} strokes, pen-up travel {plan.travel:,.0f} mm "
                          f"({plan.writing_order_travel:,.0f} mm in writing order)", markup=False)
+    counted.pages += len(document.pages)
+    counted.lines += len(document.lines)
 
 
 def _note_unused(fmt: OutputFormat, options: RenderOptions, given: dict[str, bool]) -> None:

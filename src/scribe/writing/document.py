@@ -15,6 +15,8 @@ per model name.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from numbers import Integral
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from scribe.atomic import cannot_write, destination, write_files
+from scribe.atomic import atomic_write, cannot_write, destination, write_files
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import normalize, validate_offsets
@@ -38,8 +40,9 @@ from scribe.writing.formats import (
     page_svg,
     written_by_scribe,
 )
-from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width, layout, page_count, page_slots
+from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width
 from scribe.writing.network import InferenceModel, load_inference_model
+from scribe.writing.pages import WritingPlan, written_pages
 from scribe.writing.plotter import PagePlot, PlotSettings, plan_page, plot_settings
 from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER, resolve_model
@@ -121,12 +124,7 @@ class Document:
         or the extension; ``options`` as for :meth:`render`. Every file is written
         to a temporary name and renamed, so a failure leaves no partial file.
         """
-        if not isinstance(path, (str, Path)) or "\x00" in str(path):
-            raise ScribeError(f"`path` must be a file name (a string or Path), not {path!r}")
-        if isinstance(path, str) and not path.strip():
-            raise ScribeError("`path` is empty; give a file name to write, e.g. 'note.png'")
-        path = Path(path)
-        check_destination(path)  # a folder is named as one, before its missing extension is
+        path = checked_path(path)
         fmt = output_format(format, path)
         files = self.render(fmt, dpi, **options)
         paths = page_paths(path, len(files))
@@ -161,6 +159,16 @@ def render_options(dpi: float, options: dict[str, Any]) -> RenderOptions:
     if "plot" in options:
         options = {**options, "plot": plot_settings(options["plot"])}
     return RenderOptions(dpi=dpi, **options)
+
+
+def checked_path(path: object) -> Path:
+    """``path`` as a Path that can take a file, refused in one line otherwise (before any work)."""
+    if not isinstance(path, (str, Path)) or "\x00" in str(path):
+        raise ScribeError(f"`path` must be a file name (a string or Path), not {path!r}")
+    if isinstance(path, str) and not path.strip():
+        raise ScribeError("`path` is empty; give a file name to write, e.g. 'note.png'")
+    check_destination(Path(path))  # a folder is named as one, before its missing extension is
+    return Path(path)
 
 
 def check_destination(path: Path) -> None:
@@ -263,7 +271,11 @@ class Scribe:
             return float(np.median(advances))
         return advances[style]
 
-    def write(
+    def write(self, text: str, **options: Any) -> Document:
+        """Write ``text`` as handwritten pages, all of them in one :class:`Document` (``options``: :meth:`write_pages`)."""
+        return self.write_pages(text, **options).document()
+
+    def write_pages(
         self,
         text: str,
         *,
@@ -280,16 +292,16 @@ class Scribe:
         max_pages: int | None = None,
         reflow: bool = True,
         progress: ProgressFn = no_progress,
-    ) -> Document:
-        """Write ``text`` as handwritten pages.
+    ) -> PageStream:
+        """Write ``text`` page by page: the page count at once, then each page as soon as its lines are written.
 
         ``prime`` is a sample of the user's handwriting (offsets in the model's units,
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
-        ``candidates`` samples of every line are read back by :attr:`reader` and the one
+        ``candidates`` samples of every misread line are read back by :attr:`reader` and the one
         that reads best is kept (verified writing; 1 turns it off). A text that would
         fill more than ``max_pages`` pages is refused before any sampling. ``reflow``
         joins the lines of paragraphs an editor wrapped (:func:`scribe.ink.wrapping.split_paragraphs`);
-        False keeps every line break of the text.
+        False keeps every line break of the text. Every argument is checked here, before any sampling.
         """
         _check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)
         if not isinstance(reflow, bool):
@@ -302,20 +314,59 @@ class Scribe:
         advance = self._advance((style or 0) if conditioning.style_id is not None else None)
         width_units = setup.wrap_width / estimated_line_width(1, setup, advance)  # in average characters
         items = wrap_text(fitted, width_units, relative_char_width, reflow)
-        texts = [item for item in items if item is not None]
-        if not texts:
+        if all(item is None for item in items):
             raise ScribeError("nothing left to write once unsupported characters were dropped; check the text")
-        filled = page_count(page_slots([item is None for item in items], setup.lines_per_page))
-        if max_pages is not None and filled > max_pages:
-            raise too_many_pages(filled, max_pages)
         options = SamplingOptions(bias=bias, temperature=temperature, conditioning=conditioning)
-        reader = self.reader if candidates > 1 else None
-        lines = write_lines(
-            self.model, texts, options, seed=seed, attempts=attempts, candidates=candidates, reader=reader, progress=progress
-        )
-        inks = iter(line.offsets for line in lines)
-        pages = layout([None if item is None else next(inks) for item in items], setup)
-        return Document(pages, setup, lines, substitutions)
+        plan = WritingPlan(items, setup, options, seed, attempts, candidates, self.reader if candidates > 1 else None)
+        if max_pages is not None and plan.page_count > max_pages:
+            raise too_many_pages(plan.page_count, max_pages)
+        return PageStream(plan.page_count, setup, substitutions, written_pages(self.model, plan, progress))
+
+
+@dataclass
+class PageStream:
+    """A text's pages as they are written (:meth:`Scribe.write_pages`): how many there are, then each in turn."""
+
+    count: int  # known from the wrapped text, before any sampling
+    setup: PageSetup
+    substitutions: list[Substitution]  # characters replaced to fit the model
+    pages: Iterator[tuple[Page, list[SampledLine]]]  # each page with its lines, in order
+
+    def documents(self) -> Iterator[Document]:
+        """Each page as a one-page document; the first carries the substitutions."""
+        for number, (page, lines) in enumerate(self.pages):
+            yield Document([page], self.setup, lines, self.substitutions if number == 0 else [])
+
+    def save(self, path: str | Path, format: str | None = None, dpi: float = DEFAULT_DPI, *,
+             on_page: Callable[[Document], object] = lambda document: None, **options: Any) -> list[Path]:
+        """Write the pages as :meth:`Document.save` does, each page's file as soon as the page is written.
+
+        Pages of a format with a file per page are written to temporary names as they
+        come and renamed together after the last, so a failure still leaves no new file;
+        a one-page text and the formats that hold every page in one file (PDF) are
+        saved once the last page is written. ``on_page`` sees each written page (or
+        the whole document, in the second case).
+        """
+        path = checked_path(path)
+        fmt = output_format(format, path)
+        chosen = render_options(dpi, options)
+        chosen.check(fmt, [self.setup.size], self.setup)
+        if self.count == 1 or fmt.one_file(chosen):
+            on_page(document := self.document())
+            return document.save(path, fmt.name, dpi, **options)
+        paths = page_paths(path, self.count)
+        with ExitStack() as files:
+            for target, document in zip(paths, self.documents()):
+                files.enter_context(atomic_write(target)).write(document.render(fmt, dpi, **{**options, "fit": False})[0])
+                on_page(document)
+        remove_stale_pages(path, self.count)
+        return paths
+
+    def document(self) -> Document:
+        """Every page in one document (waits for the last)."""
+        written = list(self.pages)
+        return Document([page for page, _ in written], self.setup, [line for _, lines in written for line in lines],
+                        self.substitutions)
 
 
 def too_many_pages(pages: int, most: int, format: str = "SVG or PNG") -> ScribeError:
@@ -425,4 +476,4 @@ def _scribe(model: str) -> Scribe:
 
 def write(text: str, model: str | Path = DEFAULT_MODEL, **options: object) -> Document:
     """Write ``text`` with ``model`` (a registry name or a path); see :meth:`Scribe.write` for options."""
-    return _scribe(str(model)).write(text, **options)  # type: ignore[arg-type]
+    return _scribe(str(model)).write(text, **options)

@@ -260,35 +260,47 @@ def layout(lines: Sequence[np.ndarray | None], setup: PageSetup) -> list[Page]:
     Each item is one written line's offsets, or None (or no points at all) for a
     blank line: a paragraph break or an empty input line takes one line slot, but
     a page never starts with blank slots carried over from the previous one.
-    Lines flow onto a new page when a page is full.
+    Lines flow onto a new page when a page is full (:func:`page_slots`); each page
+    is laid out by :func:`layout_page`.
+    """
+    setup.validate()
+    places = page_slots([item is None or not len(item) for item in lines], setup.lines_per_page)
+    scales: list[float] = []
+    return [
+        layout_page([(line, place[1]) for line, place in zip(lines, places) if place is not None and place[0] == page],
+                    setup, scales)
+        for page in range(page_count(places))
+    ]
+
+
+def layout_page(entries: Sequence[tuple[np.ndarray | None, int]], setup: PageSetup, scales: list[float]) -> Page:
+    """One page: each line's offsets (None: blank) on its slot, from the top.
 
     Each line is scaled so its estimated x-height (:func:`line_metrics`) equals
-    the setup's, within :data:`LINE_SCALE_SPREAD` of the median scale of the
-    page's lines, so the page looks written by one hand at one size; a line with
-    too few letters to tell (:data:`MIN_TOPS`) gets the median scale. Its baseline is put on the slot's
+    the setup's, within :data:`LINE_SCALE_SPREAD` of the median scale of the lines
+    laid out so far, this page's included (``scales`` gathers them from page to page),
+    so the pages look written by one hand at one size; a line with too few letters
+    to tell (:data:`MIN_TOPS`) gets the median scale. Its baseline is put on the slot's
     baseline at the middle of the line, and the line starts at the left margin
     or is centred. A line still wider than the text width is shrunk to fit.
     Natural drift stays: only the part of the baseline's tilt beyond
-    :data:`MAX_TILT_DEGREES` is rotated away.
+    :data:`MAX_TILT_DEGREES` is rotated away. Descenders and ascenders of
+    neighbouring lines are shortened until they clear (:func:`keep_apart`).
     """
-    setup.validate()
-    inks = [split_strokes(item) if item is not None and len(item) else None for item in lines]
-    measured = [(strokes, measure_strokes(strokes)) if strokes is not None else None for strokes in inks]
-    trusted = [setup.x_height_mm / e[1].x_height for e in measured if e is not None and e[1].tops >= MIN_TOPS]
-    typical = float(np.median(trusted)) if trusted else None
-    places = page_slots([entry is None for entry in measured], setup.lines_per_page)
-    pages = [Page(*setup.size, lines=[]) for _ in range(page_count(places))]
-    above: tuple[int, int, PlacedLine] | None = None  # the line placed last: page, slot, ink
-    for entry, place in zip(measured, places):
-        if entry is not None and place is not None:
-            (strokes, m), (page, slot) = entry, place
-            scale = _line_scale(setup.x_height_mm / m.x_height, m.tops, typical)
-            line = _place(strokes, m, scale, setup.baseline_y(slot), setup)
-            if above is not None and above[:2] == (page, slot - 1):
-                above[2].strokes, line.strokes = keep_apart(above[2], line, setup.baseline_y(slot - 1), setup)
-            pages[page].lines.append(line)
-            above = (page, slot, line)
-    return pages
+    measured = [(split_strokes(ink), slot) for ink, slot in entries if ink is not None and len(ink)]
+    metrics = [measure_strokes(strokes) for strokes, _ in measured]
+    scales.extend(setup.x_height_mm / m.x_height for m in metrics if m.tops >= MIN_TOPS)
+    typical = float(np.median(scales)) if scales else None
+    page = Page(*setup.size, lines=[])
+    above: tuple[int, PlacedLine] | None = None  # the line placed last: slot, ink
+    for (strokes, slot), m in zip(measured, metrics):
+        scale = _line_scale(setup.x_height_mm / m.x_height, m.tops, typical)
+        line = _place(strokes, m, scale, setup.baseline_y(slot), setup)
+        if above is not None and above[0] == slot - 1:
+            above[1].strokes, line.strokes = keep_apart(above[1], line, setup.baseline_y(slot - 1), setup)
+        page.lines.append(line)
+        above = (slot, line)
+    return page
 
 
 #: Width in mm of the columns in which :func:`line_clearance` compares two lines' inks.

@@ -1,0 +1,79 @@
+"""Writing a text page by page: each page is verified, laid out and handed on as soon as its lines are sampled.
+
+All lines of a text go through one continuous batch
+(:func:`~scribe.writing.sampling.sample_stream`), which takes them in order and
+lets the lines of the next page start in the rows that the finished lines of this
+one leave. A page is complete once all its lines are; it is then read back (with
+verified writing), laid out (:func:`~scribe.writing.layout.layout_page`) and
+yielded, so a caller saves the first page of a long text before the last is
+sampled, and holds only the pages not yet handed on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from scribe.progress import ProgressFn, no_progress
+from scribe.writing.checks import SampledLine
+from scribe.writing.layout import Page, PageSetup, layout_page, page_count, page_slots
+from scribe.writing.network import InferenceModel
+from scribe.writing.reader import InkReader
+from scribe.writing.sampling import SamplingOptions, sample_stream, verify_lines
+
+
+@dataclass(frozen=True)
+class WritingPlan:
+    """A text wrapped into lines and everything that decides how they are drawn."""
+
+    items: list[str | None]  # the lines to write, in order; None for a blank line
+    setup: PageSetup
+    options: SamplingOptions
+    seed: int
+    attempts: int
+    candidates: int = 1
+    reader: InkReader | None = None  # verified writing, with ``candidates`` per misread line
+
+    @property
+    def places(self) -> list[tuple[int, int] | None]:
+        """Where each item goes, as (page, slot); known before any ink is sampled."""
+        return page_slots([item is None for item in self.items], self.setup.lines_per_page)
+
+    @property
+    def page_count(self) -> int:
+        return page_count(self.places)
+
+
+def written_pages(
+    model: InferenceModel, plan: WritingPlan, progress: ProgressFn = no_progress
+) -> Iterator[tuple[Page, list[SampledLine]]]:
+    """Each page of ``plan`` with the lines written on it, in page order, as soon as the page is complete."""
+    texts = [item for item in plan.items if item is not None]
+    entries: list[list[tuple[int | None, int]]] = [[] for _ in range(plan.page_count)]  # per page: (text index, slot)
+    written = 0
+    for item, place in zip(plan.items, plan.places):
+        if place is not None:
+            entries[place[0]].append((written if item is not None else None, place[1]))
+        written += item is not None
+    found: dict[int, SampledLine] = {}
+    scales: list[float] = []  # every line's x-height scale so far: the pages share one median
+    page = 0
+    stream = sample_stream(model, texts, plan.options, seed=plan.seed, attempts=plan.attempts, progress=progress)
+    for index, line in stream:
+        found[index] = line
+        while page < len(entries) and all(text in found for text, _ in entries[page] if text is not None):
+            yield _finish_page(model, plan, entries[page], found, scales)
+            page += 1
+
+
+def _finish_page(model: InferenceModel, plan: WritingPlan, entries: list[tuple[int | None, int]],
+                 found: dict[int, SampledLine], scales: list[float]) -> tuple[Page, list[SampledLine]]:
+    """Verify the lines of one page (taken out of ``found``) and lay them out on their slots."""
+    indices = [text for text, _ in entries if text is not None]
+    lines = [found.pop(text) for text in indices]
+    if plan.reader is not None:
+        lines = verify_lines(model, lines, indices, plan.options, seed=plan.seed, attempts=plan.attempts,
+                             candidates=plan.candidates, reader=plan.reader)
+    inks = iter(line.offsets for line in lines)
+    page = layout_page([(None if text is None else next(inks), slot) for text, slot in entries], plan.setup, scales)
+    return page, lines
