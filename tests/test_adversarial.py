@@ -137,13 +137,13 @@ def test_a_failure_half_way_through_the_pages_leaves_no_page(
     assert len(document.pages) > 1
     calls = []
 
-    def failing(svg: str, dpi: float = 150) -> bytes:
-        calls.append(svg)
+    def failing(page: object, setup: object, dpi: float = 150) -> bytes:
+        calls.append(page)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
         return b"\x89PNG"
 
-    monkeypatch.setattr(formats, "svg_to_png", failing)
+    monkeypatch.setattr(formats, "page_png", failing)
     with pytest.raises(OSError):
         document.save(tmp_path / "pages.png")
     assert list(tmp_path.iterdir()) == []

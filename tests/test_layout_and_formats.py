@@ -13,13 +13,14 @@ import xml.etree.ElementTree as ET
 
 import cairocffi
 import numpy as np
+import pypdf
 import pytest
 
 from helpers.basics import SHARED_DATA, needs_shared_data
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import points_to_offsets
-from scribe.writing.formats import page_svg, svg_to_png, svgs_to_pdf
+from scribe.writing.formats import page_png, page_svg, pages_pdf, svg_to_png
 from scribe.writing.layout import (
     LINE_SCALE_SPREAD,
     MAX_TILT_DEGREES,
@@ -30,6 +31,7 @@ from scribe.writing.layout import (
     PageSetup,
     PlacedLine,
     estimated_line_width,
+    fit_to_ink,
     layout,
     line_clearance,
     parse_page_size,
@@ -343,8 +345,8 @@ def test_page_svg_ruled_and_transparent() -> None:
     root = ET.fromstring(page_svg(sample_page(setup), setup))
     assert root.find(f"{SVG_NS}rect") is None
     rules = [p.get("d") for p in root.findall(f"{SVG_NS}path")]
-    assert rules[0].count("H210") == setup.lines_per_page and "M0 35H210" in rules[0]
-    assert rules[1] == "M25 0V297"
+    assert rules[0].count("L210 ") == setup.lines_per_page and "M0 35L210 35" in rules[0]
+    assert rules[1] == "M25 0L25 297"
 
 
 def test_strokes_are_smooth_curves_through_their_points() -> None:
@@ -361,7 +363,7 @@ def test_strokes_are_smooth_curves_through_their_points() -> None:
 
 def test_png_has_the_page_size_for_the_dpi_and_a_white_background() -> None:
     setup = PageSetup()
-    png = svg_to_png(page_svg(sample_page(setup), setup), dpi=72)
+    png = page_png(sample_page(setup), setup, dpi=72)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height, pixels = png_pixels(png)
     assert (width, height) == (round(210 / 25.4 * 72), round(297 / 25.4 * 72))
@@ -372,27 +374,45 @@ def test_png_has_the_page_size_for_the_dpi_and_a_white_background() -> None:
 def test_transparent_png_keeps_alpha_and_dots_are_visible() -> None:
     setup = PageSetup(size=(40.0, 30.0), margin=5.0, background=None, pen_width=1.0)
     page = Page(40.0, 30.0, [PlacedLine([np.array([[20.0, 15.0]])])])
-    width, height, pixels = png_pixels(svg_to_png(page_svg(page, setup), dpi=100))
+    width, height, pixels = png_pixels(page_png(page, setup, dpi=100))
     assert pixels[0, 0, 3] == 0
     assert pixels[height // 2, width // 2, 3] == 255
 
 
-def test_pdf_has_one_vector_page_per_svg_at_its_size() -> None:
+def test_pdf_has_one_vector_page_per_page_at_its_size() -> None:
     a4, a5 = PageSetup(), PageSetup(size=PAGE_SIZES["a5"])
-    pdf = svgs_to_pdf([page_svg(sample_page(a4), a4), page_svg(sample_page(a5), a5)])
+    pdf = pages_pdf([sample_page(a4), fit_to_ink(sample_page(a4), 5.0), sample_page(a5)], a4)
     assert pdf.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 2
-    boxes = [[float(v) for v in box.split()] for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)]
-    expected = [[0, 0, 419.53, 595.28], [0, 0, 595.28, 841.89]]  # A5 and A4 in points
-    assert np.array(sorted(boxes)) == pytest.approx(np.array(expected), abs=0.01)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    cropped = fit_to_ink(sample_page(a4), 5.0)
+    expected = [595.28, 841.89, cropped.width * 72 / 25.4, cropped.height * 72 / 25.4, 419.53, 595.28]  # in points
+    sizes = [float(side) for page in reader.pages for side in (page.mediabox.width, page.mediabox.height)]
+    assert sizes == pytest.approx(expected, abs=0.01)
     assert b"/Image" not in pdf
 
 
 def test_output_rejects_nonsense() -> None:
     with pytest.raises(ScribeError, match="page"):
-        svgs_to_pdf([])
+        pages_pdf([], PageSetup())
     with pytest.raises(ScribeError, match="dpi"):
-        svg_to_png(page_svg(Page(10.0, 10.0, []), PageSetup(size=(10.0, 10.0), margin=0.0)), dpi=0)
+        page_png(Page(10.0, 10.0, []), PageSetup(size=(10.0, 10.0), margin=0.0), dpi=0)
+
+
+@pytest.mark.parametrize("setup", [PageSetup(), PageSetup(ruled=True, ink="darkred", pen_width=0.8), PageSetup(background=None)])
+def test_png_pages_are_drawn_as_their_svg_shows(setup: PageSetup) -> None:
+    """PNG and PDF are drawn directly with cairo; cairosvg's rendering of the page's SVG is the reference."""
+    page = sample_page(setup)
+    page.lines[0].strokes.append(np.array([[150.0, 40.0]]))  # a dot
+    page.lines[0].strokes.append(np.array([[120.0, 60.0], [140.0, 60.0], [140.0, 80.0], [120.0, 80.0]]))  # round corners
+    drawn = png_pixels(page_png(page, setup, dpi=100))[2].astype(float)
+    reference = png_pixels(svg_to_png(page_svg(page, setup), dpi=100))[2].astype(float)
+    assert drawn.shape == reference.shape
+    # The last row and column of pixels lie partly off the page: the SVG's background leaves them part see-through.
+    drawn, reference = drawn[:-1, :-1], reference[:-1, :-1]
+    weight = np.maximum(drawn[..., 3:], reference[..., 3:]) / 255  # colours of see-through pixels do not show
+    difference = np.abs(drawn - reference) * np.concatenate([np.repeat(weight, 3, axis=-1), np.ones_like(weight)], axis=-1)
+    assert difference.mean() < 0.1 and (difference.max(axis=-1) > 32).mean() < 1e-4  # SVG rounds to 0.01 mm: edges
+    assert (np.abs(reference - reference[0, 0]).max(axis=-1) > 64).sum() > 300  # there is ink to compare
 
 
 # --------------------------------------------------------------------------- real data
@@ -417,7 +437,7 @@ def test_real_lines_match_the_measured_advance_and_sit_on_their_slots() -> None:
 def test_the_same_pages_give_byte_identical_pdfs() -> None:
     """cairo stamps each PDF with its creation time; the joined document must not carry it."""
     setup = PageSetup()
-    svgs = [page_svg(sample_page(setup), setup)] * 2
-    first = svgs_to_pdf(svgs)
+    pages = [sample_page(setup)] * 2
+    first = pages_pdf(pages, setup)
     time.sleep(1.1)  # the creation date has whole seconds
-    assert svgs_to_pdf(svgs) == first
+    assert pages_pdf(pages, setup) == first
