@@ -32,7 +32,7 @@ from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER, resolve_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from write_speed import PAGE  # noqa: E402  (the same 20-line page as the speed benchmark)
+from write_speed import PAGE, installed_environment  # noqa: E402  (the same 20-line page as the speed benchmark)
 
 
 def page_texts(texts: str | None) -> list[str]:
@@ -48,7 +48,7 @@ def whole_process_seconds(page: Path, candidates: int, seed: int, model: str) ->
     command = [sys.executable, "-m", "scribe", "write", "--input", str(page), "-o", str(output), "--model", model,
                "--candidates", str(candidates), "--seed", str(seed)]
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=installed_environment())
     return time.perf_counter() - start
 
 

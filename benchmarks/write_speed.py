@@ -81,6 +81,14 @@ def per_seed(run: Callable[[int], object], seeds: list[int]) -> list[float]:
     return times
 
 
+def installed_environment() -> dict[str, str]:
+    """The environment for timing ``scribe`` as an installed package runs: with Python's compiled bytecode cached.
+
+    An editable install under PYTHONDONTWRITEBYTECODE would compile scribe again at every start.
+    """
+    return {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def summary(times: list[float]) -> dict[str, float]:
     """Median and worst, in seconds, and how many times the median the worst is."""
     median, worst = statistics.median(times), max(times)
@@ -93,10 +101,8 @@ def measure(scribe: Scribe, name: str, seeds: list[int], model: str, candidates:
     source.write_text(text, encoding="utf-8")
     command = [sys.executable, "-m", "scribe", "write", "--input", str(source), "-o", str(folder / output),
                "--model", model, "--keep-lines", "--candidates", str(candidates)]
-    # As an installed package runs: Python's compiled bytecode cached (an editable install under
-    # PYTHONDONTWRITEBYTECODE would recompile scribe at every start), after one untimed run.
-    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([*command, "--seed", "0"], check=True, capture_output=True, env=environment)
+    environment = installed_environment()
+    subprocess.run([*command, "--seed", "0"], check=True, capture_output=True, env=environment)  # untimed: caches bytecode
     whole = per_seed(lambda seed: subprocess.run([*command, "--seed", str(seed)], check=True, capture_output=True,
                                                  env=environment), seeds)
     fmt = Path(output).suffix[1:]
