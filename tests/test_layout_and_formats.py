@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import math
 import re
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -26,6 +28,7 @@ from scribe.writing.layout import (
     MAX_TILT_DEGREES,
     MIN_LINE_CLEARANCE,
     PAGE_SIZES,
+    SVG_COLOUR_NAMES,
     X_HEIGHT_PER_SPACING,
     Page,
     PageSetup,
@@ -156,8 +159,22 @@ def test_page_setup_rejects_nonsense(change: dict[str, object], message: str) ->
 
 
 def test_page_setup_accepts_colours() -> None:
-    for colour in ("navy", "#000", "#1B2A6B", "rgb(10, 20, 30)"):
+    for colour in ("navy", "#000", "#1B2A6B", "rgb(10, 20, 30)", "LightGoldenrodYellow"):
         PageSetup(ink=colour, background=colour).validate()
+
+
+def test_colour_names_are_svgs_and_cairo_draws_each() -> None:
+    """The names are checked without cairo; each must be one cairosvg draws, and ink must show."""
+    from cairosvg.colors import COLORS
+
+    assert len(SVG_COLOUR_NAMES) == 147 and SVG_COLOUR_NAMES <= set(COLORS)
+    for unseen in ("none", "transparent", "activeborder", "windowtext"):  # invisible ink, or the desktop theme's
+        with pytest.raises(ScribeError, match="colour"):
+            PageSetup(ink=unseen).validate()
+    probe = ("import sys\nfrom scribe.writing.layout import PageSetup\nPageSetup(ink='navy').validate()\n"
+             "print(sorted(name for name in sys.modules if name.startswith('cairo')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr  # writing an SVG never loads cairo
 
 
 def test_estimated_line_width_follows_the_x_height() -> None:

@@ -52,6 +52,26 @@ OVERFLOW_SHARE = 0.5
 X_HEIGHT_PER_SPACING = 0.22
 
 _PAGE_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*[x\u00d7]\s*(\d+(?:\.\d*)?|\.\d+)\s*$", re.IGNORECASE)
+#: SVG's 147 colour names (SVG 1.1, section 4.4; CSS Color 3): what a browser and cairo both draw
+#: the same. Checked here, without loading cairo, so that writing an SVG never needs it.
+SVG_COLOUR_NAMES = frozenset(
+    """
+    aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue blueviolet brown burlywood
+    cadetblue chartreuse chocolate coral cornflowerblue cornsilk crimson cyan darkblue darkcyan darkgoldenrod
+    darkgray darkgreen darkgrey darkkhaki darkmagenta darkolivegreen darkorange darkorchid darkred darksalmon
+    darkseagreen darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue dimgray
+    dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia gainsboro ghostwhite gold goldenrod gray grey green
+    greenyellow honeydew hotpink indianred indigo ivory khaki lavender lavenderblush lawngreen lemonchiffon lightblue
+    lightcoral lightcyan lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen
+    lightskyblue lightslategray lightslategrey lightsteelblue lightyellow lime limegreen linen magenta maroon
+    mediumaquamarine mediumblue mediumorchid mediumpurple mediumseagreen mediumslateblue mediumspringgreen
+    mediumturquoise mediumvioletred midnightblue mintcream mistyrose moccasin navajowhite navy oldlace olive
+    olivedrab orange orangered orchid palegoldenrod palegreen paleturquoise palevioletred papayawhip peachpuff peru
+    pink plum powderblue purple red rosybrown royalblue saddlebrown salmon sandybrown seagreen seashell sienna silver
+    skyblue slateblue slategray slategrey snow springgreen steelblue tan teal thistle tomato turquoise violet wheat
+    white whitesmoke yellow yellowgreen
+    """.split()
+)
 _COLOUR = re.compile(r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|rgba?\(\s*[0-9.%\s,]+\))$", re.IGNORECASE)
 
 
@@ -78,10 +98,8 @@ def parse_page_size(value: str) -> tuple[float, float]:
 
 
 def _check_colour(what: str, value: str) -> None:
-    """Refuse a colour that cairosvg would silently draw black (and anything that could break the SVG)."""
-    from cairosvg.colors import COLORS  # loads cairo: only when a page is set up
-
-    if value.strip().lower() not in COLORS and not _COLOUR.match(value.strip()):
+    """Refuse a colour that cairo would silently draw black (and anything that could break the SVG)."""
+    if value.strip().lower() not in SVG_COLOUR_NAMES and not _COLOUR.match(value.strip()):
         raise ScribeError(f"{what} colour {value!r} is not understood: use a name like 'navy' or a code like '#1b2a6b'")
 
 
