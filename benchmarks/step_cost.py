@@ -50,10 +50,19 @@ def measure(model: InferenceModel, options: SamplingOptions, size: int, repeats:
     whole = microseconds(batch.step, repeats)
     state, point = batch.state, batch.point
     network = microseconds(lambda: model.step(point, state), repeats)
-    weights = [layer.matrix for layer in (model.first, *model.upper)] + [model.window_w, model.head_w]
-    inputs = [np.ones((size, matrix.shape[0]), np.float32) for matrix in weights]
-    floor = microseconds(lambda: [x @ matrix for x, matrix in zip(inputs, weights)], repeats)
-    flops = 2 * size * sum(matrix.size for matrix in weights)
+    layers = [layer.matrix_t for layer in (model.first, *model.upper)]  # multiplied as the network does
+    heads = [model.window_w, model.head_w]
+    gate_inputs = [np.ones((size, matrix.shape[1]), np.float32) for matrix in layers]
+    head_inputs = [np.ones((size, matrix.shape[0]), np.float32) for matrix in heads]
+
+    def products() -> None:
+        for matrix, x in zip(layers, gate_inputs):
+            matrix @ x.T
+        for matrix, x in zip(heads, head_inputs):
+            x @ matrix
+
+    floor = microseconds(products, repeats)
+    flops = 2 * size * sum(matrix.size for matrix in layers + heads)
     return {"batch": size, "step_us": round(whole), "network_step_us": round(network), "matmuls_us": round(floor),
             "step_over_matmuls": round(whole / floor, 2), "matmul_mflop": round(flops / 1e6, 1),
             "matmul_gflops": round(flops / floor / 1e3, 1)}

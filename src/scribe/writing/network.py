@@ -10,6 +10,7 @@ Gate order and weight layout are PyTorch's (``i, f, g, o``; ``W_ih``, ``W_hh``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,6 +19,14 @@ import numpy as np
 from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
 from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
+
+
+@functools.lru_cache(maxsize=8)
+def _gate_scale_and_shift(hidden: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per gate unit: 1/2 and 1/2 for the sigmoid gates i, f, o (through tanh), 1 and 0 for g."""
+    scale = np.full(4 * hidden, 0.5, np.float32)
+    scale[2 * hidden : 3 * hidden] = 1.0
+    return scale, 0.5 * (scale != 1.0).astype(np.float32)
 
 
 class LSTMWeights:
@@ -59,20 +68,22 @@ class LSTMWeights:
         """The new hidden and cell states from the gates' pre-activations (PyTorch's order ``i, f, g, o``).
 
         One tanh serves all four gates: sigmoid(x) = (1 + tanh(x / 2)) / 2 for i, f
-        and o, so the gates are halved first, except g's. A sampling step is hundreds of
-        these on small arrays, where each NumPy call costs more than its arithmetic.
+        and o, tanh itself for g, so the gates are scaled, activated, scaled and shifted
+        in place. A sampling step is hundreds of these on small arrays, where each NumPy
+        call costs more than its arithmetic.
         """
         hidden = gates.shape[-1] // 4
-        sigmoids = (slice(0, 2 * hidden), slice(3 * hidden, None))  # i, f and o
-        for part in sigmoids:
-            gates[..., part] *= 0.5
+        scale, shift = _gate_scale_and_shift(hidden)
+        gates *= scale
         np.tanh(gates, out=gates)
-        for part in sigmoids:
-            gates[..., part] += 1.0
-            gates[..., part] *= 0.5
+        gates *= scale
+        gates += shift
         i, f, g, o = (gates[..., k * hidden : (k + 1) * hidden] for k in range(4))
-        c = f * c + i * g
-        return o * np.tanh(c), c
+        c = f * c
+        c += i * g
+        h = np.tanh(c)
+        h *= o
+        return h, c
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state."""
