@@ -58,7 +58,8 @@ class LSTMWeights:
         self, x: np.ndarray, h: np.ndarray, c: np.ndarray, cond_gates: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One step; ``cond_gates`` (B, 4H) is the conditioning's precomputed share of the gates."""
-        gates = (self.matrix_t @ np.concatenate([x, h], axis=1).T).T + self.bias
+        gates = np.ascontiguousarray((self.matrix_t @ np.concatenate([x, h], axis=1).T).T)  # rows: the in-place work is fast
+        gates += self.bias
         if cond_gates is not None:
             gates += cond_gates
         return self._update(gates, c)
@@ -291,10 +292,13 @@ class InferenceModel:
         alpha_hat, beta_hat, kappa_hat = params[:, :k], params[:, k : 2 * k], params[:, 2 * k :]
         kappa = state.kappa + np.exp(kappa_hat) / self.config.kappa_scale  # eq. 51, scaled
         positions = np.arange(state.text.shape[1], dtype=np.float32)
-        distance = kappa[:, :, None] - positions  # (B, K, U)
-        phi = (np.exp(alpha_hat)[:, :, None] * np.exp(-np.exp(beta_hat)[:, :, None] * distance**2)).sum(axis=1)  # eq. 46
+        closeness = kappa[:, :, None] - positions  # (B, K, U), then in place exp(-beta (kappa - u)^2)
+        closeness *= closeness
+        closeness *= -np.exp(beta_hat)[:, :, None]
+        np.exp(closeness, out=closeness)
+        phi = np.matmul(np.exp(alpha_hat)[:, None, :], closeness)[:, 0]  # eq. 46: the sum over the K Gaussians
         phi *= state.text_mask
-        context = np.einsum("bu,bud->bd", phi, state.text)  # eq. 47
+        context = np.matmul(phi[:, None, :], state.text)[:, 0]  # eq. 47
         return kappa, context, phi
 
     def step(self, point: np.ndarray, state: State) -> tuple[Mixture, State]:
