@@ -36,6 +36,7 @@ def test_a_line_is_the_same_whichever_lines_share_its_batch(tiny_model: Inferenc
         np.testing.assert_allclose(wide.offsets, row.offsets, atol=1e-3)  # the matmuls' rounding may differ, no more
     assert alone.steps == together[4].steps
     np.testing.assert_allclose(alone.offsets, together[4].offsets, atol=1e-3)
+    assert sample_lines(tiny_model, [], seed=5) == []
     other_seed = sample_lines(tiny_model, TEXTS, seed=6, attempts=3)
     assert any(a.steps != b.steps for a, b in zip(together, other_seed))
 

@@ -308,6 +308,8 @@ def sample_stream(
     first sampling (default: i and 0): together with the seed they choose the line's
     random numbers (:func:`line_stream`); try k is sampling ``first_sampling[i] + k``.
     """
+    if not texts:
+        return
     lines = list(range(len(texts))) if lines is None else lines
     first_sampling = [0] * len(texts) if first_sampling is None else first_sampling
     jobs = [_Job(i, lines[i], first_sampling[i], attempts == 1) for i in range(len(texts))]
