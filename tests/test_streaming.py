@@ -10,7 +10,7 @@ import pytest
 from helpers.basics import tiny_model_file
 from scribe.errors import ScribeError
 from scribe.writing import sampling
-from scribe.writing.checks import RejectionWatch
+from scribe.writing.checks import RejectionWatch, points_cap
 from scribe.writing.document import Scribe
 from scribe.writing.layout import PageSetup
 from scribe.writing.network import InferenceModel, load_inference_model
@@ -66,7 +66,7 @@ def test_a_line_certain_to_fail_is_stopped_at_once(tiny_model: InferenceModel) -
     assert stuck[-1] and not stuck[0] and not any(steady)  # resting on one letter too long
     assert watch.failing(np.array([9, 9])).tolist() == [False, False]
     assert watch.failing(np.array([3, 9])).tolist() == [True, False]  # fell back 6 letters behind its furthest
-    assert watch.points_cap("abc") == int(2.0 * 3 * tiny_model.points_per_char)
+    assert points_cap("abc", tiny_model) == int(2.0 * 3 * tiny_model.points_per_char)
 
 
 def test_stopped_lines_start_again_and_the_last_try_is_kept_whole(tiny_model: InferenceModel) -> None:

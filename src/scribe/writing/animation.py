@@ -128,8 +128,8 @@ def gif_frames(strokes: list[TimedStroke]) -> int:
     return math.ceil(writing_time(strokes) / GIF_FRAME_TIME) + 1
 
 
-def page_gif(paper_svg: str, ink_svg: str, page: Page, setup: PageSetup, dpi: float, speed: float, loop: bool) -> bytes:
-    """An animated GIF of ``page`` being written on the paper ``paper_svg`` draws (``ink_svg``: the finished page).
+def page_gif(paper_png: bytes, page: Page, setup: PageSetup, dpi: float, speed: float, loop: bool) -> bytes:
+    """An animated GIF of ``page`` being written on ``paper_png``, the empty page drawn opaque at ``dpi``.
 
     The ink is drawn on one cairo surface a little more each frame, and each frame
     stores only the rectangle its new ink touched, so a frame costs its new ink and
@@ -145,15 +145,8 @@ def page_gif(paper_svg: str, ink_svg: str, page: Page, setup: PageSetup, dpi: fl
             f"the GIF would have {frames:,} frames, over {MAX_GIF_FRAMES:,}; write faster (speed "
             f"{speed * frames / MAX_GIF_FRAMES:.1f} or more) or fewer lines, or write an animated SVG"
         )
-    paper_png = cairosvg.svg2png(bytestring=paper_svg.encode(), dpi=dpi)
-    paper = cairocffi.ImageSurface.create_from_png(io.BytesIO(paper_png))
-    # Opaque: the paper's last row of pixels is partly outside the page, so partly see-through.
-    surface = cairocffi.ImageSurface(cairocffi.FORMAT_RGB24, paper.get_width(), paper.get_height())
+    surface = cairocffi.ImageSurface.create_from_png(io.BytesIO(paper_png))
     pen = cairocffi.Context(surface)
-    pen.set_source_rgb(*cairosvg.colors.color(setup.background)[:3])
-    pen.paint()
-    pen.set_source_surface(paper)
-    pen.paint()
     palette = _palette(paper_png, cairosvg.colors.color(setup.background), cairosvg.colors.color(setup.ink))
     pen.scale(dpi / 25.4, dpi / 25.4)
     pen.set_source_rgba(*cairosvg.colors.color(setup.ink))

@@ -84,6 +84,16 @@ def trailing_points(line: SampledLine) -> int:
     return int((line.focus[_last_stroke_start(line) :] >= len(line.text)).sum())
 
 
+def dwell_limit(model: InferenceModel) -> float:
+    """The most steps the window may rest on one character (:data:`DWELL_FACTOR`)."""
+    return DWELL_FACTOR * model.points_per_char + 10
+
+
+def points_cap(text: str, model: InferenceModel) -> int:
+    """The most points a line of ``text`` may take (:data:`MAX_POINTS_FACTOR`)."""
+    return int(MAX_POINTS_FACTOR * max(len(text), 1) * model.points_per_char)
+
+
 def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
     """What a reader would see is wrong with ``line``, judged from its ink and the window's path."""
     problems = []
@@ -96,12 +106,12 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
         problems.append(f"skipped {len(skipped)} of {len(letters)} letters")
     if len(line.focus):
         dwell = np.bincount(np.clip(line.focus, 0, None)).max()
-        if dwell > DWELL_FACTOR * model.points_per_char + 10:
+        if dwell > dwell_limit(model):
             problems.append(f"stuck on one letter for {dwell} points")
     trailing = trailing_points(line)
     if trailing > TRAILING_FACTOR * model.points_per_char:
         problems.append(f"drew {trailing} points past the end of its text")
-    if line.steps > MAX_POINTS_FACTOR * max(len(line.text), 1) * model.points_per_char:
+    if line.steps > points_cap(line.text, model):
         problems.append(f"took {line.steps} points for {len(line.text)} characters")
     if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
         problems.append(f"lost its place: the window fell back {setback} letters")
@@ -115,20 +125,16 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
 class RejectionWatch:
     """For every row of a batch being sampled: whether its line is already certain to fail :func:`line_problems`.
 
-    A line that has taken more points than its text may, or whose window has rested
+    A line that has taken more points than its text may (:func:`points_cap`, checked
+    by the sampler as it counts steps), or whose window has rested
     on one letter too long or fallen back behind its furthest point, fails whatever it
     draws next; sampling stops it at once instead of letting it hold up the batch.
     """
 
     def __init__(self, model: InferenceModel, rows: int, positions: int) -> None:
-        self.dwell_limit = DWELL_FACTOR * model.points_per_char + 10
-        self.points_per_char = model.points_per_char
+        self.dwell_limit = dwell_limit(model)
         self.visits = np.zeros((rows, positions), np.int32)  # steps the window's focus spent on each position
         self.furthest = np.full(rows, NOWHERE, np.int64)
-
-    def points_cap(self, text: str) -> int:
-        """The most points a line of ``text`` may take (:data:`MAX_POINTS_FACTOR`)."""
-        return int(MAX_POINTS_FACTOR * max(len(text), 1) * self.points_per_char)
 
     def reset(self, row: int) -> None:
         self.visits[row] = 0

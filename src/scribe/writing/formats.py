@@ -193,6 +193,7 @@ def _draw_page(pen: Any, page: Page, setup: PageSetup, units_per_mm: float) -> N
     Drawing the pages directly instead of rendering their SVG skips cairosvg's parser,
     which took 40% of a page's PNG time and 80% of a PDF page's; a test compares the two.
     """
+    import cairocffi
     from cairosvg.colors import color
 
     pen.scale(units_per_mm, units_per_mm)
@@ -208,8 +209,8 @@ def _draw_page(pen: Any, page: Page, setup: PageSetup, units_per_mm: float) -> N
         pen.stroke()
     pen.set_source_rgba(*color(setup.ink))
     pen.set_line_width(setup.pen_width)
-    pen.set_line_cap(1)  # round (cairo's CAIRO_LINE_CAP_ROUND)
-    pen.set_line_join(1)  # round
+    pen.set_line_cap(cairocffi.LINE_CAP_ROUND)
+    pen.set_line_join(cairocffi.LINE_JOIN_ROUND)
     for line in page.lines:
         for stroke in line.strokes:
             pen.move_to(*stroke[0])
@@ -275,8 +276,8 @@ def _pdf(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> lis
 
 
 def _gif(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
-    return [page_gif(page_svg(Page(p.width, p.height, []), setup), page_svg(p, setup), p, setup, options.dpi,
-                     options.speed, options.loop) for p in pages]
+    return [page_gif(page_png(Page(p.width, p.height, []), setup, options.dpi), p, setup, options.dpi, options.speed,
+                     options.loop) for p in pages]
 
 
 def _plans(pages: Sequence[Page], options: RenderOptions) -> list[PagePlot]:

@@ -11,6 +11,7 @@ sampled, and holds only the pages not yet handed on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,12 +35,12 @@ class WritingPlan:
     candidates: int = 1
     reader: InkReader | None = None  # verified writing, with ``candidates`` per misread line
 
-    @property
+    @functools.cached_property
     def places(self) -> list[tuple[int, int] | None]:
         """Where each item goes, as (page, slot); known before any ink is sampled."""
         return page_slots([item is None for item in self.items], self.setup.lines_per_page)
 
-    @property
+    @functools.cached_property
     def page_count(self) -> int:
         return page_count(self.places)
 

@@ -8,7 +8,7 @@ end-of-text position and the pen has just lifted; a pen that keeps writing
 there is stopped after a few characters' worth of points, and a cap on steps per
 character stops lines that never get there.
 
-Batching is continuous (:func:`sample_lines`): a line that ends leaves its row,
+Batching is continuous (:class:`ContinuousBatch`, :func:`sample_stream`): a line that ends leaves its row,
 which the next line waiting takes; a line that fails the checks of
 :mod:`scribe.writing.checks` starts again in its row with new random numbers, and
 one certain to fail is stopped as soon as that is certain, so no line holds up the
@@ -38,7 +38,7 @@ from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import denormalize, normalize
 from scribe.progress import ProgressFn, no_progress
-from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, without_trailing_marks
+from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, points_cap, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture
 from scribe.writing.reader import InkReader, fold_look_alikes
 
@@ -227,7 +227,7 @@ class ContinuousBatch:
         self.steps[row] = self.past_text[row] = 0
         self.lifted[row], self.last[row] = False, job.last
         self.end[row], self.cap[row] = self.end_index[job.text], self.limit[job.text]
-        self.points_cap[row] = self.watch.points_cap(self.texts[job.text])
+        self.points_cap[row] = points_cap(self.texts[job.text], self.model)
         self.streams[row] = line_stream(self.seed, job.line, job.sampling)
         self.draws[row] = _draw_chunk(self.streams[row])
         self.watch.reset(row)
@@ -356,6 +356,7 @@ def write_lines(
     drawn = sample_lines(model, texts, options, seed=seed, attempts=attempts, progress=progress)
     if reader is None:
         return drawn
+
     def after_the_first_round(done: int, total: int | None) -> None:
         progress(len(texts) + done, len(texts) + (total or 0))
 
@@ -383,14 +384,14 @@ def verify_lines(
     samples the one that reads closest to its text is kept, ties going to the fewest
     window objections (:attr:`SampledLine.rank`).
     """
-    judge_lines(drawn, model, reader)
+    read_back(drawn, reader)
     pending = [k for k, line in enumerate(drawn) if line.rank != (0, 0)]
     if not pending or attempts < MISREAD_ROUNDS:
         return drawn
     rows = [k for k in pending for _ in range(candidates)]
     more = sample_lines(model, [drawn[k].text for k in rows], options, seed=seed, lines=[lines[k] for k in rows],
                         first_sampling=[attempts + copy for _ in pending for copy in range(candidates)], progress=progress)
-    judge_lines(more, model, reader)
+    read_back(more, reader)
     best = list(drawn)
     for k, line in zip(rows, more):
         if line.rank < best[k].rank:
@@ -398,12 +399,8 @@ def verify_lines(
     return best
 
 
-def judge_lines(lines: list[SampledLine], model: InferenceModel, reader: InkReader | None) -> None:
-    """Fill in each line's window objections and, with a ``reader``, what it reads as and how far that is off."""
-    for line in lines:
-        line.problems = line_problems(line, model)
-    if reader is None:
-        return
+def read_back(lines: list[SampledLine], reader: InkReader) -> None:
+    """Fill in what each line reads as and how far that is off its text (its window objections are already in)."""
     for line, reading in zip(lines, reader.read([line.offsets for line in lines])):
         line.reading = reading
         line.misread = Levenshtein.distance(fold_look_alikes(reader.readable(line.text)), fold_look_alikes(reading))
