@@ -22,8 +22,8 @@ from scribe.errors import ScribeError
 from scribe.writing import animation
 from scribe.writing.animation import FINAL_HOLD, GIF_FRAME_TIME, LINE_CHANGE_TIME, page_timing, writing_time
 from scribe.writing.document import Document
-from scribe.writing.formats import svg_to_png, written_by_scribe
-from scribe.writing.layout import PageSetup
+from scribe.writing.formats import page_png, svg_to_png, written_by_scribe
+from scribe.writing.layout import PageSetup, fit_to_ink
 
 SVG = "{http://www.w3.org/2000/svg}"
 SETUP = PageSetup(size=(120.0, 80.0), margin=10.0)
@@ -115,6 +115,26 @@ def test_the_gif_has_a_frame_per_tick_of_new_ink_and_holds_the_last(tmp_path: Pa
     path = tmp_path / "note.gif"
     path.write_bytes(data)
     assert written_by_scribe(path)
+
+
+def test_the_last_gif_frame_of_a_ruled_page_cropped_to_its_ink_is_its_png() -> None:
+    """The paper keeps the cropped page's place on the sheet, so its rules lie where the PNG's do."""
+    setup = PageSetup(size=(120.0, 80.0), margin=10.0, ruled=True)
+    page = fit_to_ink(sample_page(), setup.margin)
+    assert page.origin != (0.0, 0.0)
+    image = Image.open(io.BytesIO(Document([page], setup, lines=[]).render("gif", dpi=100)[0]))
+    image.seek(image.n_frames - 1)
+    last = np.array(image.convert("RGB"), dtype=float)
+    still = np.array(Image.open(io.BytesIO(page_png(page, setup, 100))).convert("RGB"), dtype=float)
+    assert last.shape == still.shape
+
+    def ruled(pixels: np.ndarray, axis: int) -> list[int]:
+        """Rows (axis 1) or columns (axis 0) that are mostly the colour of a rule, bluish or reddish."""
+        tinted = np.abs(pixels[..., 2] - pixels[..., 0]) > 30
+        return np.flatnonzero(tinted.mean(axis=axis) > 0.5).tolist()
+
+    assert ruled(still, 1) and ruled(still, 0)  # the page shows rules under its lines and the margin's
+    assert ruled(last, 1) == ruled(still, 1) and ruled(last, 0) == ruled(still, 0)
 
 
 def test_a_gif_frame_block_decodes_to_the_pixels_it_was_cut_from() -> None:

@@ -16,7 +16,7 @@ import math
 import struct
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +276,7 @@ def _pdf(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> lis
 
 
 def _gif(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
-    return [page_gif(page_png(Page(p.width, p.height, []), setup, options.dpi), p, setup, options.dpi, options.speed,
+    return [page_gif(page_png(replace(p, lines=[]), setup, options.dpi), p, setup, options.dpi, options.speed,
                      options.loop) for p in pages]
 
 
