@@ -13,22 +13,22 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-import cairocffi
 import numpy as np
 import pypdf
 import pytest
 
 from helpers.basics import SHARED_DATA, needs_shared_data
+from helpers.render import png_pixels, svg_to_png
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import points_to_offsets
-from scribe.writing.formats import page_png, page_svg, pages_pdf, svg_to_png
+from scribe.writing.colours import SVG_COLOUR_NAMES
+from scribe.writing.formats import page_png, page_svg, pages_pdf
 from scribe.writing.layout import (
     LINE_SCALE_SPREAD,
     MAX_TILT_DEGREES,
     MIN_LINE_CLEARANCE,
     PAGE_SIZES,
-    SVG_COLOUR_NAMES,
     X_HEIGHT_PER_SPACING,
     Page,
     PageSetup,
@@ -85,14 +85,6 @@ def written(
 def ink(line: PlacedLine) -> np.ndarray:
     """All points of a placed line, (n, 2) mm, y down."""
     return np.concatenate(line.strokes)
-
-
-def png_pixels(png: bytes) -> tuple[int, int, np.ndarray]:
-    """Width, height and (height, width, 4) premultiplied BGRA bytes of a PNG, read with cairo."""
-    surface = cairocffi.ImageSurface.create_from_png(io.BytesIO(png))
-    width, height, stride = surface.get_width(), surface.get_height(), surface.get_stride()
-    data = np.frombuffer(bytes(surface.get_data()), dtype=np.uint8).reshape(height, stride)
-    return width, height, data[:, : 4 * width].reshape(height, width, 4)
 
 
 # --------------------------------------------------------------------------- page setup
@@ -452,9 +444,10 @@ def test_real_lines_match_the_measured_advance_and_sit_on_their_slots() -> None:
 
 
 def test_the_same_pages_give_byte_identical_pdfs() -> None:
-    """cairo stamps each PDF with its creation time; the joined document must not carry it."""
+    """cairo stamps each PDF with its creation time; scribe's must not carry it."""
     setup = PageSetup()
     pages = [sample_page(setup)] * 2
     first = pages_pdf(pages, setup)
+    assert b"/CreationDate" not in first and b"/ModDate" not in first
     time.sleep(1.1)  # the creation date has whole seconds
     assert pages_pdf(pages, setup) == first

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from scribe.errors import ScribeError
+from scribe.writing import cairo
+from scribe.writing.colours import colour_rgba
 from scribe.writing.curves import flatten, svg_path
 from scribe.writing.layout import Page, PageSetup
 
@@ -136,39 +138,32 @@ def page_gif(paper_png: bytes, page: Page, setup: PageSetup, dpi: float, speed: 
     memory stays flat however long the writing. A frame without new ink (the pen in
     the air) lengthens the one before; the last is held for :data:`FINAL_HOLD` s.
     """
-    import cairocffi
-    import cairosvg
-
     strokes = page_timing(page, setup.x_height_mm, speed)
     if (frames := gif_frames(strokes)) > MAX_GIF_FRAMES:
         raise ScribeError(
             f"the GIF would have {frames:,} frames, over {MAX_GIF_FRAMES:,}; write faster (speed "
             f"{speed * frames / MAX_GIF_FRAMES:.1f} or more) or fewer lines, or write an animated SVG"
         )
-    surface = cairocffi.ImageSurface.create_from_png(io.BytesIO(paper_png))
-    pen = cairocffi.Context(surface)
-    palette = _palette(paper_png, cairosvg.colors.color(setup.background), cairosvg.colors.color(setup.ink))
-    pen.scale(dpi / 25.4, dpi / 25.4)
-    pen.set_source_rgba(*cairosvg.colors.color(setup.ink))
-    pen.set_line_width(setup.pen_width)
-    pen.set_line_cap(cairocffi.LINE_CAP_ROUND)
-    pen.set_line_join(cairocffi.LINE_JOIN_ROUND)
-    width, height = surface.get_width(), surface.get_height()
-    blocks = [_frame(surface, (0, 0, width, height), palette)]
-    delays = [0]
-    for piece in _ink_by_frame(strokes, frames):
-        delays[-1] += round(GIF_FRAME_TIME * 100)
-        if not piece:
-            continue
-        for polyline in piece:
-            pen.move_to(*polyline[0])
-            for x, y in polyline[1:]:
-                pen.line_to(x, y)
-        left, top, right, bottom = pen.stroke_extents()
-        box = _pixel_box((*pen.user_to_device(left, top), *pen.user_to_device(right, bottom)), width, height)
-        pen.stroke()
-        blocks.append(_frame(surface, box, palette))
-        delays.append(0)
+    assert setup.background is not None, "RenderOptions.check refuses a GIF without a background"
+    ink = colour_rgba("ink", setup.ink)
+    palette = _palette(paper_png, colour_rgba("background", setup.background), ink)
+    with cairo.png_surface(paper_png) as surface, cairo.context(surface) as pen:
+        pen.scale(dpi / 25.4, dpi / 25.4)
+        pen.set_source_rgba(*ink)
+        pen.set_pen(setup.pen_width, round_ends=True)
+        height, width = surface.pixels().shape[:2]
+        blocks = [_frame(surface.pixels(), (0, 0, width, height), palette)]
+        delays = [0]
+        for piece in _ink_by_frame(strokes, frames):
+            delays[-1] += round(GIF_FRAME_TIME * 100)
+            if not piece:
+                continue
+            pen.append_path(cairo.polylines_path(piece))
+            left, top, right, bottom = pen.stroke_extents()
+            box = _pixel_box((*pen.user_to_device(left, top), *pen.user_to_device(right, bottom)), width, height)
+            pen.stroke()
+            blocks.append(_frame(surface.pixels(), box, palette))
+            delays.append(0)
     delays[-1] = round(FINAL_HOLD * 100)
     return _gif_file(width, height, blocks, delays, loop)
 
@@ -212,8 +207,8 @@ def _palette(paper_png: bytes, paper: tuple[float, ...], ink: tuple[float, ...])
     return palette
 
 
-def _frame(surface: Any, box: tuple[int, int, int, int], palette: Any) -> bytes:
-    """The GIF image block (descriptor, local colour table, LZW data) of ``box`` of the surface.
+def _frame(pixels: np.ndarray, box: tuple[int, int, int, int], palette: Any) -> bytes:
+    """The GIF image block (descriptor, local colour table, LZW data) of ``box`` of ``pixels`` (BGRA rows).
 
     Pillow encodes the rectangle as a one-frame GIF; its global colour table becomes
     this block's local one, so each block stands on its own.
@@ -221,8 +216,7 @@ def _frame(surface: Any, box: tuple[int, int, int, int], palette: Any) -> bytes:
     from PIL import Image
 
     left, top, right, bottom = box
-    pixels = np.frombuffer(surface.get_data(), np.uint8).reshape(surface.get_height(), surface.get_stride())
-    crop = np.ascontiguousarray(pixels[top:bottom, left * 4:right * 4])
+    crop = np.ascontiguousarray(pixels[top:bottom, left:right])
     image = Image.frombuffer("RGB", (right - left, bottom - top), crop.tobytes(), "raw", "BGRX", 0, 1)
     encoded = io.BytesIO()
     # Not interlaced: the descriptor written below declares the rows in order.

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scribe.errors import ScribeError
-from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, LineMetrics, measure_strokes
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, LineMetrics, measure_strokes, median
 from scribe.ink.strokes import flip_y, split_strokes
+from scribe.writing.colours import colour_rgba
 
 #: Paper sizes in millimetres, width x height.
 PAGE_SIZES: dict[str, tuple[float, float]] = {
@@ -52,27 +53,6 @@ OVERFLOW_SHARE = 0.5
 X_HEIGHT_PER_SPACING = 0.22
 
 _PAGE_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*[x\u00d7]\s*(\d+(?:\.\d*)?|\.\d+)\s*$", re.IGNORECASE)
-#: SVG's 147 colour names (SVG 1.1, section 4.4; CSS Color 3): what a browser and cairo both draw
-#: the same. Checked here, without loading cairo, so that writing an SVG never needs it.
-SVG_COLOUR_NAMES = frozenset(
-    """
-    aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue blueviolet brown burlywood
-    cadetblue chartreuse chocolate coral cornflowerblue cornsilk crimson cyan darkblue darkcyan darkgoldenrod
-    darkgray darkgreen darkgrey darkkhaki darkmagenta darkolivegreen darkorange darkorchid darkred darksalmon
-    darkseagreen darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue dimgray
-    dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia gainsboro ghostwhite gold goldenrod gray grey green
-    greenyellow honeydew hotpink indianred indigo ivory khaki lavender lavenderblush lawngreen lemonchiffon lightblue
-    lightcoral lightcyan lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen
-    lightskyblue lightslategray lightslategrey lightsteelblue lightyellow lime limegreen linen magenta maroon
-    mediumaquamarine mediumblue mediumorchid mediumpurple mediumseagreen mediumslateblue mediumspringgreen
-    mediumturquoise mediumvioletred midnightblue mintcream mistyrose moccasin navajowhite navy oldlace olive
-    olivedrab orange orangered orchid palegoldenrod palegreen paleturquoise palevioletred papayawhip peachpuff peru
-    pink plum powderblue purple red rosybrown royalblue saddlebrown salmon sandybrown seagreen seashell sienna silver
-    skyblue slateblue slategray slategrey snow springgreen steelblue tan teal thistle tomato turquoise violet wheat
-    white whitesmoke yellow yellowgreen
-    """.split()
-)
-_COLOUR = re.compile(r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|rgba?\(\s*[0-9.%\s,]+\))$", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- page setup
@@ -95,12 +75,6 @@ def parse_page_size(value: str) -> tuple[float, float]:
     if width <= 0 or height <= 0:
         raise ScribeError(f"page size {value!r} has a zero side: give both width and height in mm, like 120x80")
     return width, height
-
-
-def _check_colour(what: str, value: str) -> None:
-    """Refuse a colour that cairo would silently draw black (and anything that could break the SVG)."""
-    if value.strip().lower() not in SVG_COLOUR_NAMES and not _COLOUR.match(value.strip()):
-        raise ScribeError(f"{what} colour {value!r} is not understood: use a name like 'navy' or a code like '#1b2a6b'")
 
 
 @dataclass
@@ -154,9 +128,9 @@ class PageSetup:
                 f"pen width {self.pen_width:g} mm must be above 0 and at most the line spacing "
                 f"({self.line_spacing:g} mm), e.g. 0.5"
             )
-        _check_colour("ink", self.ink)
+        colour_rgba("ink", self.ink)  # refuses a colour that cairo would silently draw black
         if self.background is not None:
-            _check_colour("background", self.background)
+            colour_rgba("background", self.background)
 
     def _check_types(self) -> None:
         """Refuse values of the wrong kind (a string for a length, a number for a colour) in the API's terms."""
@@ -308,7 +282,7 @@ def layout_page(entries: Sequence[tuple[np.ndarray | None, int]], setup: PageSet
     measured = [(split_strokes(ink), slot) for ink, slot in entries if ink is not None and len(ink)]
     metrics = [measure_strokes(strokes) for strokes, _ in measured]
     scales.extend(setup.x_height_mm / m.x_height for m in metrics if m.tops >= MIN_TOPS)
-    typical = float(np.median(scales)) if scales else None
+    typical = median(scales) if scales else None
     page = Page(*setup.size, lines=[])
     above: tuple[int, PlacedLine] | None = None  # the line placed last: slot, ink
     for (strokes, slot), m in zip(measured, metrics):
