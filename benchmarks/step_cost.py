@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scribe.writing.document import Scribe
-from scribe.writing.network import InferenceModel
+from scribe.writing.network import InferenceModel, gate_product, one_blas_thread
 from scribe.writing.registry import DEFAULT_MODEL
 from scribe.writing.sampling import ContinuousBatch, SamplingOptions, _Job
 
@@ -46,18 +46,20 @@ def measure(model: InferenceModel, options: SamplingOptions, size: int, repeats:
     """The step of a batch of ``size`` lines, the network's step alone, and their matmuls alone (microseconds)."""
     jobs = [_Job(i, i, 0, True) for i in range(size)]
     batch = ContinuousBatch(model, [TEXT] * size, options, 0, jobs, attempts=1)
-    batch.cap[:] = batch.points_cap[:] = 10**9  # never end a line: every step keeps the whole batch
+    batch.stop_at[:] = 10**9  # never end a line: every step keeps the whole batch
     whole = microseconds(batch.step, repeats)
     state, point = batch.state, batch.point
     network = microseconds(lambda: model.step(point, state), repeats)
-    layers = [layer.matrix_t for layer in (model.first, *model.upper)]  # multiplied as the network does
-    heads = [model.window_w, model.head_w]
-    gate_inputs = [np.ones((size, matrix.shape[1]), np.float32) for matrix in layers]
+    layers = [matrix for matrix, _, _ in model.decoder]  # gate-major, multiplied as the network does
+    heads = [model.window_w, model.head_matrix]
+    gate_inputs = [np.ones((matrix.shape[1], size), np.float32) for matrix in layers]
     head_inputs = [np.ones((size, matrix.shape[0]), np.float32) for matrix in heads]
+
+    gates = np.empty((layers[0].shape[0], size), np.float32)
 
     def products() -> None:
         for matrix, x in zip(layers, gate_inputs):
-            matrix @ x.T
+            gate_product(matrix, x, gates)
         for matrix, x in zip(heads, head_inputs):
             x @ matrix
 
@@ -76,7 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     scribe = Scribe(args.model)
     options = SamplingOptions(conditioning=scribe.conditioning())
-    print(json.dumps([measure(scribe.model, options, size, args.repeats) for size in args.batch or [1, 20, 100]], indent=2))
+    with one_blas_thread():  # as sampling runs
+        results = [measure(scribe.model, options, size, args.repeats) for size in args.batch or [1, 20, 100]]
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def test_numpy_step_by_step_sampling_matches_torch_teacher_forcing(kind: str, st
         cond = twin.style_vectors(style_ids.numpy()) if styles else None
     state = twin.start(text_ids.numpy(), text_mask.numpy(), cond)
     for t in range(offsets.shape[1] - 1):
-        params, state = twin.step(offsets[:, t].numpy(), state)
+        params = twin.step(offsets[:, t].numpy(), state)
         expected = full.decoder.params
         np.testing.assert_allclose(params.mu, expected.mu[:, t].numpy(), atol=1e-5, rtol=1e-4)
         np.testing.assert_allclose(params.log_sigma, expected.log_sigma[:, t].numpy(), atol=1e-5, rtol=1e-4)

@@ -135,17 +135,18 @@ class RejectionWatch:
         self.dwell_limit = dwell_limit(model)
         self.visits = np.zeros((rows, positions), np.int32)  # steps the window's focus spent on each position
         self.furthest = np.full(rows, NOWHERE, np.int64)
+        self.rows = np.arange(rows)
 
     def reset(self, row: int) -> None:
         self.visits[row] = 0
         self.furthest[row] = NOWHERE
 
     def take(self, rows: np.ndarray) -> None:
-        self.visits, self.furthest = self.visits[rows], self.furthest[rows]
+        self.visits, self.furthest, self.rows = self.visits[rows], self.furthest[rows], np.arange(len(rows))
 
     def failing(self, focus: np.ndarray) -> np.ndarray:
         """Count this step's ``focus`` (position in each row's text) and say which rows can no longer pass."""
-        index = np.arange(len(focus)), np.clip(focus, 0, self.visits.shape[1] - 1)
+        index = self.rows, np.maximum(focus, 0)  # before the text is the priming ink's: counted on its first letter
         self.visits[index] += 1
-        self.furthest = np.maximum(self.furthest, focus)
+        np.maximum(self.furthest, focus, out=self.furthest)
         return (self.visits[index] > self.dwell_limit) | (self.furthest - focus > MAX_FOCUS_SETBACK)

@@ -11,26 +11,109 @@ Gate order and weight layout are PyTorch's (``i, f, g, o``; ``W_ih``, ``W_hh``).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
 from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
 
+SPLIT_ROWS = 6  # lines in a batch from which a layer's gate product is computed in two halves side by side
+
+
+@functools.lru_cache(maxsize=1)
+def _second_core() -> Executor | None:
+    """A thread for the second half of the gate products, or None on a machine with one core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return ThreadPoolExecutor(1, thread_name_prefix="scribe-gates") if cores > 1 else None
+
+
+@functools.lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries NumPy loaded, found once (threadpoolctl: OpenBLAS, MKL, BLIS, Accelerate)."""
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Within: BLAS computes each product on one thread, the caller's (see :func:`gate_product`)."""
+    with _blas().limit(limits=1, user_api="blas"):
+        yield
+
+
+def gate_product(matrix: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> None:
+    """``out = matrix @ inputs``: in two halves of ``matrix``'s rows once ``inputs`` has :data:`SPLIT_ROWS` columns.
+
+    The halves run side by side, one on a second core, each with one BLAS thread
+    (sampling limits BLAS to one: OpenBLAS's own threads spin while they wait for a
+    core, so with another program busy a page took several times as long). Each
+    half is computed by the same call whichever thread runs it, so the result does
+    not depend on the cores: the same seed gives the same ink on any machine with
+    the same BLAS.
+    """
+    if inputs.shape[1] < SPLIT_ROWS:
+        np.matmul(matrix, inputs, out=out)
+        return
+    half = len(matrix) // 2
+    helper = _second_core()
+    pending = helper.submit(np.matmul, matrix[half:], inputs, out=out[half:]) if helper else None
+    np.matmul(matrix[:half], inputs, out=out[:half])
+    if pending is None:
+        np.matmul(matrix[half:], inputs, out=out[half:])
+    else:
+        pending.result()
+
+
+@functools.lru_cache(maxsize=8)
+def _gate_prescale(hidden: int) -> np.ndarray:
+    """Per gate unit (PyTorch's order ``i, f, g, o``): 1/2 for the sigmoid gates i, f, o, 1 for g.
+
+    sigmoid(x) = (1 + tanh(x / 2)) / 2, so one tanh activates all four gates once the
+    sigmoid gates' pre-activations are halved; halving is exact in floating point, so
+    it is folded into the weights and biases once instead of done at every step.
+    """
+    scale = np.full(4 * hidden, 0.5, np.float32)
+    scale[2 * hidden : 3 * hidden] = 1.0
+    return scale
+
 
 @functools.lru_cache(maxsize=8)
 def _gate_scale_and_shift(hidden: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per gate unit: 1/2 and 1/2 for the sigmoid gates i, f, o (through tanh), 1 and 0 for g."""
-    scale = np.full(4 * hidden, 0.5, np.float32)
-    scale[2 * hidden : 3 * hidden] = 1.0
+    """Per gate unit, as a column: 1/2 and 1/2 turn tanh(x / 2) into sigmoid(x) for i, f, o; 1 and 0 keep g's tanh."""
+    scale = _gate_prescale(hidden)[:, None]
     return scale, 0.5 * (scale != 1.0).astype(np.float32)
 
 
+def lstm_update(gates: np.ndarray, c: np.ndarray, h: np.ndarray) -> None:
+    """Activate ``gates`` (..., 4H, B) in place, update the cell state ``c`` (..., H, B) in place and write ``h``.
+
+    The gates are gate-major (a gate's units are one block of rows, each line one
+    column) and pre-scaled (:func:`_gate_prescale`). A sampling step is hundreds of
+    these on small arrays, where each NumPy call costs more than its arithmetic, so
+    nothing is allocated: the input gate's block holds i * g once it is used.
+    """
+    hidden = gates.shape[-2] // 4
+    scale, shift = _gate_scale_and_shift(hidden)
+    np.tanh(gates, out=gates)
+    gates *= scale
+    gates += shift
+    i, f, g, o = (gates[..., k * hidden : (k + 1) * hidden, :] for k in range(4))
+    c *= f
+    i *= g
+    c += i
+    np.tanh(c, out=h)
+    h *= o
+
+
 class LSTMWeights:
-    """One LSTM layer's weights, with input and recurrent matrices stacked for one matmul.
+    """One LSTM layer's weights, gate-major (``(4H, ...)``, PyTorch's layout) with the sigmoid gates' rows halved.
 
     The last ``cond_dim`` input features (a line's conditioning, constant while it is
     written) are kept apart in ``cond_matrix`` so that their gate input is computed
@@ -40,12 +123,11 @@ class LSTMWeights:
     def __init__(self, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray, cond_dim: int = 0) -> None:
         self.hidden = w_hh.shape[1]
         self.inputs = w_ih.shape[1] - cond_dim
-        self.matrix = np.ascontiguousarray(np.concatenate([w_ih[:, : self.inputs], w_hh], axis=1).T)  # (in + H, 4H)
-        # The same, transposed: OpenBLAS multiplies a few rows 20-25% faster as (4H, in + H) @ (in + H, B),
-        # measured at batches of 2 to 20 (benchmarks/step_cost.py), and no slower at 1 or 128.
-        self.matrix_t = np.ascontiguousarray(self.matrix.T)
-        self.cond_matrix = np.ascontiguousarray(w_ih[:, self.inputs :].T)  # (cond_dim, 4H)
-        self.bias = b_ih + b_hh
+        prescale = _gate_prescale(self.hidden)
+        self.input_matrix = np.ascontiguousarray(w_ih[:, : self.inputs] * prescale[:, None])  # (4H, in)
+        self.recurrent_matrix = np.ascontiguousarray(w_hh * prescale[:, None])  # (4H, H)
+        self.cond_matrix = np.ascontiguousarray(w_ih[:, self.inputs :] * prescale[:, None])  # (4H, cond_dim)
+        self.bias = (b_ih + b_hh) * prescale  # (4H,)
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray], prefix: str, suffix: str = "", cond_dim: int = 0) -> LSTMWeights:
@@ -53,38 +135,6 @@ class LSTMWeights:
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         w_ih, w_hh, b_ih, b_hh = (state[f"{prefix}{name}{suffix}"] for name in names)
         return cls(w_ih, w_hh, b_ih, b_hh, cond_dim=cond_dim)
-
-    def cell(
-        self, x: np.ndarray, h: np.ndarray, c: np.ndarray, cond_gates: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One step; ``cond_gates`` (B, 4H) is the conditioning's precomputed share of the gates."""
-        gates = np.ascontiguousarray((self.matrix_t @ np.concatenate([x, h], axis=1).T).T)  # rows: the in-place work is fast
-        gates += self.bias
-        if cond_gates is not None:
-            gates += cond_gates
-        return self._update(gates, c)
-
-    @staticmethod
-    def _update(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The new hidden and cell states from the gates' pre-activations (PyTorch's order ``i, f, g, o``).
-
-        One tanh serves all four gates: sigmoid(x) = (1 + tanh(x / 2)) / 2 for i, f
-        and o, tanh itself for g, so the gates are scaled, activated, scaled and shifted
-        in place. A sampling step is hundreds of these on small arrays, where each NumPy
-        call costs more than its arithmetic.
-        """
-        hidden = gates.shape[-1] // 4
-        scale, shift = _gate_scale_and_shift(hidden)
-        gates *= scale
-        np.tanh(gates, out=gates)
-        gates *= scale
-        gates += shift
-        i, f, g, o = (gates[..., k * hidden : (k + 1) * hidden] for k in range(4))
-        c = f * c
-        c += i * g
-        h = np.tanh(c)
-        h *= o
-        return h, c
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """The outputs (B, T, H) over a whole sequence (B, T, in), from zero state."""
@@ -101,15 +151,14 @@ def run_side_by_side(layers: list[LSTMWeights], inputs: list[np.ndarray]) -> lis
     """
     batch, steps, _ = inputs[0].shape
     hidden = layers[0].hidden
-    projected = np.stack([x @ layer.matrix[: layer.inputs] + layer.bias for layer, x in zip(layers, inputs)])  # (L, B, T, 4H)
-    recurrent = np.stack([layer.matrix[layer.inputs :] for layer in layers])  # (L, H, 4H)
-    h = np.zeros((len(layers), batch, hidden), np.float32)
-    c = np.zeros_like(h)
-    outputs = np.empty((len(layers), batch, steps, hidden), np.float32)
+    # (L, T, 4H, B): every step's gate input from the sequence, gate-major like the recurrent share.
+    projected = np.stack([(x @ layer.input_matrix.T + layer.bias).transpose(1, 2, 0) for layer, x in zip(layers, inputs)])
+    recurrent = np.stack([layer.recurrent_matrix for layer in layers])  # (L, 4H, H)
+    outputs = np.zeros((len(layers), steps + 1, hidden, batch), np.float32)  # step t's h at t + 1; zero state at 0
+    c = np.zeros((len(layers), hidden, batch), np.float32)
     for t in range(steps):
-        h, c = LSTMWeights._update(projected[:, :, t] + h @ recurrent, c)
-        outputs[:, :, t] = h
-    return list(outputs)
+        lstm_update(projected[:, t] + recurrent @ outputs[:, t], c, outputs[:, t + 1])
+    return list(np.ascontiguousarray(outputs[:, 1:].transpose(0, 3, 1, 2)))
 
 
 def reverse_within_length(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -138,33 +187,94 @@ class Mixture:
     pen_logits: np.ndarray  # (B, 1) or (B, 3)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Where the decoder's inputs lie in a line's column of :attr:`State.columns`: ``[h1, point, context, h2 ... hL]``.
+
+    In this order every layer's inputs are one run of rows: layer 1 reads its hidden
+    state, the point and the window (``h1, point, context``), layer 2 those and its
+    own (``h1 ... h2``: h1 is the layer below), layer 3 ``point ... h3`` (h2 below).
+    A deeper layer reads the same run and gives the rows between a zero weight. So
+    each layer is one matmul on a slice, with no copying of its inputs together.
+    """
+
+    hidden: int
+    text_dim: int
+    layers: int
+
+    @property
+    def point(self) -> slice:
+        return slice(self.hidden, self.hidden + 3)
+
+    @property
+    def context(self) -> slice:
+        return slice(self.hidden + 3, self.hidden + 3 + self.text_dim)
+
+    @property
+    def size(self) -> int:
+        return max(self.context.stop, self.hidden_of(self.layers - 1).stop)
+
+    def hidden_of(self, layer: int) -> slice:
+        """The rows of layer ``layer``'s hidden state (0 is the first layer)."""
+        start = 0 if layer == 0 else self.context.stop + (layer - 1) * self.hidden
+        return slice(start, start + self.hidden)
+
+    def read_by(self, layer: int) -> slice:
+        """The run of rows layer ``layer`` multiplies by its weights."""
+        start = self.hidden if layer >= 2 else 0
+        return slice(start, max(self.context.stop, self.hidden_of(layer).stop))
+
+    def place(self, layer: int, weights: LSTMWeights) -> np.ndarray:
+        """``weights`` as one matrix over :meth:`read_by`'s rows: point, context, the layer below, its own state."""
+        read = self.read_by(layer)
+        matrix = np.zeros((4 * self.hidden, read.stop - read.start), np.float32)
+        inputs = weights.input_matrix  # its columns: the point, the context, then (above layer 1) the layer below
+        blocks = [(self.point, inputs[:, :3]), (self.context, inputs[:, 3 : 3 + self.text_dim])]
+        if layer:
+            blocks.append((self.hidden_of(layer - 1), inputs[:, 3 + self.text_dim :]))
+        for rows, block in [*blocks, (self.hidden_of(layer), weights.recurrent_matrix)]:
+            matrix[:, rows.start - read.start : rows.stop - read.start] = block
+        return matrix
+
+
 @dataclass
 class State:
-    """Everything carried from one sampling step to the next."""
+    """Everything carried from one sampling step to the next, one column (or row, for the window) per line."""
 
-    layers: list[tuple[np.ndarray, np.ndarray]]  # (h, c) per layer
+    columns: np.ndarray  # (F, B) float32: the decoder's inputs and hidden states, laid out by ``layout``
+    cells: np.ndarray  # (L, H, B) the layers' cell states
+    gate_offsets: np.ndarray  # (L, 4H, B) each layer's bias plus the conditioning's share of its gates
     kappa: np.ndarray  # (B, K) window positions
-    context: np.ndarray  # (B, D) window reading
     phi: np.ndarray  # (B, U) window weights of the last step
     text: np.ndarray  # (B, U, D) encoded text
     text_mask: np.ndarray  # (B, U) float
-    cond_gates: list[np.ndarray] | None  # per layer, the conditioning's (B, 4H) gate input
+    layout: Columns
+    gates: np.ndarray = field(init=False, repr=False)  # (4H, B) the layer being stepped's gates, reused
+    positions: np.ndarray = field(init=False, repr=False)  # (U,) the text's positions 0, 1, ... for the window
+
+    def __post_init__(self) -> None:
+        self.gates = np.empty((4 * self.layout.hidden, self.columns.shape[1]), np.float32)
+        self.positions = np.arange(self.text.shape[1], dtype=np.float32)
+
+    @property
+    def context(self) -> np.ndarray:
+        """(B, D) the window's reading of the text."""
+        return self.columns[self.layout.context].T
 
     def take(self, rows: np.ndarray) -> State:
         """The state of ``rows`` only, as new arrays: a batch whose finished lines left it."""
         return State(
-            [(h[rows], c[rows]) for h, c in self.layers], self.kappa[rows], self.context[rows], self.phi[rows],
-            self.text[rows], self.text_mask[rows], None if self.cond_gates is None else [g[rows] for g in self.cond_gates],
+            self.columns[:, rows], self.cells[:, :, rows], self.gate_offsets[:, :, rows], self.kappa[rows],
+            self.phi[rows], self.text[rows], self.text_mask[rows], self.layout,
         )
 
     def put(self, rows: np.ndarray, source: State, source_rows: np.ndarray) -> None:
         """Overwrite ``rows`` with ``source_rows`` of ``source`` (a line started afresh in a freed row)."""
-        for (h, c), (source_h, source_c) in zip(self.layers, source.layers):
-            h[rows], c[rows] = source_h[source_rows], source_c[source_rows]
-        for name in ("kappa", "context", "phi", "text", "text_mask"):
+        self.columns[:, rows] = source.columns[:, source_rows]
+        self.cells[:, :, rows] = source.cells[:, :, source_rows]
+        self.gate_offsets[:, :, rows] = source.gate_offsets[:, :, source_rows]
+        for name in ("kappa", "phi", "text", "text_mask"):
             getattr(self, name)[rows] = getattr(source, name)[source_rows]
-        for gates, source_gates in zip(self.cond_gates or [], source.cond_gates or []):
-            gates[rows] = source_gates[source_rows]
 
 
 class InferenceModel:
@@ -200,6 +310,7 @@ class InferenceModel:
             )
         try:
             with np.errstate(all="raise"):
+                self._assemble()
                 ids = np.array([[Alphabet.FIRST_CHAR, Alphabet.END]])
                 cond = np.zeros((1, self.cond_dim), np.float32) if self.is_vae else None
                 state = self.start(ids, np.ones_like(ids, dtype=bool), cond)
@@ -231,6 +342,17 @@ class InferenceModel:
             self.stroke_backward = LSTMWeights.from_state(state, "stroke_encoder.backward_lstm.", "_l0")
             self.to_latent_w = state["stroke_encoder.to_latent.weight"].T.copy()
             self.to_latent_b = state["stroke_encoder.to_latent.bias"]
+
+    def _assemble(self) -> None:
+        """The decoder as it steps: each layer's weights placed over its run of :class:`Columns`, and the head's."""
+        c = self.config
+        self.layout = Columns(c.hidden, c.encoder_dim, c.layers)
+        self.layers = [self.first, *self.upper]
+        layout = self.layout
+        self.decoder = [(layout.place(k, layer), layout.read_by(k), layout.hidden_of(k)) for k, layer in enumerate(self.layers)]
+        self.head_matrix = np.zeros((layout.size, self.head_w.shape[1]), np.float32)  # zero for the point and the window
+        for k in range(layout.layers):
+            self.head_matrix[layout.hidden_of(k)] = self.head_w[k * c.hidden : (k + 1) * c.hidden]
 
     @property
     def cond_dim(self) -> int:
@@ -264,59 +386,56 @@ class InferenceModel:
 
     def start(self, text_ids: np.ndarray, text_mask: np.ndarray, cond: np.ndarray | None = None) -> State:
         """The state before the first point; ``cond`` is z (VAE) or a writer-style vector per line."""
-        batch = len(text_ids)
+        batch, layout = len(text_ids), self.layout
         text = self.encode_text(text_ids, text_mask)
-        hidden, layer_count = self.config.hidden, self.config.layers
+        columns = np.zeros((layout.size, batch), np.float32)
+        cells = np.zeros((layout.layers, layout.hidden, batch), np.float32)
         if self.is_vae and cond is not None:
-            h_c = np.split(np.tanh(cond @ self.initial_w + self.initial_b), 2 * layer_count, axis=1)
-            layers = [(h_c[2 * i], h_c[2 * i + 1]) for i in range(layer_count)]
-        else:
-            zeros = np.zeros((batch, hidden), np.float32)
-            layers = [(zeros, zeros) for _ in range(layer_count)]
+            h_c = np.split(np.tanh(cond @ self.initial_w + self.initial_b), 2 * layout.layers, axis=1)
+            for k in range(layout.layers):
+                columns[layout.hidden_of(k)], cells[k] = h_c[2 * k].T, h_c[2 * k + 1].T
         if cond is None and self.styles is not None:
             cond = self.style_vectors(np.zeros(batch, dtype=np.int64))  # "any writer"
-        cond_gates = None
+        # The conditioning is appended last to every layer's input and never changes
+        # during a line, so its share of the gates is computed once, with the bias.
+        gate_offsets = np.stack([np.repeat(layer.bias[:, None], batch, axis=1) for layer in self.layers])
         if cond is not None and self.cond_dim:
-            # The conditioning is appended last to every layer's input and never changes
-            # during a line, so its share of the gates is computed once.
-            cond_gates = [cond @ layer.cond_matrix for layer in [self.first, *self.upper]]
+            gate_offsets += np.stack([layer.cond_matrix @ cond.T for layer in self.layers])
         kappa = np.zeros((batch, self.config.window_mixtures), np.float32)
-        context = np.zeros((batch, text.shape[2]), np.float32)
         phi = np.zeros(text_mask.shape, np.float32)
-        return State(layers, kappa, context, phi, text, text_mask.astype(np.float32), cond_gates)
+        return State(columns, cells, gate_offsets, kappa, phi, text, text_mask.astype(np.float32), layout)
 
-    def window(self, h1: np.ndarray, state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Graves' soft window (eqs. 46-51) -> new kappa, context and phi."""
-        params = h1 @ self.window_w + self.window_b  # eq. 48
+    def window(self, state: State) -> None:
+        """Graves' soft window (eqs. 46-51) from layer 1's new state: new kappa, phi and context, in ``state``."""
+        params = np.matmul(state.columns[self.layout.hidden_of(0)].T, self.window_w)  # eq. 48
+        params += self.window_b
         k = self.config.window_mixtures
         alpha_hat, beta_hat, kappa_hat = params[:, :k], params[:, k : 2 * k], params[:, 2 * k :]
-        kappa = state.kappa + np.exp(kappa_hat) / self.config.kappa_scale  # eq. 51, scaled
-        positions = np.arange(state.text.shape[1], dtype=np.float32)
-        closeness = kappa[:, :, None] - positions  # (B, K, U), then in place exp(-beta (kappa - u)^2)
+        state.kappa = state.kappa + np.exp(kappa_hat) / self.config.kappa_scale  # eq. 51, scaled
+        closeness = state.kappa[:, :, None] - state.positions  # (B, K, U), then exp(-beta (kappa - u)^2)
         closeness *= closeness
         closeness *= -np.exp(beta_hat)[:, :, None]
         np.exp(closeness, out=closeness)
-        phi = np.matmul(np.exp(alpha_hat)[:, None, :], closeness)[:, 0]  # eq. 46: the sum over the K Gaussians
-        phi *= state.text_mask
-        context = np.matmul(phi[:, None, :], state.text)[:, 0]  # eq. 47
-        return kappa, context, phi
+        state.phi = np.matmul(np.exp(alpha_hat)[:, None, :], closeness)[:, 0]  # eq. 46: the sum over the K Gaussians
+        state.phi *= state.text_mask
+        state.columns[self.layout.context] = np.matmul(state.phi[:, None, :], state.text)[:, 0].T  # eq. 47
 
-    def step(self, point: np.ndarray, state: State) -> tuple[Mixture, State]:
-        """One step: the previous point (B, 3), normalized -> the next point's distribution."""
-        gates: list[np.ndarray | None] = [*state.cond_gates] if state.cond_gates else [None] * (1 + len(self.upper))
-        h, c = self.first.cell(np.concatenate([point, state.context], axis=1), *state.layers[0], gates[0])
-        kappa, context, phi = self.window(h, state)
-        layers, outputs, below = [(h, c)], [h], h
-        for layer, (h0, c0), extra in zip(self.upper, state.layers[1:], gates[1:]):
-            below, c_new = layer.cell(np.concatenate([point, context, below], axis=1), h0, c0, extra)
-            layers.append((below, c_new))
-            outputs.append(below)
-        mixture = self.head(np.concatenate(outputs, axis=1))
-        return mixture, replace(state, layers=layers, kappa=kappa, context=context, phi=phi)
+    def step(self, point: np.ndarray, state: State) -> Mixture:
+        """One step: the previous point (B, 3), normalized -> the next point's distribution; ``state`` moves on in place."""
+        columns, gates = state.columns, state.gates
+        columns[self.layout.point] = point.T
+        for k, (matrix, read, hidden) in enumerate(self.decoder):
+            gate_product(matrix, columns[read], gates)
+            gates += state.gate_offsets[k]
+            lstm_update(gates, state.cells[k], columns[hidden])
+            if k == 0:
+                self.window(state)
+        return self.head(columns)
 
-    def head(self, hidden: np.ndarray) -> Mixture:
-        """Mixture and pen parameters (eqs. 17-22) from the concatenated layer outputs."""
-        out = hidden @ self.head_w + self.head_b
+    def head(self, columns: np.ndarray) -> Mixture:
+        """Mixture and pen parameters (eqs. 17-22) from the layers' hidden states in ``columns``."""
+        out = np.matmul(columns.T, self.head_matrix)
+        out += self.head_b
         m = self.config.mixtures
         pen = self.config.pen_classes
         pen_logits, pi_logits, mu = out[:, :pen], out[:, pen : pen + m], out[:, pen + m : pen + 3 * m]

@@ -32,14 +32,13 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
 
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import denormalize, normalize
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, points_cap, without_trailing_marks
-from scribe.writing.network import InferenceModel, Mixture
+from scribe.writing.network import InferenceModel, Mixture, one_blas_thread
 from scribe.writing.reader import InkReader, fold_look_alikes
 
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
@@ -54,6 +53,7 @@ MAX_STEPS_PER_CHARACTER = 40  # a character takes ~11 points at the default simp
 PEN_END = 2  # the VAE's "end of sequence" pen state
 RUN_ON_FACTOR = 3.0  # points past the end of the text after which a pen that never lifts is stopped
 DRAW_CHUNK = 64  # steps of random numbers a line draws from its stream at a time
+PEN_UNIFORM, PEN_THRESHOLD = 3, 4  # the columns of a chunk that decide the pen (see sample_pen)
 BATCH_ROWS = 128  # lines sampled side by side at most, more wait: 250 lines ran 48 lines/s at 32, 52 at 64, 56 at 128
 
 
@@ -103,41 +103,44 @@ def encode_texts(alphabet: Alphabet, texts: list[str]) -> tuple[np.ndarray, np.n
     return ids, ids != Alphabet.PAD
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+def _categorical(logits: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """One draw per row of softmax(``logits``) (B, N), by inverting the cumulative sum at ``uniform`` (B,) in [0, 1).
 
-
-def _categorical(probabilities: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """One draw per row of (B, N) probabilities, by inverting the cumulative sum at ``uniform`` (B,)."""
-    return np.minimum((probabilities.cumsum(axis=1) < uniform[:, None]).sum(axis=1), probabilities.shape[1] - 1)
+    The weights are left unnormalized: the uniform is scaled by their total instead.
+    """
+    cumulative = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
+    return np.minimum((cumulative < uniform[:, None] * cumulative[:, -1:]).sum(axis=1), logits.shape[1] - 1)
 
 
 def sample_offsets(mixture: Mixture, bias: float, temperature: float, draws: np.ndarray) -> np.ndarray:
     """Draw (B, 2) offsets from a batch of bivariate mixtures (eqs. 61-62 for the bias).
 
-    ``draws`` (B, 3) are each row's random numbers: a uniform that picks the
+    ``draws`` (B, 3 or more) are each row's random numbers: a uniform that picks the
     component and two standard normals that place the point.
     """
-    component = _categorical(_softmax(mixture.pi_logits * (1 + bias) / temperature), draws[:, 0])
+    component = _categorical(mixture.pi_logits * ((1 + bias) / temperature), draws[:, 0])
     rows = np.arange(len(component))
-    mu = mixture.mu[rows, component]
-    sigma = np.exp(mixture.log_sigma[rows, component] - bias) * temperature**0.5
+    sigma = np.exp(mixture.log_sigma[rows, component] - bias)
+    sigma *= temperature**0.5
     rho = mixture.rho[rows, component]
-    normal = draws[:, 1:3]
-    dx = mu[:, 0] + sigma[:, 0] * normal[:, 0]
-    dy = mu[:, 1] + sigma[:, 1] * (rho * normal[:, 0] + np.sqrt(1 - rho**2) * normal[:, 1])
-    return np.stack([dx, dy], axis=-1).astype(np.float32)
+    offsets = sigma * draws[:, 1:3]  # sigma_x n0 and sigma_y n1, then n1 correlated with n0 by rho
+    offsets[:, 1] *= np.sqrt(1 - rho * rho)
+    offsets[:, 1] += sigma[:, 1] * rho * draws[:, 1]
+    offsets += mixture.mu[rows, component]
+    return offsets
 
 
-def sample_pen(mixture: Mixture, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Draw the pen flag (B,) at ``uniform`` (B,), and whether the model ended the line itself (the VAE's 'end' state)."""
+def sample_pen(mixture: Mixture, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the pen lift (B,) bool, and whether the model ended the line itself (the VAE's 'end' state).
+
+    ``draws`` are :func:`_draw_chunk`'s columns: the pen's uniform u, and logit(u),
+    which a Bernoulli logit exceeds exactly when u < sigmoid(logit).
+    """
     logits = mixture.pen_logits
     if logits.shape[-1] == 1:
-        up = (uniform < 1 / (1 + np.exp(-logits[:, 0]))).astype(np.float32)
-        return up, np.zeros(len(logits), dtype=bool)
-    state = _categorical(_softmax(logits), uniform)
-    return (state != 0).astype(np.float32), state == PEN_END
+        return logits[:, 0] > draws[:, PEN_THRESHOLD], np.zeros(len(logits), dtype=bool)
+    state = _categorical(logits, draws[:, PEN_UNIFORM])
+    return state != 0, state == PEN_END
 
 
 def line_stream(seed: int, line: int, sampling: int) -> np.random.Generator:
@@ -146,9 +149,12 @@ def line_stream(seed: int, line: int, sampling: int) -> np.random.Generator:
 
 
 def _draw_chunk(stream: np.random.Generator) -> np.ndarray:
-    """:data:`DRAW_CHUNK` steps of a line's random numbers: component uniform, two normals, pen uniform."""
-    return np.concatenate([stream.random((DRAW_CHUNK, 1)), stream.standard_normal((DRAW_CHUNK, 2)),
-                           stream.random((DRAW_CHUNK, 1))], axis=1)
+    """:data:`DRAW_CHUNK` steps of a line's random numbers: component uniform, two normals, pen uniform and its logit."""
+    chunk = np.concatenate([stream.random((DRAW_CHUNK, 1)), stream.standard_normal((DRAW_CHUNK, 2)),
+                            stream.random((DRAW_CHUNK, 1)), np.empty((DRAW_CHUNK, 1))], axis=1)
+    with np.errstate(divide="ignore"):  # u = 0 has logit -inf: every pen logit exceeds it, as sigmoid > 0
+        chunk[:, PEN_THRESHOLD] = np.log(chunk[:, PEN_UNIFORM]) - np.log1p(-chunk[:, PEN_UNIFORM])
+    return chunk
 
 
 def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) -> tuple:
@@ -168,7 +174,7 @@ def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) 
     if conditioning.prime_offsets is not None:
         prime = normalize(conditioning.prime_offsets, model.mean, model.std)
         for row in prime:
-            _, state = model.step(point, state)
+            model.step(point, state)
             point = np.repeat(row[None], batch, axis=0)
     return state, point, text_mask.sum(axis=1) - 1, len(prefix)
 
@@ -208,11 +214,12 @@ class ContinuousBatch:
         self.jobs = [self.waiting.popleft() for _ in range(width)]
         self.state = self.fresh.take(np.array([job.text for job in self.jobs]))
         self.point = np.repeat(origin[:1], width, axis=0)
+        self.rows = np.arange(width)
         self.steps, self.past_text = np.zeros(width, np.int64), np.zeros(width, np.int64)
-        self.end, self.cap, self.points_cap = np.zeros(width, np.int64), np.zeros(width, np.int64), np.zeros(width, np.int64)
+        self.end, self.stop_at = np.zeros(width, np.int64), np.zeros(width, np.int64)
         self.lifted, self.last = np.zeros(width, bool), np.zeros(width, bool)
         self.streams = [line_stream(seed, 0, 0)] * width
-        self.draws = np.zeros((width, DRAW_CHUNK, 4))
+        self.draws = np.zeros((width, DRAW_CHUNK, 5))
         self.watch = RejectionWatch(model, width, self.fresh.text.shape[1])
         self.points = np.zeros((width, int(self.limit.max()), 3), np.float32)
         self.focus = np.zeros((width, int(self.limit.max())), np.int64)
@@ -226,36 +233,48 @@ class ContinuousBatch:
         self.point[row] = self.origin
         self.steps[row] = self.past_text[row] = 0
         self.lifted[row], self.last[row] = False, job.last
-        self.end[row], self.cap[row] = self.end_index[job.text], self.limit[job.text]
-        self.points_cap[row] = points_cap(self.texts[job.text], self.model)
+        self.end[row] = self.end_index[job.text]
+        # The cap on steps, and, for a try that need not be kept, one past the points a line that passes may take.
+        too_many = self.limit[job.text] if job.last else points_cap(self.texts[job.text], self.model) + 1
+        self.stop_at[row] = min(self.limit[job.text], too_many)
         self.streams[row] = line_stream(self.seed, job.line, job.sampling)
         self.draws[row] = _draw_chunk(self.streams[row])
         self.watch.reset(row)
 
     def step(self) -> tuple[np.ndarray, np.ndarray]:
         """Draw every row's next point; which rows' lines end with it, and which of those finished their text."""
-        mixture, self.state = self.model.step(self.point, self.state)
-        rows = np.arange(len(self.jobs))
-        draws = self.draws[rows, self.steps % DRAW_CHUNK]
-        xy = sample_offsets(mixture, self.options.bias, self.options.temperature, draws[:, :3])
-        pen_up, model_ended = sample_pen(mixture, draws[:, 3])
+        mixture = self.model.step(self.point, self.state)
+        draws = self.draws[self.rows, self.steps % DRAW_CHUNK]
+        xy = sample_offsets(mixture, self.options.bias, self.options.temperature, draws)
+        pen_up, model_ended = sample_pen(mixture, draws)
         # A stroke of one point is a dot; under 1% of the data's strokes are, but a pen
         # lift sampled on a stroke's first point turns a "t" bar into one ("the" reads
         # "lhe"), so every stroke gets at least two points.
-        pen_up = np.where(self.lifted, 0.0, pen_up)
+        pen_up &= ~self.lifted
         focus = self.state.phi.argmax(axis=1)
-        self.past_text += focus >= self.end
-        finished = ((focus >= self.end) & (pen_up > 0)) | model_ended
-        doomed = (self.watch.failing(focus - self.prefix) | (self.steps + 1 > self.points_cap)) & ~self.last
-        ending = finished | (self.steps + 1 >= self.cap) | (self.past_text >= self.run_on) | doomed
-        pen_up = np.where(ending, 1.0, pen_up).astype(np.float32)
-        self.point = np.concatenate([xy, pen_up[:, None]], axis=1)
-        self.lifted = pen_up > 0
-        self.points[rows, self.steps] = self.point
-        self.focus[rows, self.steps] = focus - self.prefix
+        at_end = focus >= self.end
+        self.past_text += at_end
+        finished = (at_end & pen_up) | model_ended
         self.steps += 1
-        for row in np.flatnonzero((self.steps % DRAW_CHUNK == 0) & ~ending):
-            self.draws[row] = _draw_chunk(self.streams[row])
+        doomed = self.watch.failing(focus - self.prefix) & ~self.last
+        ending = finished | doomed | (self.steps >= self.stop_at) | (self.past_text >= self.run_on)
+        pen_up |= ending
+        self.point[:, :2] = xy
+        self.point[:, 2] = pen_up
+        self.lifted = pen_up
+        self.points[self.rows, self.steps - 1] = self.point
+        self.focus[self.rows, self.steps - 1] = focus - self.prefix
+        if not (chunk_left := self.steps % DRAW_CHUNK).all():
+            for row in np.flatnonzero((chunk_left == 0) & ~ending):
+                self.draws[row] = _draw_chunk(self.streams[row])
+        return ending, finished
+
+    def advance(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` until a line ends, on one BLAS thread (:func:`one_blas_thread`); as :meth:`step` returns."""
+        with one_blas_thread():
+            ending, finished = self.step()
+            while not ending.any():
+                ending, finished = self.step()
         return ending, finished
 
     def end_line(self, row: int, finished: bool) -> bool:
@@ -285,7 +304,8 @@ class ContinuousBatch:
         self.watch.take(keep)
         self.jobs = [self.jobs[row] for row in keep]
         self.streams = [self.streams[row] for row in keep]
-        for name in ("point", "steps", "past_text", "end", "cap", "points_cap", "lifted", "last", "draws", "points", "focus"):
+        self.rows = np.arange(len(keep))
+        for name in ("point", "steps", "past_text", "end", "stop_at", "lifted", "last", "draws", "points", "focus"):
             setattr(self, name, getattr(self, name)[keep])
 
 
@@ -316,9 +336,7 @@ def sample_stream(
     batch = ContinuousBatch(model, texts, options, seed, jobs, attempts)
     done = 0
     while batch.jobs:
-        ending, finished = batch.step()
-        if not ending.any():
-            continue
+        ending, finished = batch.advance()
         for row in np.flatnonzero(ending):
             text = batch.jobs[row].text
             if batch.end_line(int(row), bool(finished[row])):
@@ -401,6 +419,8 @@ def verify_lines(
 
 def read_back(lines: list[SampledLine], reader: InkReader) -> None:
     """Fill in what each line reads as and how far that is off its text (its window objections are already in)."""
+    from rapidfuzz.distance import Levenshtein  # here: writing without verification never needs it (10 ms a start)
+
     for line, reading in zip(lines, reader.read([line.offsets for line in lines])):
         line.reading = reading
         line.misread = Levenshtein.distance(fold_look_alikes(reader.readable(line.text)), fold_look_alikes(reading))
