@@ -16,7 +16,9 @@ imports, model loading, sampling, layout, the file), ``in_process`` times
 ``Scribe.write`` and the rendering on a model already loaded, and the page also
 runs ``one_line_at_a_time``: every line sampled in a batch of its own, to show what
 batching buys. Lines per second are the lines over the median in-process time.
-Run it on an otherwise idle machine: another busy process doubles the worst seed.
+Run it on an otherwise idle machine; ``--busy N`` keeps N other processes busy on
+the CPU throughout, as a user's other programs do (sampling keeps BLAS to one thread
+and splits the large products itself, so a busy core slows it instead of stalling it).
 
 Targets (issue 15, 2 cores): page median <= 1.0 s whole-process without verified
 writing and <= 1.5 s with it, its worst seed <= 1.5x its median; note <= 0.5 s;
@@ -26,6 +28,7 @@ document >= 40 lines per second.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -33,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from scribe.writing.document import Scribe
@@ -117,18 +120,31 @@ def measure(scribe: Scribe, name: str, seeds: list[int], model: str, candidates:
     return result
 
 
+@contextlib.contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """``count`` other processes spinning on the CPU while the block runs."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--seeds", type=int, default=8, help="seeds 1..N, one run each (at least 8)")
     parser.add_argument("--candidates", type=int, default=1, help="verified writing: candidates per misread line")
     parser.add_argument("--only", choices=list(WORKLOADS), action="append", help="run only these workloads")
+    parser.add_argument("--busy", type=int, default=0, help="other processes kept busy on the CPU meanwhile")
     args = parser.parse_args()
     seeds = list(range(1, args.seeds + 1))
     scribe = Scribe(args.model)
     assert len(scribe.write("\n".join(PAGE), reflow=False).lines) == len(PAGE), "a line of the page wrapped"
-    report: dict[str, object] = {"model": args.model, "seeds": len(seeds), "candidates": args.candidates}
-    with tempfile.TemporaryDirectory() as folder:
+    report: dict[str, object] = {"model": args.model, "seeds": len(seeds), "candidates": args.candidates, "busy": args.busy}
+    with tempfile.TemporaryDirectory() as folder, busy_processes(args.busy):
         for name in args.only or list(WORKLOADS):
             report[name] = measure(scribe, name, seeds, args.model, args.candidates, Path(folder))
     print(json.dumps(report, indent=2))

@@ -57,6 +57,27 @@ def test_a_command_loads_only_its_own_module() -> None:
     assert sorted(names) == sorted(set(COMMAND_MODULES) - {"models"})  # every command is in the table (models: a group)
 
 
+#: What `scribe write` once loaded and no longer needs, each a measured share of a start: cffi's parse of cairo's
+#: headers (0.2-0.3 s), cairosvg and pypdf (0.06 and 0.12 s), numpy.ma for a median (10-15 ms), typer 0.29's pydantic.
+HEAVY = ("cairocffi", "cairosvg", "pypdf", "pycparser", "numpy.ma", "pydantic")
+
+
+def test_writing_a_note_loads_nothing_heavy(tmp_path: Path) -> None:
+    """`scribe write` to PNG or PDF starts fast: cairo comes through ctypes, so nothing parses C headers."""
+    for name in ("x.png", "x.pdf"):
+        probe = (
+            "import runpy, sys\n"
+            f"sys.argv = ['scribe', 'write', 'Meet me', '-o', {str(tmp_path / name)!r}]\n"
+            "try:\n    runpy.run_module('scribe', run_name='__main__')\nexcept SystemExit as end:\n"
+            "    assert not end.code, end.code\n"
+            f"print(sorted(n for n in sys.modules if n.split('.')[0] in {HEAVY!r} or n in {HEAVY!r}))"
+        )
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "[]"
+        assert (tmp_path / name).stat().st_size > 1000
+
+
 def test_unknown_options_fail_with_one_line() -> None:
     result = run_scribe("write", "--some-option", "value")
     assert result.returncode == 2

@@ -9,24 +9,19 @@ Messages and progress bars go to stderr; stdout is kept for data. A
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
 
 from scribe import __version__
 from scribe.errors import ScribeError
@@ -39,7 +34,39 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Messages:
+    """One-line messages on stderr, printed as they are (no markup, no wrapping).
+
+    Plain writes, so that a command that draws no progress bar never loads rich's
+    console (25-40 ms of a half-second note); while a bar is drawn, rich sends these
+    lines above it.
+    """
+
+    @property
+    def is_terminal(self) -> bool:
+        return sys.stderr.isatty()
+
+    def print(self, message: str) -> None:
+        sys.stderr.write(message + "\n")
+
+    def input(self, prompt: str) -> str:
+        """A line typed at ``prompt`` (on stderr: stdout may carry data); EOFError at the end of the input."""
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        return input()
+
+
+stderr = Messages()
+
+
+@functools.cache
+def rich_console() -> Console:
+    """The console progress bars are drawn on (stderr), made when the first bar is."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 #: The library's parameter names (in backticks in its messages) -> the flags that set them.
 FLAGS = {
@@ -112,32 +139,48 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
     """Yield a factory of progress callbacks, one rich bar each, drawn on stderr.
 
     ``unit`` is ``"bytes"`` (size, speed and ETA columns) or ``"items"`` (n/total).
+    rich is loaded with the first bar: most runs draw none.
     """
-    columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn()]
-    if unit == "bytes":
-        columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
-    else:
-        columns += [MofNCompleteColumn(), TimeRemainingColumn()]
-    # Started on the first bar and transient, so an error before or during the work
-    # leaves only its one error line on stderr.
-    progress = Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal)
+    bars: list[Progress] = []
 
     def factory(description: str, total: int | None) -> ProgressFn:
         if not stderr.is_terminal:  # a log file gets a plain line now and then, not a bar
             return _plain_progress(description)
-        progress.start()
-        task = progress.add_task(description, total=total)
+        if not bars:
+            bars.append(_rich_progress(unit))
+            bars[0].start()
+        task = bars[0].add_task(description, total=total)
 
         def update(completed: int, new_total: int | None) -> None:
-            progress.update(task, completed=completed, total=new_total)
+            bars[0].update(task, completed=completed, total=new_total)
 
         return update
 
     try:
         yield factory
     finally:
-        if progress.live.is_started:
-            progress.stop()
+        if bars and bars[0].live.is_started:
+            bars[0].stop()
+
+
+def _rich_progress(unit: str) -> Progress:
+    """Bars for ``unit`` on stderr, transient: an error during the work leaves only its one line."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn()]
+    if unit == "bytes":
+        columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    else:
+        columns += [MofNCompleteColumn(), TimeRemainingColumn()]
+    return Progress(*columns, console=rich_console(), transient=True)
 
 
 def _plain_progress(description: str) -> ProgressFn:
@@ -148,7 +191,7 @@ def _plain_progress(description: str) -> ProgressFn:
         nonlocal last
         if time.monotonic() - last >= PLAIN_PROGRESS_SECONDS:
             last = time.monotonic()
-            stderr.print(f"{description}: {completed:,}" + (f"/{total:,}" if total else ""), markup=False)
+            stderr.print(f"{description}: {completed:,}" + (f"/{total:,}" if total else ""))
 
     return report
 
@@ -195,7 +238,7 @@ def cli_terms(message: str) -> str:
 
 
 def _fail(message: str, status: int) -> NoReturn:
-    stderr.print(message if message == "interrupted" else f"error: {message}", markup=False, soft_wrap=True)
+    stderr.print(message if message == "interrupted" else f"error: {message}")
     raise SystemExit(status)
 
 

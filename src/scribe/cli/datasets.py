@@ -148,6 +148,6 @@ def split(
         stderr.print(f"skipped {n:,}: {reason}")
     for tag, counts_by_value in report.breakdown.items():
         listed = ", ".join(f"{value} {n:,}" for value, n in counts_by_value.items())
-        stderr.print(f"by {tag}: {listed}", markup=False, soft_wrap=True)
+        stderr.print(f"by {tag}: {listed}")
     for note in report.notes:
-        stderr.print(f"note: {note}", markup=False)
+        stderr.print(f"note: {note}")

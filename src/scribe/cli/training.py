@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from scribe.cli.core import LOG_EVERY, app, stderr
+from scribe.cli.core import LOG_EVERY, app, rich_console, stderr
 from scribe.datasets import split_dataset_dir
 from scribe.errors import ScribeError
 from scribe.training import require_torch
@@ -113,13 +113,13 @@ def train_command(
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[loss]}"), TimeRemainingColumn()]
     is_main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    with Progress(*columns, console=stderr, disable=not (is_main and stderr.is_terminal), transient=True) as progress:
+    with Progress(*columns, console=rich_console(), disable=not (is_main and stderr.is_terminal), transient=True) as progress:
         state = train(options, _draw_training(progress))
     best_path = options.out_dir / "best.pth"
     if is_main and best_path.is_file():
         best = TRAINING[options.kind].score.format(state.best_val)
         on = f" on {options.data_dir[0].resolve().name}" if len(options.data_dir) > 1 else ""
-        stderr.print(f"done at step {state.step}: best validation {best}{on}; {best_path}", markup=False)
+        stderr.print(f"done at step {state.step}: best validation {best}{on}; {best_path}")
     elif is_main:
         stderr.print(f"done at step {state.step}: validation never gave a finite figure, so there is no best.pth; "
                      f"the last weights are {options.out_dir / 'last.pth'}")
@@ -138,8 +138,8 @@ def export_command(
     model = export_model_file(checkpoint, output, _style_ids(styles))
     if model.style_advances:
         widths = ", ".join(f"{a:.2f}" for a in model.style_advances)
-        stderr.print(f"style widths (x-heights per character): {widths}", markup=False)
-    stderr.print(f"wrote {output}", markup=False)
+        stderr.print(f"style widths (x-heights per character): {widths}")
+    stderr.print(f"wrote {output}")
 
 
 def _style_ids(text: str | None) -> list[int] | None:

@@ -70,7 +70,7 @@ def models_download(name: Annotated[str, typer.Argument(metavar="NAME", help="A 
 
     with progress_bars("bytes") as bars:
         path = download_model(name, bar_when(bars, f"downloading {name}", 0))
-    stderr.print(f"{name}: {path}", markup=False)
+    stderr.print(f"{name}: {path}")
 
 
 def _read_text(text: str | None, input_file: Path | None) -> str | None:
@@ -147,17 +147,17 @@ def _warn_about(document: Document, lines_before: int = 0) -> None:
 
     if document.substitutions:
         changes = describe_substitutions(document.substitutions)
-        stderr.print(f"warning: the model cannot write every character; {changes}", markup=False)
+        stderr.print(f"warning: the model cannot write every character; {changes}")
     for number, line in enumerate(document.lines, lines_before + 1):
         if line.problems:
             stderr.print(
                 f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
-                "try another --seed", markup=False,
+                "try another --seed"
             )
         elif line.misread:
             stderr.print(
                 f"warning: line {number} ({line.text[:30]!r}) reads as {line.reading!r} even at its best candidate; "
-                "try another --seed or more --candidates", markup=False,
+                "try another --seed or more --candidates"
             )
 
 
@@ -250,7 +250,7 @@ def _deliver(stream: PageStream, fmt: OutputFormat, options: RenderOptions, targ
     paths = stream.save(target, fmt.name, options.dpi, on_page=lambda document: _report(document, fmt, options, counted),
                         **_chosen(options))
     for path in paths:
-        stderr.print(f"wrote {path}", markup=False)
+        stderr.print(f"wrote {path}")
 
 
 def _report(document: Document, fmt: OutputFormat, options: RenderOptions, counted: Counted) -> None:
@@ -259,7 +259,7 @@ def _report(document: Document, fmt: OutputFormat, options: RenderOptions, count
     if fmt.plotter:
         for number, plan in enumerate(document.plot_plans(options.plot), counted.pages + 1):
             stderr.print(f"page {number}: {len(plan.paths)} strokes, pen-up travel {plan.travel:,.0f} mm "
-                         f"({plan.writing_order_travel:,.0f} mm in writing order)", markup=False)
+                         f"({plan.writing_order_travel:,.0f} mm in writing order)")
     counted.pages += len(document.pages)
     counted.lines += len(document.lines)
 
@@ -272,7 +272,7 @@ def _note_unused(fmt: OutputFormat, options: RenderOptions, given: dict[str, boo
     ignored = [flag for flag, was_given in given.items() if was_given and unused[flag]]
     if ignored:
         what = "plotters draw with their own pen on plain paper" if fmt.plotter else "only animations move"
-        stderr.print(f"note: {', '.join(ignored)} ignored for {fmt.name}: {what}", markup=False)
+        stderr.print(f"note: {', '.join(ignored)} ignored for {fmt.name}: {what}")
 
 
 def _to_stdout(data: bytes) -> None:
@@ -288,7 +288,7 @@ def _to_stdout(data: bytes) -> None:
 
 def _ask_for_texts(write_one: Callable[[str, Path], None], output: Path) -> None:
     """Interactive use: write each text typed at the prompt to ``output``'s name numbered 1, 2, ..."""
-    stderr.print("Type a text and press Enter to write it; an empty line or Ctrl-D ends.", markup=False)
+    stderr.print("Type a text and press Enter to write it; an empty line or Ctrl-D ends.")
     for number in range(1, sys.maxsize):
         try:
             entry = stderr.input("text> ")  # the prompt goes to stderr: stdout may carry -o - data

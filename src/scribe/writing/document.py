@@ -26,7 +26,7 @@ import numpy as np
 
 from scribe.atomic import atomic_write, cannot_write, destination, write_files
 from scribe.errors import ScribeError
-from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
 from scribe.ink.strokes import normalize, validate_offsets
 from scribe.ink.text import Substitution, check_text, fit_to_alphabet
 from scribe.ink.wrapping import relative_char_width, wrap_text
@@ -268,7 +268,7 @@ class Scribe:
         if not advances:
             return ADVANCE_PER_X_HEIGHT
         if style is None:
-            return float(np.median(advances))
+            return median(advances)
         return advances[style]
 
     def write(self, text: str, **options: Any) -> Document:
@@ -451,7 +451,7 @@ def measure_style_advances(scribe: Scribe, seed: int = 0) -> list[float]:
             metrics = line_metrics(line.offsets)
             if metrics.tops >= MIN_TOPS:
                 widths.append((metrics.right - metrics.left) / len(line.text) / metrics.x_height)
-        advances.append(float(np.median(widths)) if widths else ADVANCE_PER_X_HEIGHT)
+        advances.append(median(widths) if widths else ADVANCE_PER_X_HEIGHT)
     return advances
 
 
