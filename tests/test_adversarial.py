@@ -364,9 +364,10 @@ def test_export_refuses_places_that_cannot_take_the_file_and_model_files_as_chec
     assert scribe("export", str(tmp_path / "run" / "best.pth"), str(model_file)).returncode == 0
     result = scribe("export", str(model_file), str(tmp_path / "again.npz"))
     assert_one_line_error(result, "is a model file; this needs a training checkpoint")
-    (tmp_path / "random.pth").write_bytes(os.urandom(4096))
-    result = scribe("export", str(tmp_path / "random.pth"), str(tmp_path / "r.npz"))
-    assert_one_line_error(result, "not a readable scribe checkpoint")
+    for head in (b"", b"\x80\xb7"):  # random bytes, and ones that open like a pickle of an unknown protocol
+        (tmp_path / "random.pth").write_bytes(head + os.urandom(4096))
+        result = scribe("export", str(tmp_path / "random.pth"), str(tmp_path / "r.npz"))
+        assert_one_line_error(result, "not a readable scribe checkpoint")
 
 
 def test_export_of_a_many_writer_run_asks_for_its_built_in_styles(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ that ``--resume`` continues exactly.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if path.suffix == ".npz":
         raise ScribeError(f"{path} is a model file; this needs a training checkpoint (the .pth files a training run writes)")
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign file's first bytes can look like a pickle protocol torch warns of
+            warnings.simplefilter("ignore")
+            raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling a foreign file fails in any way; it is never scribe's
         with open(path, "rb") as handle:  # PyTorch files are zip archives; anything else says nothing useful
             is_zip = handle.read(4) == b"PK\x03\x04"
