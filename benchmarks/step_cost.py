@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scribe.writing.document import Scribe
-from scribe.writing.network import InferenceModel, gate_product, one_blas_thread
+from scribe.writing.network import InferenceModel, one_blas_thread
 from scribe.writing.registry import DEFAULT_MODEL
 from scribe.writing.sampling import ContinuousBatch, SamplingOptions, _Job
 
@@ -59,7 +59,7 @@ def measure(model: InferenceModel, options: SamplingOptions, size: int, repeats:
 
     def products() -> None:
         for matrix, x in zip(layers, gate_inputs):
-            gate_product(matrix, x, gates)
+            np.matmul(matrix, x, out=gates)
         for matrix, x in zip(heads, head_inputs):
             x @ matrix
 

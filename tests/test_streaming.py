@@ -42,24 +42,8 @@ def test_a_line_is_the_same_whichever_lines_share_its_batch(tiny_model: Inferenc
     assert any(a.steps != b.steps for a, b in zip(together, other_seed))
 
 
-def test_a_second_core_changes_no_ink(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Large gate products are split in halves, one on a second thread: with or without it, the same bytes."""
-    assert len(TEXTS) >= network.SPLIT_ROWS  # the batch starts wide enough to split
-    submitted = []
-    executor = network._second_core()
-    if executor is None:
-        pytest.skip("one core: there is no second thread to compare with")
-    monkeypatch.setattr(network, "_second_core", lambda: submitted.append(1) or executor)
-    two_cores = sample_lines(tiny_model, TEXTS, seed=5, attempts=3)
-    monkeypatch.setattr(network, "_second_core", lambda: None)
-    one_core = sample_lines(tiny_model, TEXTS, seed=5, attempts=3)
-    assert submitted
-    for line, same in zip(two_cores, one_core):
-        assert np.array_equal(line.offsets, same.offsets)
-
-
 def test_sampling_keeps_blas_to_one_thread() -> None:
-    """OpenBLAS's threads spin while they wait for a core: sampling runs it on one (a second core takes a half)."""
+    """OpenBLAS's threads spin while they wait for a core: sampling runs it on one."""
     with network.one_blas_thread():
         inside = [library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"]
     assert inside and set(inside) == {1}

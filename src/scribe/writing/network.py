@@ -11,9 +11,7 @@ Gate order and weight layout are PyTorch's (``i, f, g, o``; ``W_ih``, ``W_hh``).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +23,6 @@ from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
 from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
 
-SPLIT_ROWS = 6  # lines in a batch from which a layer's gate product is computed in two halves side by side
-
-
-@functools.lru_cache(maxsize=1)
-def _second_core() -> Executor | None:
-    """A thread for the second half of the gate products, or None on a machine with one core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return ThreadPoolExecutor(1, thread_name_prefix="scribe-gates") if cores > 1 else None
-
 
 @functools.lru_cache(maxsize=1)
 def _blas() -> ThreadpoolController:
@@ -43,32 +32,17 @@ def _blas() -> ThreadpoolController:
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Within: BLAS computes each product on one thread, the caller's (see :func:`gate_product`)."""
+    """Within: BLAS computes each product on one thread, the caller's.
+
+    Sampling multiplies small matrices hundreds of times a line. OpenBLAS's own
+    threads spin while they wait for each other: with one other program busy on a
+    2-core machine, a 20-line page took 3-20 s instead of 1.5 s. On an idle machine
+    they made the page about 30% faster; a page that never stalls is worth more.
+    A product's bits also depend on how many threads share it, so on one thread the
+    same seed gives the same ink on any machine with the same BLAS.
+    """
     with _blas().limit(limits=1, user_api="blas"):
         yield
-
-
-def gate_product(matrix: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> None:
-    """``out = matrix @ inputs``: in two halves of ``matrix``'s rows once ``inputs`` has :data:`SPLIT_ROWS` columns.
-
-    The halves run side by side, one on a second core, each with one BLAS thread
-    (sampling limits BLAS to one: OpenBLAS's own threads spin while they wait for a
-    core, so with another program busy a page took several times as long). Each
-    half is computed by the same call whichever thread runs it, so the result does
-    not depend on the cores: the same seed gives the same ink on any machine with
-    the same BLAS.
-    """
-    if inputs.shape[1] < SPLIT_ROWS:
-        np.matmul(matrix, inputs, out=out)
-        return
-    half = len(matrix) // 2
-    helper = _second_core()
-    pending = helper.submit(np.matmul, matrix[half:], inputs, out=out[half:]) if helper else None
-    np.matmul(matrix[:half], inputs, out=out[:half])
-    if pending is None:
-        np.matmul(matrix[half:], inputs, out=out[half:])
-    else:
-        pending.result()
 
 
 @functools.lru_cache(maxsize=8)
@@ -425,7 +399,7 @@ class InferenceModel:
         columns, gates = state.columns, state.gates
         columns[self.layout.point] = point.T
         for k, (matrix, read, hidden) in enumerate(self.decoder):
-            gate_product(matrix, columns[read], gates)
+            np.matmul(matrix, columns[read], out=gates)
             gates += state.gate_offsets[k]
             lstm_update(gates, state.cells[k], columns[hidden])
             if k == 0:
