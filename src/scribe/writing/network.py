@@ -321,9 +321,10 @@ class InferenceModel:
         """The decoder as it steps: each layer's weights placed over its run of :class:`Columns`, and the head's."""
         c = self.config
         self.layout = Columns(c.hidden, c.encoder_dim, c.layers)
-        self.layers = [self.first, *self.upper]
+        self.decoder_layers = [self.first, *self.upper]
         layout = self.layout
-        self.decoder = [(layout.place(k, layer), layout.read_by(k), layout.hidden_of(k)) for k, layer in enumerate(self.layers)]
+        self.decoder = [(layout.place(k, layer), layout.read_by(k), layout.hidden_of(k))
+                        for k, layer in enumerate(self.decoder_layers)]
         self.head_matrix = np.zeros((layout.size, self.head_w.shape[1]), np.float32)  # zero for the point and the window
         for k in range(layout.layers):
             self.head_matrix[layout.hidden_of(k)] = self.head_w[k * c.hidden : (k + 1) * c.hidden]
@@ -372,9 +373,9 @@ class InferenceModel:
             cond = self.style_vectors(np.zeros(batch, dtype=np.int64))  # "any writer"
         # The conditioning is appended last to every layer's input and never changes
         # during a line, so its share of the gates is computed once, with the bias.
-        gate_offsets = np.stack([np.repeat(layer.bias[:, None], batch, axis=1) for layer in self.layers])
+        gate_offsets = np.stack([np.repeat(layer.bias[:, None], batch, axis=1) for layer in self.decoder_layers])
         if cond is not None and self.cond_dim:
-            gate_offsets += np.stack([layer.cond_matrix @ cond.T for layer in self.layers])
+            gate_offsets += np.stack([layer.cond_matrix @ cond.T for layer in self.decoder_layers])
         kappa = np.zeros((batch, self.config.window_mixtures), np.float32)
         phi = np.zeros(text_mask.shape, np.float32)
         return State(columns, cells, gate_offsets, kappa, phi, text, text_mask.astype(np.float32), layout)
