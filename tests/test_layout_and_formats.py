@@ -20,7 +20,7 @@ import pytest
 from helpers.basics import SHARED_DATA, needs_shared_data
 from helpers.render import png_pixels, svg_to_png
 from scribe.errors import ScribeError
-from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
 from scribe.ink.strokes import points_to_offsets
 from scribe.writing.colours import SVG_COLOUR_NAMES
 from scribe.writing.formats import page_png, page_svg, pages_pdf
@@ -186,6 +186,13 @@ def test_line_metrics_ignores_ascenders_and_descenders() -> None:
     assert m.baseline_at(0.0) == pytest.approx(0.0, abs=0.05 * 40)
     assert m.tops >= 10
     assert m.top > 2 * 40 and m.bottom < -20
+
+
+def test_median_is_numpys() -> None:
+    """The write path's own median (NumPy's first loads numpy.ma) gives what np.median gives."""
+    rng = np.random.default_rng(4)
+    for values in ([3.0], [2.0, 1.0], [4, 1], [5.0, 1.0, 3.0], rng.normal(size=8).astype(np.float32), rng.normal(size=(3, 5))):
+        assert median(values) == float(np.median(values))
 
 
 def test_line_metrics_of_a_dot_and_a_dash() -> None:

@@ -96,9 +96,9 @@ def median(values: np.ndarray | list[float]) -> float:
     Written here because NumPy's first median loads ``numpy.ma``: 10-15 ms of a
     one-line note, whose whole run should take half a second.
     """
-    ordered = np.sort(np.asarray(values, dtype=np.float64), axis=None)
+    ordered = np.sort(np.asarray(values), axis=None)
     middle = len(ordered) // 2
-    return float(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
+    return float(ordered[middle] if len(ordered) % 2 else np.mean(ordered[middle - 1 : middle + 1]))  # in their dtype
 
 
 def measure_strokes(strokes: list[np.ndarray]) -> LineMetrics:

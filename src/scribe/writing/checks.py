@@ -135,18 +135,17 @@ class RejectionWatch:
         self.dwell_limit = dwell_limit(model)
         self.visits = np.zeros((rows, positions), np.int32)  # steps the window's focus spent on each position
         self.furthest = np.full(rows, NOWHERE, np.int64)
-        self.rows = np.arange(rows)
 
     def reset(self, row: int) -> None:
         self.visits[row] = 0
         self.furthest[row] = NOWHERE
 
     def take(self, rows: np.ndarray) -> None:
-        self.visits, self.furthest, self.rows = self.visits[rows], self.furthest[rows], np.arange(len(rows))
+        self.visits, self.furthest = self.visits[rows], self.furthest[rows]
 
     def failing(self, focus: np.ndarray) -> np.ndarray:
         """Count this step's ``focus`` (position in each row's text) and say which rows can no longer pass."""
-        index = self.rows, np.maximum(focus, 0)  # before the text is the priming ink's: counted on its first letter
+        index = np.arange(len(focus)), np.maximum(focus, 0)  # before the text is the priming ink's: counted on its first letter
         self.visits[index] += 1
         np.maximum(self.furthest, focus, out=self.furthest)
         return (self.visits[index] > self.dwell_limit) | (self.furthest - focus > MAX_FOCUS_SETBACK)
