@@ -17,6 +17,7 @@ from typing import Any
 COMMAND_MODULES = {
     "download-data": "datasets",
     "split": "datasets",
+    "compose-lines": "datasets",
     "eval": "evaluation",
     "legibility": "evaluation",
     "train": "training",

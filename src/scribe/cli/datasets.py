@@ -1,4 +1,4 @@
-"""``scribe download-data`` and ``scribe split``: the commands of the datasets room.
+"""``scribe download-data``, ``scribe split`` and ``scribe compose-lines``: the commands of the datasets room.
 
 Which datasets exist, what they accept and which is used by default all come
 from the table :data:`scribe.datasets.DATASETS`, so no dataset is named here.
@@ -151,3 +151,27 @@ def split(
         stderr.print(f"by {tag}: {listed}")
     for note in report.notes:
         stderr.print(f"note: {note}")
+
+
+@app.command("compose-lines")
+def compose_lines(
+    source: Annotated[
+        Path, typer.Argument(metavar="UNIPEN_SPLIT", help="A folder written by `scribe split unipen`, or its name under $SCRIBE_HOME/datasets.")
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder for the composed lines.")],
+    lines: Annotated[
+        int, typer.Option("--lines", metavar="N", min=1, help="Training lines to compose; val and test get a tenth as many each.")
+    ] = 30_000,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, help="Seed of the texts, hands and spacing.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace train/, val/, test/ folders that scribe did not write.")] = False,
+) -> None:
+    """Set one UNIPEN writer's isolated characters side by side into lines with digits, capitals and symbols."""
+    from scribe.datasets import split_dataset_dir
+    from scribe.datasets.composed import compose_lines as compose
+
+    with progress_bars("items") as bars:
+        report = compose(split_dataset_dir(source), out, lines, seed=seed, force=force, progress=bars("composing lines", None))
+    counts = ", ".join(f"{split_name} {n:,}" for split_name, n in report.counts.items())
+    hands = ", ".join(f"{split_name} {n:,}" for split_name, n in report.hands.items())
+    stderr.print(f"wrote {report.out_dir}: {counts} lines from the hands of {hands} writers")
+    stderr.print(f"{report.borrowed:.1%} of characters borrowed from another writer of the same source")

@@ -90,7 +90,7 @@ def split_dataset(
             f"no raw files for {name} in {source}: run `scribe download-data {name}` first, or pass its `source`"
         )
     out_dir = Path(out_dir) if out_dir is not None else paths.dataset_dir(name)
-    _check_out_dir(out_dir, force)
+    check_out_dir(out_dir, force)
 
     found, loaded = _load(spec, source, progress, eps, options)
     skipped = Counter(loaded.skipped)
@@ -112,7 +112,7 @@ def split_dataset(
 
     meta = _meta(spec, found, loaded, by_split, split_method, train_extra, skipped)
     try:
-        _write(out_dir, by_split, meta, progress)
+        write_split_folders(out_dir, by_split, meta, progress)
     except OSError as exc:  # a read-only or full destination: the old dataset, if any, is untouched
         raise cannot_write(out_dir, exc) from exc
     return SplitReport(
@@ -147,7 +147,7 @@ def _hold_out_validation(by_split: dict[str, list[Kept]], seed: int, fraction: f
     return [f"the source has no validation split: {len(by_split['val'])} lines of {len(held)} writer(s) were held out for it"]
 
 
-def _check_out_dir(out_dir: Path, force: bool) -> None:
+def check_out_dir(out_dir: Path, force: bool) -> None:
     """Refuse to replace split folders that another program (or person) put in ``out_dir``."""
     try:
         out_dir.exists()
@@ -232,11 +232,11 @@ def _meta(
         counts={split: len(by_split[split]) for split in paths.SPLITS},
         skipped=dict(sorted(skipped.items())),
         points_per_char=float(np.median([len(s.offsets) / len(s.text) for s in written])),
-        breakdown=_breakdown(written),
+        breakdown=tag_breakdown(written),
     )
 
 
-def _breakdown(written: list[Kept]) -> dict[str, dict[str, int]]:
+def tag_breakdown(written: list[Kept]) -> dict[str, dict[str, int]]:
     """Samples written by the value of each tag the reader gave them (UNIPEN: per category and source)."""
     counts: dict[str, Counter[str]] = {}
     for sample in written:
@@ -342,7 +342,7 @@ def _random_split(kept: list[Kept], seed: int, val_fraction: float, test_fractio
 # --------------------------------------------------------------------------- writing
 
 
-def _write(out_dir: Path, by_split: dict[str, list[Kept]], meta: DatasetMeta, progress: ProgressFn) -> None:
+def write_split_folders(out_dir: Path, by_split: dict[str, list[Kept]], meta: DatasetMeta, progress: ProgressFn) -> None:
     """Write everything into a hidden folder inside ``out_dir``, then swap it in.
 
     The old ``meta.json`` goes first, so a run interrupted during the swap leaves a
