@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from helpers.basics import tiny_options, write_split_dataset
-from scribe.cli.core import main
+from scribe.cli import main
 from scribe.errors import ScribeError
 from scribe.training.checkpoint import read_checkpoint
 from scribe.training.data import BucketBatchSampler, MixedBatchSampler, StyleTable

@@ -30,8 +30,13 @@ def _step(path: Path) -> int:
 
 
 def test_training_writes_checkpoints_and_a_metrics_log(tiny_dataset: Path, tmp_path: Path) -> None:
-    state = train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=8))
+    events: list[TrainEvent] = []
+    state = train(tiny_options(tiny_dataset, tmp_path / "run", max_steps=8), events.append)
     assert state.step == 8
+    reads = [(e.message, e.step, e.total_steps) for e in events if e.kind == "read"]
+    files = {split: len(list((tiny_dataset / split).glob("*.npz"))) for split in ("train", "val")}
+    assert reads == [(f"{tiny_dataset.name} {split}", n, n) for split, n in files.items()]  # each read once, then done
+    assert [e.kind for e in events].index("start") > len(reads) - 1  # reading comes before training
     best, last = read_checkpoint(tmp_path / "run" / "best.pth"), read_checkpoint(tmp_path / "run" / "last.pth")
     assert best.training is None and last.training is not None and last.training["state"]["step"] == 8
     texts = "hello world a quick fox jumps over the lazy dog pack my box with five dozen jugs liquor"

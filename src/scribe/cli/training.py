@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from scribe.cli.core import LOG_EVERY, app, rich_console, stderr
 from scribe.datasets import split_dataset_dir
@@ -36,10 +36,17 @@ def _given(context: typer.Context) -> dict[str, Any]:
 
 def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
     """Turn training events into a progress bar with loss, speed and ETA, and eval lines."""
-    task = progress.add_task("training", total=None, loss="")
+    task = progress.add_task("training", total=None, loss="", visible=False)
+    reading: dict[str, TaskID] = {}
 
     def on_event(event: TrainEvent) -> None:
-        if event.kind == "start":
+        if event.kind == "read":
+            _draw_reading(progress, reading, event)
+        elif event.kind == "start":
+            for done in reading.values():
+                progress.remove_task(done)
+            reading.clear()
+            progress.update(task, visible=True)
             progress.update(task, total=event.total_steps, completed=event.step)
         elif event.kind == "step":
             status = f"loss {event.loss:.3f}, {event.steps_per_second:.2f} steps/s"
@@ -63,6 +70,15 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
             progress.console.print(f"warning: {event.message}")
 
     return on_event
+
+
+def _draw_reading(progress: Progress, reading: dict[str, TaskID], event: TrainEvent) -> None:
+    """A bar per dataset and split while the data is read; a log file gets a line when each is read."""
+    if event.message not in reading:
+        reading[event.message] = progress.add_task(f"reading {event.message}", total=event.total_steps, loss="")
+    progress.update(reading[event.message], completed=event.step)
+    if not stderr.is_terminal and event.step == event.total_steps:
+        progress.console.print(f"read {event.message}: {event.total_steps:,} files")
 
 
 def _each(metrics: dict[str, Any], key: str, shown: str) -> str:

@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from scribe.atomic import cannot_write
 from scribe.errors import ScribeError, reason
+from scribe.progress import ProgressFn
 from scribe.training.checkpoint import read_checkpoint, save_checkpoint, start_from, stored_model
 from scribe.training.data import Batch, MixedBatchSampler, StyleTable, collate, load_training_data
 from scribe.training.evaluation import EvalResult, RecognitionResult, combine
@@ -48,7 +49,7 @@ DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x de
 class TrainEvent:
     """What the loop reports to its caller (the CLI draws it); the library never prints."""
 
-    kind: str  # "start", "step", "eval", "skip", "done"
+    kind: str  # "read" (message: which dataset and split; step of total_steps: files), "start", "step", "eval", "skip", "done"
     step: int
     total_steps: int
     loss: float | None = None
@@ -131,10 +132,19 @@ class Trainer:
                     self.out_dir.rmdir()  # only if still empty
             raise
 
+    def _reading(self, what: str, _total: int | None) -> ProgressFn:
+        """A progress callback for reading ``what`` (a dataset and split) that reports every thousandth file as a "read" event."""
+
+        def report(done: int, total: int | None) -> None:
+            if done == total or done % 1000 == 0:
+                self.on_event(TrainEvent("read", done, total or 0, message=what))
+
+        return report
+
     def _set_up(self, options: TrainOptions) -> None:
         """Load the data, build the network and the optimizer, and resume or initialize as asked."""
         torch.manual_seed(options.seed)
-        self.data = load_training_data(options.data_dir, options.mix, options.max_points)
+        self.data = load_training_data(options.data_dir, options.mix, options.max_points, self._reading)
         self.train_set = self.data.train
         self.alphabet = self.data.alphabet
         with_styles = options.kind == GRAVES and options.writer_styles
