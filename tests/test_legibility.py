@@ -50,11 +50,14 @@ def test_legibility_writes_reads_back_and_compares_with_real_ink(recognizer: Pat
     assert figures["texts"] == 2  # the tiny validation split has two lines
     assert figures["generated_cer"] >= 0 and figures["generated_wer"] >= 0
     assert figures["real_cer"] is not None and figures["real_cer"] >= 0
+    assert 0 <= figures["generated_folded_cer"] <= figures["generated_cer"]  # folding only forgives
+    assert figures["real_folded_cer"] is not None and figures["real_folded_cer"] <= figures["real_cer"]
     assert 0 <= figures["completion_rate"] <= 100
     assert all(set(entry) == {"char", "misread", "occurrences"} for entry in figures["most_misread"])
     text = scribe(*common, "--per-line")
     assert text.returncode == 0, text.stderr
     assert "generated ink: CER" in text.stdout and "real ink:" in text.stdout and "completion:" in text.stdout
+    assert "with look-alikes such as 0/o folded" in text.stdout
     assert "text:      dozen jugs" in text.stdout and "text:      liquor" in text.stdout
 
 

@@ -17,7 +17,7 @@ from scribe.training.recognizer import (
     line_features,
     read_lines,
 )
-from scribe.writing.legibility import error_rates
+from scribe.writing.legibility import error_rates, folded_cer
 from scribe.writing.stored import RecognizerConfig
 
 A, B, C = 2, 3, 4  # label ids of three characters (0 is the blank, 1 end-of-text)
@@ -129,6 +129,12 @@ def test_error_rates_are_total_edits_over_total_reference_length() -> None:
     assert rates.occurrences["a"] == 2
     perfect = error_rates(["same"], ["same"])
     assert perfect.cer == perfect.wer == 0
+
+
+def test_the_folded_error_rate_forgives_only_look_alike_shapes() -> None:
+    assert folded_cer(["Call 0207"], ["call o2o7"]) == 0  # C/c and 0/o: the same shapes
+    assert folded_cer(["Call 0207"], ["Coll 0207"]) == pytest.approx(100 / 9)  # a/o: a real misreading
+    assert error_rates(["Call 0207"], ["call o2o7"]).cer == pytest.approx(300 / 9)  # the strict rate counts them
 
 
 def test_misreadings_are_counted_per_kind_of_character_and_for_first_letters() -> None:

@@ -143,10 +143,12 @@ def _texts_to_write(path: Path) -> list[str]:
 
 def _print_legibility(report: LegibilityReport, model: str, recognizer: str) -> None:
     print(f"legibility of {model}, read by {recognizer}, on {len(report.lines)} texts")
-    print(f"  generated ink: CER {report.generated_cer:.1f}%, WER {report.generated_wer:.1f}%")
+    print(f"  generated ink: CER {report.generated_cer:.1f}% ({report.generated_folded_cer:.1f}% with look-alikes "
+          f"such as 0/o folded), WER {report.generated_wer:.1f}%")
     if report.real_cer is not None:
         ratio = report.generated_cer / report.real_cer if report.real_cer else float("inf")
-        print(f"  real ink:      CER {report.real_cer:.1f}%, WER {report.real_wer:.1f}%  (generated/real CER {ratio:.2f})")
+        print(f"  real ink:      CER {report.real_cer:.1f}% ({report.real_folded_cer:.1f}% folded), "
+              f"WER {report.real_wer:.1f}%  (generated/real CER {ratio:.2f})")
     print(f"  completion:    {report.completion_rate:.1f}% of generated lines ended where their text ends")
     classes = ", ".join(f"{name} {100 * n / total:.1f}% of {total}" for name, (n, total) in report.by_class.items() if total)
     print(f"  misread:       {classes}")

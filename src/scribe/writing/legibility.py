@@ -28,7 +28,7 @@ from rapidfuzz.distance import Levenshtein
 from scribe.ink.text import fit_to_alphabet
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.network import InferenceModel
-from scribe.writing.reader import InkReader
+from scribe.writing.reader import InkReader, fold_look_alikes
 from scribe.writing.sampling import DEFAULT_ATTEMPTS, SamplingOptions, write_lines
 
 MISREAD_LISTED = 10  # characters listed in a report's most-misread table
@@ -107,6 +107,15 @@ def error_rates(references: list[str], readings: list[str]) -> ErrorRates:
     return ErrorRates(cer, wer, misread, occurrences, first_misread, lines)
 
 
+def folded_cer(references: list[str], readings: list[str]) -> float:
+    """The character error rate with look-alike shapes folded (:data:`~scribe.writing.reader.LOOK_ALIKES`).
+
+    A well-drawn "0207" reads "o2o7" to a reader without context: the strict CER
+    counts two errors, this one none, so digits and capitals are judged by their shapes.
+    """
+    return error_rates([fold_look_alikes(t) for t in references], [fold_look_alikes(r) for r in readings]).cer
+
+
 @dataclass
 class LineReading:
     """One text: what the generated ink (and the real ink, when known) read as."""
@@ -125,6 +134,8 @@ class LegibilityReport:
     generated_wer: float
     real_cer: float | None  # None when no real ink of the texts is known
     real_wer: float | None
+    generated_folded_cer: float  # the CER with look-alike shapes (0/o/O, 1/l/I, ...) counted as one
+    real_folded_cer: float | None
     completion_rate: float  # percent of generated lines that ended where their text ends
     most_misread: list[tuple[str, int, int]]  # (character, times misread, occurrences) in generated ink
     by_class: dict[str, tuple[int, int]]  # class -> (times misread, occurrences) in generated ink
@@ -137,6 +148,8 @@ class LegibilityReport:
             "generated_wer": self.generated_wer,
             "real_cer": self.real_cer,
             "real_wer": self.real_wer,
+            "generated_folded_cer": self.generated_folded_cer,
+            "real_folded_cer": self.real_folded_cer,
             "completion_rate": self.completion_rate,
             "texts": len(self.lines),
             "most_misread": [{"char": c, "misread": n, "occurrences": total} for c, n, total in self.most_misread],
@@ -198,6 +211,8 @@ def measure_legibility(
         generated_wer=generated_rates.wer,
         real_cer=real_rates.cer if real_rates else None,
         real_wer=real_rates.wer if real_rates else None,
+        generated_folded_cer=folded_cer(texts, generated),
+        real_folded_cer=folded_cer(texts, real) if real is not None else None,
         completion_rate=100.0 * sum(finished.values()) / max(len(texts), 1),
         most_misread=[(char, n, generated_rates.occurrences[char]) for char, n in most],
         by_class=generated_rates.by_class(),
