@@ -69,7 +69,8 @@ def test_models_command_lists_installed_and_downloadable_models(hosted: tuple[Se
     runner = CliRunner()
     listing = runner.invoke(app, ["models"])
     assert listing.exit_code == 0, listing.output
-    assert "graves-iam (default)" in listing.output and "recognizer-iam" in listing.output
+    assert "graves-iam-unipen (default)" in listing.output and "graves-iam " in listing.output
+    assert "recognizer-iam" in listing.output
     assert "not downloaded" in listing.output and "scribe models download tiny-online" in listing.output
     fetched = runner.invoke(app, ["models", "download", "tiny-online"])
     assert fetched.exit_code == 0, fetched.output

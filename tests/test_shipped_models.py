@@ -41,11 +41,13 @@ def reader() -> InkReader:
 
 @pytest.mark.parametrize("name", WRITERS)
 def test_every_shipped_model_writes_what_it_is_asked(name: str, reader: InkReader) -> None:
-    lines = Scribe(name).write("\n".join(SENTENCES)).lines  # one line per sentence, every option at its default
-    assert [line.text for line in lines] == SENTENCES
-    assert [line.text for line in lines if not line.finished] == [], "lines that did not reach the end of their text"
-    readings = reader.read([line.offsets for line in lines])
-    cer = error_rates(SENTENCES, readings).cer
+    lines = Scribe(name).write("\n\n".join(SENTENCES)).lines  # a paragraph a sentence, every option at its default
+    texts = [line.text for line in lines if line.text]
+    assert " ".join(texts) == " ".join(SENTENCES)  # a wide hand may wrap a sentence: nothing lost or added
+    unfinished = [line.text for line in lines if line.text and not line.finished]
+    assert unfinished == [], "lines that did not reach the end of their text"
+    readings = reader.read([line.offsets for line in lines if line.text])
+    cer = error_rates(texts, readings).cer
     assert cer < MAX_CER, f"{name}'s ink reads with {cer:.1f}% CER (at most {MAX_CER}% expected): {readings}"
 
 

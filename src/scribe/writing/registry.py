@@ -40,9 +40,16 @@ REGISTRY: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in [
         ModelEntry(
+            name="graves-iam-unipen",
+            kind=GRAVES,
+            description="Graves MDN-LSTM with attention and writer styles, trained on IAM-OnDB, UNIPEN and lines "
+            "composed from UNIPEN's characters: prose, digits, capitals and symbols (the default).",
+            package_file="graves-iam-unipen.npz",
+        ),
+        ModelEntry(
             name="graves-iam",
             kind=GRAVES,
-            description="Graves MDN-LSTM with attention and writer styles, trained on IAM-OnDB (the default).",
+            description="Graves MDN-LSTM with attention and writer styles, trained on IAM-OnDB alone (the previous default).",
             package_file="graves-iam.npz",
         ),
         ModelEntry(
@@ -60,7 +67,7 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
     ]
 }
-DEFAULT_MODEL = "graves-iam"
+DEFAULT_MODEL = "graves-iam-unipen"
 DEFAULT_RECOGNIZER = "recognizer-iam-unipen"  # reads ink for `scribe legibility` and verified writing
 
 
