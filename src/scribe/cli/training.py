@@ -73,12 +73,10 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
 
 
 def _draw_reading(progress: Progress, reading: dict[str, TaskID], event: TrainEvent) -> None:
-    """A bar per dataset and split while the data is read; a log file gets a line when each is read."""
+    """A bar per dataset and split while the data is read (transient: a refusal after it stays one line)."""
     if event.message not in reading:
         reading[event.message] = progress.add_task(f"reading {event.message}", total=event.total_steps, loss="")
     progress.update(reading[event.message], completed=event.step)
-    if not stderr.is_terminal and event.step == event.total_steps:
-        progress.console.print(f"read {event.message}: {event.total_steps:,} files")
 
 
 def _each(metrics: dict[str, Any], key: str, shown: str) -> str:
