@@ -46,8 +46,7 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
             for done in reading.values():
                 progress.remove_task(done)
             reading.clear()
-            progress.update(task, visible=True)
-            progress.update(task, total=event.total_steps, completed=event.step)
+            progress.update(task, total=event.total_steps, completed=event.step, visible=True)
         elif event.kind == "step":
             status = f"loss {event.loss:.3f}, {event.steps_per_second:.2f} steps/s"
             progress.update(task, completed=event.step, loss=status)

@@ -33,16 +33,18 @@ from scribe.atomic import cannot_write
 from scribe.datasets.composed_text import composed_text
 from scribe.datasets.meta import DatasetMeta, read_sample, sample_files
 from scribe.datasets.preprocess import Kept
-from scribe.datasets.split import check_out_dir, tag_breakdown, write_split_folders
+from scribe.datasets.split import check_out_dir, write_split_folders, written_fields
+from scribe.datasets.unipen import CATEGORIES
 from scribe.errors import ScribeError
 from scribe.ink.strokes import offsets_stats, offsets_to_points, points_to_offsets, validate_offsets
 from scribe.paths import SPLITS
 from scribe.progress import ProgressFn, no_progress
 
-#: UNIPEN categories whose samples are single characters (digits, capitals, symbols, mixed case).
-CHARACTER_CATEGORIES = ("1a", "1b", "1c", "1d", "2")
-#: Word and text categories whose labels give the composed lines their words.
-WORD_CATEGORIES = ("6", "7", "8")
+#: UNIPEN categories whose samples are single characters written alone: all of the character
+#: level but "3", whose characters were cut out of words and carry the joins of their word.
+CHARACTER_CATEGORIES = frozenset(c.code for c in CATEGORIES.values() if c.level == "CHARACTER") - {"3"}
+#: Word and text categories, whose labels give the composed lines their words.
+WORD_CATEGORIES = frozenset(c.code for c in CATEGORIES.values() if c.level in ("WORD", "TEXT"))
 #: The lines of val and test, each as a share of the training lines asked for.
 HELD_OUT_SHARE = 0.1
 _DESCENDERS = frozenset("gjpqy")
@@ -60,7 +62,9 @@ _DESCENDER_RANGE = (0.8, 2.8)
 _SMALL_MAX = 1.0
 _SYMBOL_RANGE = (0.3, 1.8)
 _WIDEST = 2.5  # a character at most this many capital heights wide
-_TRIES = 20  # texts drawn for a writer before the line borrows characters from the writer's source
+#: Draws before giving up: of a text the writer can write whole (then the line borrows), of another
+#: writer's glyph that fits (then the line is dropped), and, per line asked, of a line.
+_TRIES = 20
 
 
 @dataclass
@@ -85,19 +89,19 @@ def _tags(path: Path) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 4 else ("", "")
 
 
-def _height(offsets: np.ndarray) -> float:
-    ys = np.cumsum(offsets[:, 1], dtype=np.float64)
-    return float(ys.max() - ys.min())
+def _size(glyph: np.ndarray) -> tuple[float, float]:
+    """The width and height of a glyph's ink (offsets)."""
+    width, height = np.ptp(offsets_to_points(glyph)[:, :2], axis=0)
+    return float(width), float(height)
 
 
 def plausible(char: str, glyph: np.ndarray, cap_height: float, x_height: float) -> bool:
     """Whether ``glyph``'s size fits a ``char`` written by a hand of these heights (the ranges above)."""
-    points = offsets_to_points(glyph)
-    height, width = np.ptp(points[:, 1]), np.ptp(points[:, 0])
+    width, height = _size(glyph)
     if width > _WIDEST * cap_height:
         return False
     if char in _SMALL:
-        return bool(height <= _SMALL_MAX * cap_height)
+        return height <= _SMALL_MAX * cap_height
     if char in _DESCENDERS:
         low, high = _DESCENDER_RANGE[0] * x_height, _DESCENDER_RANGE[1] * x_height
     elif char in _X_LETTERS:
@@ -106,13 +110,13 @@ def plausible(char: str, glyph: np.ndarray, cap_height: float, x_height: float) 
         low, high = _CAP_RANGE[0] * cap_height, _CAP_RANGE[1] * cap_height
     else:
         low, high = _SYMBOL_RANGE[0] * cap_height, _SYMBOL_RANGE[1] * cap_height
-    return bool(low <= height <= high)
+    return low <= height <= high
 
 
 def _measure(hand: Hand) -> None:
     """The hand's capital height (digits and capitals) and x-height (letters without ascenders or descenders)."""
-    caps = [_height(g) for c, gs in hand.glyphs.items() if c.isdigit() or c.isupper() for g in gs]
-    smalls = [_height(g) for c, gs in hand.glyphs.items() if c in _X_LETTERS for g in gs]
+    caps = [_size(g)[1] for c, gs in hand.glyphs.items() if c.isdigit() or c.isupper() for g in gs]
+    smalls = [_size(g)[1] for c, gs in hand.glyphs.items() if c in _X_LETTERS for g in gs]
     hand.cap_height = float(np.median(caps)) if caps else 0.0
     hand.x_height = float(np.median(smalls)) if smalls else 0.55 * hand.cap_height
 
@@ -313,19 +317,15 @@ def compose_lines(
 
 def _meta(split_dir: Path, source: DatasetMeta, by_split: dict[str, list[Kept]], lines: int, seed: int) -> DatasetMeta:
     """meta.json of a composed dataset: statistics of its training lines, provenance of the UNIPEN split."""
-    written = [s for split in SPLITS for s in by_split[split]]
     mean, std = offsets_stats([s.offsets for s in by_split["train"]])
     return DatasetMeta(
         dataset="unipen-composed",
         source=str(Path(split_dir).resolve()),
         source_format="scribe split of unipen",
-        alphabet="".join(sorted({c for s in written for c in s.text})),
         mean=mean,
         std=std,
         units=source.units,
         preprocessing={"composed": {"training_lines": lines, "seed": seed}, "statistics": "the training lines"},
         split_method=f"the UNIPEN split's writers ({source.split_method})",
-        counts={split: len(by_split[split]) for split in SPLITS},
-        points_per_char=float(np.median([len(s.offsets) / len(s.text) for s in written])),
-        breakdown=tag_breakdown(written),
+        **written_fields(by_split),
     )

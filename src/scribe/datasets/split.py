@@ -222,21 +222,29 @@ def _meta(
         dataset=spec.name,
         source=str(found.path.resolve()),
         source_format=found.source_format,
-        alphabet="".join(sorted({c for s in written for c in s.text})),
         mean=mean,
         std=std,
         units=spec.units,
         preprocessing={**loaded.preprocessing, "statistics": stats_from},
         split_method=split_method,
         train_extra=tuple(train_extra),
-        counts={split: len(by_split[split]) for split in paths.SPLITS},
         skipped=dict(sorted(skipped.items())),
-        points_per_char=float(np.median([len(s.offsets) / len(s.text) for s in written])),
-        breakdown=tag_breakdown(written),
+        **written_fields(by_split),
     )
 
 
-def tag_breakdown(written: list[Kept]) -> dict[str, dict[str, int]]:
+def written_fields(by_split: dict[str, list[Kept]]) -> dict[str, Any]:
+    """The fields of meta.json that describe the samples written: alphabet, counts, points per character, breakdown."""
+    written = [s for split in paths.SPLITS for s in by_split[split]]
+    return {
+        "alphabet": "".join(sorted({c for s in written for c in s.text})),
+        "counts": {split: len(by_split[split]) for split in paths.SPLITS},
+        "points_per_char": float(np.median([len(s.offsets) / len(s.text) for s in written])),
+        "breakdown": _breakdown(written),
+    }
+
+
+def _breakdown(written: list[Kept]) -> dict[str, dict[str, int]]:
     """Samples written by the value of each tag the reader gave them (UNIPEN: per category and source)."""
     counts: dict[str, Counter[str]] = {}
     for sample in written:
