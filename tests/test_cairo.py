@@ -15,7 +15,7 @@ from PIL import Image
 from helpers.render import png_pixels
 from scribe.errors import ScribeError
 from scribe.writing import cairo
-from scribe.writing.colours import SVG_COLOUR_NAMES, colour_rgba
+from scribe.writing.colours import SVG_COLOURS, colour_rgba
 from scribe.writing.document import Document
 from scribe.writing.formats import page_png, pages_pdf, png_image
 from scribe.writing.layout import Page, PageSetup, PlacedLine
@@ -50,8 +50,8 @@ def test_every_colour_gives_cairosvgs_values() -> None:
     """The PNG, PDF and GIF take their colours from scribe's table and parser; cairosvg's are the reference."""
     from cairosvg.colors import COLORS, color
 
-    assert len(SVG_COLOUR_NAMES) == 147 and SVG_COLOUR_NAMES <= set(COLORS)
-    for name in SVG_COLOUR_NAMES:
+    assert len(SVG_COLOURS) == 147 and SVG_COLOURS.keys() <= set(COLORS)
+    for name in SVG_COLOURS:
         assert colour_rgba("ink", name) == color(name), name
         assert colour_rgba("ink", f" {name.upper()} ") == color(name), name
     codes = ["#000", "#fff", "#abc", "#1B2A6B", "#9fbfe6", "#e6a0a0", "rgb(10, 20, 30)", " RGB( 1 , 2 , 3 ) ",

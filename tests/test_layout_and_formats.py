@@ -22,7 +22,7 @@ from helpers.render import png_pixels, svg_to_png
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
 from scribe.ink.strokes import points_to_offsets
-from scribe.writing.colours import SVG_COLOUR_NAMES
+from scribe.writing.colours import SVG_COLOURS
 from scribe.writing.formats import page_png, page_svg, pages_pdf
 from scribe.writing.layout import (
     LINE_SCALE_SPREAD,
@@ -159,7 +159,7 @@ def test_colour_names_are_svgs_and_cairo_draws_each() -> None:
     """The names are checked without cairo; each must be one cairosvg draws, and ink must show."""
     from cairosvg.colors import COLORS
 
-    assert len(SVG_COLOUR_NAMES) == 147 and SVG_COLOUR_NAMES <= set(COLORS)
+    assert len(SVG_COLOURS) == 147 and SVG_COLOURS.keys() <= set(COLORS)
     for unseen in ("none", "transparent", "activeborder", "windowtext"):  # invisible ink, or the desktop theme's
         with pytest.raises(ScribeError, match="colour"):
             PageSetup(ink=unseen).validate()

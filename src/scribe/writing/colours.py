@@ -53,7 +53,6 @@ SVG_COLOURS: dict[str, int] = {
     "tomato": 0xFF6347, "turquoise": 0x40E0D0, "violet": 0xEE82EE, "wheat": 0xF5DEB3, "white": 0xFFFFFF,
     "whitesmoke": 0xF5F5F5, "yellow": 0xFFFF00, "yellowgreen": 0x9ACD32,
 }
-SVG_COLOUR_NAMES = frozenset(SVG_COLOURS)
 #: Codes: the characters allowed also keep a colour from breaking out of an SVG attribute.
 _CODE = re.compile(r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|(rgba?)\(([0-9.%\s,]+)\))$")  # matched lower-cased
 
