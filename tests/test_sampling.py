@@ -113,8 +113,10 @@ def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: In
     usual = tiny_model.points_per_char * float(tiny_model.mean[0])
     extra = fake_line("abc", [0] * 3 + [1] * 3 + [2] * 2 + [3] * 5, usual)
     extra.offsets[7, 2] = 1  # the pen lifts after step 6; the last stroke ends the "c", then goes on
+    extra.offsets[8, 0] = -3 * usual  # back over the ink: not a mark to cut off, a line to sample again
     assert trailing_points(extra) == 5
     assert any("past the end of its text" in p for p in line_problems(extra, tiny_model))
+    assert without_trailing_marks(extra).steps == extra.steps
     clean = fake_line("abc", [0] * 4 + [1] * 4 + [2] * 3 + [3], usual)
     clean.offsets[8, 2] = 1  # the last letter's stroke reaches the end position as it finishes
     assert trailing_points(clean) == 1 and line_problems(clean, tiny_model) == []
@@ -131,6 +133,15 @@ def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) ->
     crossed.offsets[8, 2] = 1  # the "t" bar, drawn after the window left the text, goes back over the stem
     crossed.offsets[9, 0] = -2.0
     assert without_trailing_marks(crossed).steps == 11
+    usual = tiny_model.points_per_char * float(tiny_model.mean[0])
+    focus = [0] * 4 + [1] * 4 + [2] * 2 + [2] * 2 + [3] * 5 + [1]
+    begun_on_the_dot = fake_line("ab.", focus, usual * 18 / 10, finished=False)
+    begun_on_the_dot.offsets[10, 2] = 1  # a mark begun while the window is still on ".", mostly drawn past the text,
+    cut = without_trailing_marks(begun_on_the_dot)  # whose window fell back on its last point (it left the text)
+    assert cut.steps == 10 and cut.finished and line_problems(cut, tiny_model) == []
+    last_letter = fake_line("ab", [0] * 4 + [1] * 5 + [2] * 2, 1.0)
+    last_letter.offsets[5, 2] = 1  # "b" begun right of "a": it reaches the end position only as it finishes
+    assert without_trailing_marks(last_letter).steps == 11
     lone = fake_line("a", [1] * 5, 1.0)  # a line's only stroke stays, wherever the window was
     assert without_trailing_marks(lone).steps == 5
     sampled = sample_lines(tiny_model, ["hello there", "abc"], SamplingOptions(bias=1.0), seed=3)

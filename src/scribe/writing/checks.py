@@ -24,8 +24,8 @@ WIDTH_RANGE = (0.35, 1.8)  # ink width per character, relative to the training d
 MAX_POINTS_FACTOR = 2.0  # points per character, relative to the training data's
 MAX_FOCUS_SETBACK = 4  # characters the window's focus may fall back behind its furthest point
 # The last stroke normally reaches the end-of-text position only as it finishes; one
-# drawn wholly past it is cut off (without_trailing_marks), one drawn mostly past it
-# is an extra mark to resample.
+# drawn mostly past it is cut off when it lies right of the ink (without_trailing_marks)
+# and is an extra mark to resample when it goes back over it.
 TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
 NOWHERE = -(2**40)  # the furthest position of a window that has not moved yet
 
@@ -59,22 +59,29 @@ def _last_stroke_start(line: SampledLine) -> int:
 def _is_trailing_mark(line: SampledLine, start: int) -> bool:
     """Whether the stroke from step ``start`` on is a stray mark after the written text.
 
-    Once the window has passed the last character the text is written. A stroke
-    begun after that which goes back over the ink is a delayed part of a letter (the
-    bar of a final "t", the dot of an "i") and stays; one wholly to the right of
-    everything written is a stray mark (a tick after "dog.", a dot after "!").
+    Once the window is on the last character the text is all but written. A stroke
+    begun then which goes back over the ink is a delayed part of a letter (the bar
+    of a final "t", the dot of an "i") and stays. One wholly to the right of
+    everything written is a stray mark (a tick after "dog.", the start of a letter
+    after "fire.") when most of it is drawn with the window past the text: a last
+    letter of its own reaches the end position only as it finishes.
     """
-    if start == 0 or not (line.focus[start:] >= len(line.text)).all():
+    after = line.focus[start:]
+    if start == 0 or after[0] < len(line.text) - 1 or 2 * (after >= len(line.text)).sum() <= len(after):
         return False
     x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
     return bool(x[start + 1 :].min() > x[1 : start + 1].max())
 
 
 def without_trailing_marks(line: SampledLine) -> SampledLine:
-    """``line`` without the stray marks after its text (:func:`_is_trailing_mark`)."""
+    """``line`` without the stray marks after its text (:func:`_is_trailing_mark`).
+
+    The window passed the end of the text during such a mark, so a line cut is
+    finished, even if the mark itself ran on until sampling stopped it.
+    """
     start = _last_stroke_start(line)
     while _is_trailing_mark(line, start):
-        line = SampledLine(line.offsets[: start + 1], line.text, line.finished, start, line.focus[:start])
+        line = SampledLine(line.offsets[: start + 1], line.text, True, start, line.focus[:start])
         start = _last_stroke_start(line)
     return line
 
