@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_info
 
 from helpers.basics import tiny_model_file
 from scribe.errors import ScribeError
-from scribe.writing import network, sampling
+from scribe.writing import network, parallel, sampling
 from scribe.writing.checks import RejectionWatch, points_cap
 from scribe.writing.document import Scribe
 from scribe.writing.layout import PageSetup
@@ -25,6 +25,12 @@ SMALL_PAGE = PageSetup(size=(120.0, 90.0), margin=10.0, line_spacing=10.0)
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> InferenceModel:
     return load_inference_model(tiny_model_file(tmp_path_factory.mktemp("model") / "tiny.npz"))
+
+
+@pytest.fixture
+def in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shares sampled in this process, where a test watches the batch from inside or counts lines as they arrive."""
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
 
 
 def test_a_line_is_the_same_whichever_lines_share_its_batch(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,6 +55,7 @@ def test_sampling_keeps_blas_to_one_thread() -> None:
     assert inside and set(inside) == {1}
 
 
+@pytest.mark.usefixtures("in_this_process")
 def test_the_batch_never_holds_more_rows_than_its_width(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sampling, "BATCH_ROWS", 3)
     widths: list[int] = []
@@ -87,6 +94,7 @@ def test_stopped_lines_start_again_and_the_last_try_is_kept_whole(tiny_model: In
     assert [done for done, _ in progress] == sorted(done for done, _ in progress) and progress[-1] == (len(TEXTS), len(TEXTS))
 
 
+@pytest.mark.usefixtures("in_this_process")
 def test_the_first_page_is_handed_on_before_the_last_is_sampled(
     tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:

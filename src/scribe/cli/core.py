@@ -109,6 +109,7 @@ MAX_INPUT_BYTES = 200_000  # about 60 pages of text; longer documents are writte
 PLAIN_PROGRESS_SECONDS = 10.0  # between progress lines when stderr is a file or a pipe
 INTERRUPTED = 130  # the exit status of a command stopped with Ctrl-C (128 + SIGINT)
 LOG_EVERY = 50  # training steps between status lines when stderr is not a terminal
+REDRAW_SECONDS = 0.1  # a bar of items is redrawn at most this often
 PROGRESS_MIN_LINES = 3  # `scribe write` draws a progress bar for documents of more lines
 
 
@@ -151,8 +152,13 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
             bars[0].start()
         task = bars[0].add_task(description, total=total)
 
+        drawn = 0.0  # when this bar was last redrawn (bars of items only: see _rich_progress)
+
         def update(completed: int, new_total: int | None) -> None:
-            bars[0].update(task, completed=completed, total=new_total)
+            nonlocal drawn
+            redraw = unit != "bytes" and (time.monotonic() - drawn >= REDRAW_SECONDS or completed == new_total)
+            bars[0].update(task, completed=completed, total=new_total, refresh=redraw)
+            drawn = time.monotonic() if redraw else drawn
 
         return update
 
@@ -164,7 +170,12 @@ def progress_bars(unit: str) -> Iterator[ProgressFactory]:
 
 
 def _rich_progress(unit: str) -> Progress:
-    """Bars for ``unit`` on stderr, transient: an error during the work leaves only its one line."""
+    """Bars for ``unit`` on stderr, transient: an error during the work leaves only its one line.
+
+    Bars of items are redrawn as items finish, by the thread doing the work: a
+    refreshing thread of their own would keep sampling from forking its share of
+    the lines onto the second core (:mod:`scribe.writing.parallel`).
+    """
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -180,7 +191,7 @@ def _rich_progress(unit: str) -> Progress:
         columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
     else:
         columns += [MofNCompleteColumn(), TimeRemainingColumn()]
-    return Progress(*columns, console=rich_console(), transient=True)
+    return Progress(*columns, console=rich_console(), transient=True, auto_refresh=unit == "bytes")
 
 
 def _plain_progress(description: str) -> ProgressFn:

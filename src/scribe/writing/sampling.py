@@ -12,7 +12,9 @@ Batching is continuous (:class:`ContinuousBatch`, :func:`sample_stream`): a line
 which the next line waiting takes; a line that fails the checks of
 :mod:`scribe.writing.checks` starts again in its row with new random numbers, and
 one certain to fail is stopped as soon as that is certain, so no line holds up the
-others and there is no second round. Every line draws its random numbers from a
+others and there is no second round. The lines are dealt into two such batches,
+sampled side by side on two cores where there are two (:mod:`scribe.writing.parallel`).
+Every line draws its random numbers from a
 stream of its own, keyed by the seed, its index in the document and which sampling
 of it this is, so a line comes out the same whichever lines share the batch (up
 to the rounding of the matrix products, which can depend on the batch's size).
@@ -25,6 +27,7 @@ Runs on :mod:`scribe.writing.network` (NumPy), so writing never imports PyTorch.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ from scribe.ink.strokes import denormalize, normalize
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, points_cap, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture, one_blas_thread
+from scribe.writing.parallel import Record, merged
 from scribe.writing.reader import InkReader, fold_look_alikes
 
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
@@ -55,6 +59,7 @@ RUN_ON_FACTOR = 3.0  # points past the end of the text after which a pen that ne
 DRAW_CHUNK = 64  # steps of random numbers a line draws from its stream at a time
 PEN_UNIFORM, PEN_THRESHOLD = 3, 4  # the columns of a chunk that decide the pen (see sample_pen)
 BATCH_ROWS = 128  # lines sampled side by side at most, more wait: 250 lines ran 48 lines/s at 32, 52 at 64, 56 at 128
+SHARES = 2  # a text's lines are dealt into this many batches, run side by side on as many cores (fixed: see sample_stream)
 
 
 @dataclass
@@ -320,32 +325,54 @@ def sample_stream(
     attempts: int = 1,
     progress: ProgressFn = no_progress,
 ) -> Iterator[tuple[int, SampledLine]]:
-    """Write every text of ``texts`` as one line in a continuous batch, yielding ``(index, line)`` as each is final.
+    """Write every text of ``texts`` as one line, yielding ``(index, line)`` as each is final.
 
-    A text's line is the best of up to ``attempts`` tries. Lines come in the order
-    they finish, roughly the texts' order: the batch takes them in order. ``lines[i]``
-    is text i's line in its document and ``first_sampling[i]`` the number of its
-    first sampling (default: i and 0): together with the seed they choose the line's
-    random numbers (:func:`line_stream`); try k is sampling ``first_sampling[i] + k``.
+    A text's line is the best of up to ``attempts`` tries. The texts are dealt into
+    :data:`SHARES` shares (text i to share i mod :data:`SHARES`), each sampled in a
+    continuous batch of its own, side by side where the machine allows
+    (:func:`~scribe.writing.parallel.merged`); a line comes out the same wherever its
+    share ran. Lines come in roughly the texts' order. ``lines[i]`` is text i's line
+    in its document and ``first_sampling[i]`` the number of its first sampling
+    (default: i and 0): together with the seed they choose the line's random numbers
+    (:func:`line_stream`); try k is sampling ``first_sampling[i] + k``.
     """
-    if not texts:
-        return
     lines = list(range(len(texts))) if lines is None else lines
     first_sampling = [0] * len(texts) if first_sampling is None else first_sampling
     jobs = [_Job(i, lines[i], first_sampling[i], attempts == 1) for i in range(len(texts))]
-    batch = ContinuousBatch(model, texts, options, seed, jobs, attempts)
-    done = 0
+    shares = [functools.partial(_share_stream, model, texts, options, seed, jobs[k::SHARES], attempts)
+              for k in range(min(SHARES, len(jobs)))]
+    for done, (index, line) in enumerate(merged(shares, _line_record, _line_from_record), 1):
+        progress(done, len(texts))
+        yield index, line
+
+
+def _share_stream(model: InferenceModel, texts: list[str], options: SamplingOptions, seed: int, share: list[_Job],
+                  attempts: int) -> Iterator[tuple[int, SampledLine]]:
+    """The lines of one share's jobs (a job's ``text`` indexes ``texts``) from one continuous batch, as each is final."""
+    jobs = [_Job(k, job.line, job.sampling, job.last) for k, job in enumerate(share)]
+    batch = ContinuousBatch(model, [texts[job.text] for job in share], options, seed, jobs, attempts)
     while batch.jobs:
         ending, finished = batch.advance()
         for row in np.flatnonzero(ending):
             text = batch.jobs[row].text
             if batch.end_line(int(row), bool(finished[row])):
-                done += 1
                 line, batch.best[text] = batch.best[text], None
                 assert line is not None  # end_line kept at least the try that just ended
-                progress(done, len(texts))
-                yield text, line
+                yield share[text].text, line
         batch.compact()
+
+
+def _line_record(item: tuple[int, SampledLine]) -> Record:
+    """A sampled line and its text's index as plain data, to cross from a sampling process."""
+    index, line = item
+    header = {"index": index, "text": line.text, "finished": line.finished, "steps": line.steps, "problems": line.problems}
+    return header, [line.offsets, line.focus]
+
+
+def _line_from_record(record: Record) -> tuple[int, SampledLine]:
+    header, (offsets, focus) = record
+    return header["index"], SampledLine(offsets, header["text"], header["finished"], header["steps"], focus,
+                                        header["problems"])
 
 
 def sample_lines(model: InferenceModel, texts: list[str], options: SamplingOptions = SamplingOptions(),

@@ -1,0 +1,110 @@
+"""Shares run in forked children: the same results as in this process, failures as one error, no child left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.basics import tiny_model_file
+from scribe.errors import ScribeError
+from scribe.writing import parallel
+from scribe.writing.network import load_inference_model
+from scribe.writing.parallel import Record, merged
+from scribe.writing.sampling import sample_lines
+
+forking = pytest.mark.skipif(not parallel.can_fork(), reason="shares run in forked children only on Linux with 2+ cores")
+
+
+def counting(start: int, fail_after: int | None = None, die: bool = False) -> Callable[[], Iterator[tuple[int, np.ndarray]]]:
+    """A share yielding (start + k, an array) for k < 5, raising or dying after ``fail_after`` items."""
+
+    def share() -> Iterator[tuple[int, np.ndarray]]:
+        for k in range(5):
+            if k == fail_after:
+                if die:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                raise ScribeError(f"share {start} failed at {k}")
+            yield start + k, np.full((k + 1, 3), start + k, np.float32)
+
+    return share
+
+
+def to_record(item: tuple[int, np.ndarray]) -> Record:
+    return {"number": item[0]}, [item[1]]
+
+
+def from_record(record: Record) -> tuple[int, np.ndarray]:
+    return record[0]["number"], record[1][0]
+
+
+def no_child_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def run(shares: list[Callable[[], Iterator[tuple[int, np.ndarray]]]]) -> list[tuple[int, np.ndarray]]:
+    return list(merged(shares, to_record, from_record))
+
+
+@forking
+def test_forked_shares_give_what_they_give_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    forked = run([counting(0), counting(100)])
+    assert no_child_left()
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    taking_turns = run([counting(0), counting(100)])
+    assert [n for n, _ in taking_turns] == [0, 100, 1, 101, 2, 102, 3, 103, 4, 104]
+    assert sorted(n for n, _ in forked) == [n for n, _ in sorted(taking_turns, key=lambda item: item[0])]
+    for n, array in forked:  # each share's items in its own order, arrays intact
+        assert array.dtype == np.float32 and array.shape == (n % 100 + 1, 3) and (array == n).all()
+    assert [n for n, _ in forked if n < 100] == [0, 1, 2, 3, 4]
+
+
+@forking
+def test_a_failing_share_is_one_error_and_stops_the_others() -> None:
+    with pytest.raises(ScribeError, match="share 100 failed at 2"):
+        run([counting(0), counting(100, fail_after=2)])
+    assert no_child_left()
+    with pytest.raises(ScribeError, match="stopped before it sent its lines"):
+        run([counting(0), counting(100, fail_after=1, die=True)])
+    assert no_child_left()
+
+
+@forking
+def test_a_consumer_that_stops_early_leaves_no_child() -> None:
+    items = merged([counting(0), counting(100)], to_record, from_record)
+    next(items)
+    items.close()
+    assert no_child_left()
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not parallel.can_fork()
+    finally:
+        stop.set()
+        other.join()
+
+
+@forking
+def test_sampled_lines_are_the_same_wherever_their_share_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = load_inference_model(tiny_model_file(tmp_path / "tiny.npz"))
+    texts = ["the quick brown fox", "jumps over", "the lazy dog", "a", "and runs far away"]
+    forked = sample_lines(model, texts, seed=4, attempts=3)
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    here = sample_lines(model, texts, seed=4, attempts=3)
+    for a, b in zip(forked, here):
+        assert (a.text, a.steps, a.finished, a.problems) == (b.text, b.steps, b.finished, b.problems)
+        np.testing.assert_array_equal(a.offsets, b.offsets)
+        np.testing.assert_array_equal(a.focus, b.focus)
