@@ -36,8 +36,10 @@ from scribe.writing.layout import (
     estimated_line_width,
     fit_to_ink,
     layout,
+    layout_page,
     line_clearance,
     parse_page_size,
+    sized_by_its_letters,
 )
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -291,6 +293,19 @@ def test_line_with_too_few_letters_takes_the_scale_of_the_others() -> None:
     (page,) = layout([written("nnnnn nnnnn", x_height=40.0), written("n", x_height=80.0)], setup)
     heights = [np.ptp(ink(line)[:, 1]) for line in page.lines]
     assert heights == pytest.approx([setup.x_height_mm, 2 * setup.x_height_mm], abs=0.05)
+
+
+def test_a_line_of_digits_and_capitals_takes_the_scale_of_the_others() -> None:
+    """Its tops are the digits': measured by them it would come out smaller than its neighbours."""
+    setup = PageSetup()
+    lines = [written("nnnnn nnnnn", x_height=40.0), written("nnnnn nnnnn", x_height=60.0)]
+    texts = ["see you soon", "Total: $45.20 (15% off)"]
+    for given, second in [(None, 40.0 / 60.0), (texts, 1.0)]:
+        page = layout_page([(line, slot) for slot, line in enumerate(lines)], setup, [], given)
+        heights = [np.ptp(ink(line)[:, 1]) for line in page.lines]
+        assert heights == pytest.approx([setup.x_height_mm, setup.x_height_mm * 60.0 / 40.0 * second], abs=0.05)
+    assert sized_by_its_letters("Call me on 0207 946 0321 before 14") and not sized_by_its_letters("Total: $45.20 (15% off)")
+    assert not sized_by_its_letters("OK.") and sized_by_its_letters("the garden was quiet")
 
 
 def test_line_clearance_is_the_gap_from_the_lowest_ink_above_to_the_highest_below() -> None:

@@ -75,6 +75,8 @@ def _finish_page(model: InferenceModel, plan: WritingPlan, entries: list[tuple[i
     if plan.reader is not None:
         lines = verify_lines(model, lines, indices, plan.options, seed=plan.seed, attempts=plan.attempts,
                              candidates=plan.candidates, reader=plan.reader)
-    inks = iter(line.offsets for line in lines)
-    page = layout_page([(None if text is None else next(inks), slot) for text, slot in entries], plan.setup, scales)
+    written = iter(lines)
+    placed: list[SampledLine | None] = [None if text is None else next(written) for text, _ in entries]
+    page = layout_page([(None if line is None else line.offsets, slot) for line, (_, slot) in zip(placed, entries)],
+                       plan.setup, scales, [None if line is None else line.text for line in placed])
     return page, lines
