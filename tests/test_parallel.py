@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,6 +88,42 @@ def test_a_consumer_that_stops_early_leaves_no_child() -> None:
     next(items)
     items.close()
     assert no_child_left()
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped has ended)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@forking
+def test_children_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A parent killed outright runs no ``finally``: the kernel ends its children."""
+    parent = textwrap.dedent("""
+        import os, sys, time
+        from scribe.writing.parallel import merged
+        def share(name):
+            def run():
+                with open(os.path.join(sys.argv[1], name), "w") as file:
+                    file.write(str(os.getpid()))
+                time.sleep(60)
+                yield 1
+            return run
+        list(merged([share("a"), share("b")], lambda item: ({}, []), lambda record: 1))
+    """)
+    process = subprocess.Popen([sys.executable, "-c", parent, str(tmp_path)])
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = [int(path.read_text()) for path in tmp_path.iterdir()]
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(children) == 2 and not any(running(pid) for pid in children)
 
 
 def test_no_fork_while_another_thread_runs() -> None:

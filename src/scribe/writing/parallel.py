@@ -5,7 +5,9 @@ so the lines of a text are dealt into shares instead (:mod:`scribe.writing.sampl
 each sampled in a batch of its own, and :func:`merged` runs the shares side by side.
 Where it can, each share runs in a child process forked after the model is loaded:
 it starts in milliseconds, shares the model's memory, and sends its results back
-over a pipe as they come, as plain arrays and JSON (never pickle). Elsewhere the
+over a pipe as they come, as plain arrays and JSON (never pickle); it ends with
+its parent, even one killed outright, and a pipe that fills up holds it back, so it
+runs at most a few lines ahead of what the parent has taken. Elsewhere the
 shares take turns in this process, one result each. Either way each share computes
 the same thing, so the results do not depend on where they ran.
 
@@ -16,6 +18,7 @@ while this process runs no other thread: a fork copies the locks other threads h
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -115,12 +118,14 @@ def _from_children(
 def _fork(share: Callable[[], Iterator[Item]], to_record: Callable[[Item], Record], inherited: list[int]) -> _Child:
     """Start ``share`` in a forked child that writes its items, then an end (or an error) record, to a pipe."""
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(write_end)
         return _Child(pid, read_end)
     status = 0
     try:  # the child: nothing here may return into the parent's code
+        _end_with(parent)
         for descriptor in [read_end, *inherited]:
             os.close(descriptor)
         for item in share():
@@ -135,6 +140,14 @@ def _fork(share: Callable[[], Iterator[Item]], to_record: Callable[[Item], Recor
             pass  # the parent has gone
     finally:
         os._exit(status)
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel stop this child when ``parent`` ends, however it ends (a SIGTERM runs no ``finally``)."""
+    set_parent_death_signal = 1  # prctl's PR_SET_PDEATHSIG (linux/prctl.h)
+    ctypes.CDLL(None, use_errno=True).prctl(set_parent_death_signal, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(1)
 
 
 def _write_record(pipe: int, record: Record) -> None:
