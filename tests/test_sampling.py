@@ -116,7 +116,7 @@ def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: In
     extra.offsets[8, 0] = -3 * usual  # back over the ink: not a mark to cut off, a line to sample again
     assert trailing_points(extra) == 5
     assert any("past the end of its text" in p for p in line_problems(extra, tiny_model))
-    assert without_trailing_marks(extra).steps == extra.steps
+    assert without_trailing_marks(extra, tiny_model).steps == extra.steps
     clean = fake_line("abc", [0] * 4 + [1] * 4 + [2] * 3 + [3], usual)
     clean.offsets[8, 2] = 1  # the last letter's stroke reaches the end position as it finishes
     assert trailing_points(clean) == 1 and line_problems(clean, tiny_model) == []
@@ -125,27 +125,30 @@ def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: In
 def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) -> None:
     line = fake_line("ab.", [0] * 4 + [1] * 4 + [2] * 2 + [3] * 3 + [3] * 2, 1.0)
     line.offsets[[8, 10, 13], 2] = 1  # strokes: "ab" (steps 0-7), "." (8-9), two marks past the text
-    trimmed = without_trailing_marks(line)  # every step moves right: the marks lie right of the text
+    trimmed = without_trailing_marks(line, tiny_model)  # every step moves right: the marks lie right of the text
     assert trimmed.steps == 10 and len(trimmed.offsets) == 11 and len(trimmed.focus) == 10
     assert trimmed.offsets[-1, 2] == 1 and trimmed.focus.max() == 2
     np.testing.assert_array_equal(trimmed.offsets, line.offsets[:11])
     crossed = fake_line("at", [0] * 4 + [1] * 4 + [2] * 3, 1.0)
     crossed.offsets[8, 2] = 1  # the "t" bar, drawn after the window left the text, goes back over the stem
     crossed.offsets[9, 0] = -2.0
-    assert without_trailing_marks(crossed).steps == 11
+    assert without_trailing_marks(crossed, tiny_model).steps == 11
     usual = tiny_model.points_per_char * float(tiny_model.mean[0])
     focus = [0] * 4 + [1] * 4 + [2] * 2 + [2] * 2 + [3] * 5 + [1]
     begun_on_the_dot = fake_line("ab.", focus, usual * 18 / 10, finished=False)
     begun_on_the_dot.offsets[10, 2] = 1  # a mark begun while the window is still on ".", mostly drawn past the text,
-    cut = without_trailing_marks(begun_on_the_dot)  # whose window fell back on its last point (it left the text)
+    cut = without_trailing_marks(begun_on_the_dot, tiny_model)  # whose window fell back on its last point (it left the text)
     assert cut.steps == 10 and cut.finished and line_problems(cut, tiny_model) == []
     last_letter = fake_line("ab", [0] * 4 + [1] * 5 + [2] * 2, 1.0)
     last_letter.offsets[5, 2] = 1  # "b" begun right of "a": it reaches the end position only as it finishes
-    assert without_trailing_marks(last_letter).steps == 11
+    assert without_trailing_marks(last_letter, tiny_model).steps == 11
+    dotted = fake_line("hi", [0] * 4 + [1] * 4 + [1, 2, 2], 1.0)
+    dotted.offsets[8, 2] = 1  # the "i"'s dot, right of its slanted stem: too short to be a mark begun on the "i"
+    assert without_trailing_marks(dotted, tiny_model).steps == 11
     lone = fake_line("a", [1] * 5, 1.0)  # a line's only stroke stays, wherever the window was
-    assert without_trailing_marks(lone).steps == 5
+    assert without_trailing_marks(lone, tiny_model).steps == 5
     sampled = sample_lines(tiny_model, ["hello there", "abc"], SamplingOptions(bias=1.0), seed=3)
-    assert all(without_trailing_marks(drawn).steps == drawn.steps for drawn in sampled)
+    assert all(without_trailing_marks(drawn, tiny_model).steps == drawn.steps for drawn in sampled)
 
 
 def test_write_lines_resamples_failures_reproducibly(tiny_model: InferenceModel) -> None:

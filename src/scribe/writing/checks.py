@@ -24,8 +24,8 @@ WIDTH_RANGE = (0.35, 1.8)  # ink width per character, relative to the training d
 MAX_POINTS_FACTOR = 2.0  # points per character, relative to the training data's
 MAX_FOCUS_SETBACK = 4  # characters the window's focus may fall back behind its furthest point
 # The last stroke normally reaches the end-of-text position only as it finishes; one
-# drawn mostly past it is cut off when it lies right of the ink (without_trailing_marks)
-# and is an extra mark to resample when it goes back over it.
+# drawn past it for more points than this is cut off when it lies right of the ink
+# (without_trailing_marks) and is an extra mark to resample when it goes back over it.
 TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
 NOWHERE = -(2**40)  # the furthest position of a window that has not moved yet
 
@@ -56,31 +56,35 @@ def _last_stroke_start(line: SampledLine) -> int:
     return int(lifts[-1]) + 1 if len(lifts) else 0
 
 
-def _is_trailing_mark(line: SampledLine, start: int) -> bool:
+def _is_trailing_mark(line: SampledLine, start: int, most_past: float) -> bool:
     """Whether the stroke from step ``start`` on is a stray mark after the written text.
 
-    Once the window is on the last character the text is all but written. A stroke
-    begun then which goes back over the ink is a delayed part of a letter (the bar
-    of a final "t", the dot of an "i") and stays. One wholly to the right of
-    everything written is a stray mark (a tick after "dog.", the start of a letter
-    after "fire.") when most of it is drawn with the window past the text: a last
-    letter of its own reaches the end position only as it finishes.
+    A stroke comes after the text when it begins once the window has passed the
+    last character, or begins on it and is drawn mostly past the text, for more
+    than ``most_past`` points (what :func:`line_problems` would reject the line for;
+    a shorter one is that character's own: an "i"'s dot, the last stroke of "ii").
+    Of those, one that goes back over the ink is a delayed part of a letter (the bar
+    of a final "t") and stays; one wholly to the right of everything written is a
+    stray mark (a tick after "dog.", the start of a letter after "fire.").
     """
     after = line.focus[start:]
-    if start == 0 or after[0] < len(line.text) - 1 or 2 * (after >= len(line.text)).sum() <= len(after):
+    past = int((after >= len(line.text)).sum())
+    run_past = after[0] >= len(line.text) - 1 and past > most_past and 2 * past > len(after)
+    if start == 0 or not (past == len(after) or run_past):
         return False
     x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
     return bool(x[start + 1 :].min() > x[1 : start + 1].max())
 
 
-def without_trailing_marks(line: SampledLine) -> SampledLine:
+def without_trailing_marks(line: SampledLine, model: InferenceModel) -> SampledLine:
     """``line`` without the stray marks after its text (:func:`_is_trailing_mark`).
 
     The window passed the end of the text during such a mark, so a line cut is
     finished, even if the mark itself ran on until sampling stopped it.
     """
+    most_past = TRAILING_FACTOR * model.points_per_char
     start = _last_stroke_start(line)
-    while _is_trailing_mark(line, start):
+    while _is_trailing_mark(line, start, most_past):
         line = SampledLine(line.offsets[: start + 1], line.text, True, start, line.focus[:start])
         start = _last_stroke_start(line)
     return line

@@ -288,7 +288,7 @@ class ContinuousBatch:
         drawn = denormalize(self.points[row, :steps], self.model.mean, self.model.std)
         line = SampledLine(np.concatenate([np.zeros((1, 3), np.float32), drawn]), self.texts[job.text], finished, steps,
                            self.focus[row, :steps].copy())
-        line = without_trailing_marks(line)
+        line = without_trailing_marks(line, self.model)
         line.problems = line_problems(line, self.model)
         if (kept := self.best[job.text]) is None or line.rank < kept.rank:
             self.best[job.text] = line
