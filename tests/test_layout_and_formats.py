@@ -307,6 +307,7 @@ def test_a_line_of_digits_and_capitals_takes_the_scale_of_the_others() -> None:
     assert sized_by_its_letters("Call me on 0207 946 0321 before 14") and not sized_by_its_letters("Total: $45.20 (15% off)")
     assert not sized_by_its_letters("OK.") and sized_by_its_letters("the garden was quiet")
     assert sized_by_its_letters("With love,") and sized_by_its_letters("Anna")  # few letters, fewer capitals
+    assert not sized_by_its_letters("March 2026.")  # few letters, more digits
 
 
 def test_line_clearance_is_the_gap_from_the_lowest_ink_above_to_the_highest_below() -> None:

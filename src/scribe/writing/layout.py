@@ -236,18 +236,21 @@ def fit_to_ink(page: Page, margin: float) -> Page:
 MIN_TOPS = 5
 
 #: Letters whose tops are the x-height. Digits and capitals stand taller without an
-#: ascender to tell them by, so a line with more than twice as many of them ("Total:
-#: $45.20 (15% off)": 3 such letters, 7 digits and capitals) has its tops at their
-#: height, and scaled by its own estimate it came out a third smaller than its
-#: neighbours; it gets the median scale. A short line of letters ("With love,",
-#: "Anna") keeps its own: the model often writes those much larger than the body.
+#: ascender to tell them by, so a line with more of them than of these letters ("March
+#: 2026.", "Total: $45.20 (15% off)"; twice as many, once it has MIN_TOPS of the
+#: letters) has its tops at their height, and scaled by its own estimate it came out
+#: smaller than the rest (15% under the page's median scale on a real-world letter);
+#: it gets the median scale. A short line of letters ("With love,", "Anna") keeps its
+#: own: the model often writes those much larger than the body.
 X_HEIGHT_LETTERS = frozenset("acemnorsuvwxz")
 
 
 def sized_by_its_letters(text: str) -> bool:
     """Whether a line of ``text`` shows its x-height in enough letters to be scaled by its own estimate."""
     letters = sum(char in X_HEIGHT_LETTERS for char in text)
-    return 2 * letters >= sum(char.isdigit() or char.isupper() for char in text)
+    tall = sum(char.isdigit() or char.isupper() for char in text)
+    return tall <= (2 if letters >= MIN_TOPS else 1) * letters
+
 
 #: How far one line's scale may stray from the document's median scale: a bound on a
 #: wild estimate, not a smoothing. The model does not write every line at one size:
