@@ -18,7 +18,7 @@ runs ``one_line_at_a_time``: every line sampled in a batch of its own, to show w
 batching buys. Lines per second are the lines over the median in-process time.
 Run it on an otherwise idle machine; ``--busy N`` keeps N other processes busy on
 the CPU throughout, as a user's other programs do (sampling keeps BLAS to one thread
-and splits the large products itself, so a busy core slows it instead of stalling it).
+in each of its two processes, so a busy core slows it instead of stalling it).
 
 Targets (issue 15, 2 cores): page median <= 1.0 s whole-process without verified
 writing and <= 1.5 s with it, its worst seed <= 1.5x its median; note <= 0.5 s;
