@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -79,6 +80,40 @@ def test_a_failing_share_is_one_error_and_stops_the_others() -> None:
     assert no_child_left()
     with pytest.raises(ScribeError, match="stopped before it sent its lines"):
         run([counting(0), counting(100, fail_after=1, die=True)])
+    assert no_child_left()
+
+
+@forking
+def test_a_refused_fork_falls_back_to_taking_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fork, forks = os.fork, []
+
+    def fork() -> int:
+        forks.append(1)
+        if len(forks) == 2:  # the first child has started: it is stopped, and nothing runs twice
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    assert [n for n, _ in run([counting(0), counting(100)])] == [0, 100, 1, 101, 2, 102, 3, 103, 4, 104]
+    assert len(forks) == 2 and no_child_left()
+
+
+@forking
+def test_children_are_read_whatever_the_descriptor_numbers() -> None:
+    """A process with many files open (a server) gets pipes numbered past select()'s limit of 1024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard) < 1200:
+        pytest.skip("this system allows too few open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert sorted(n for n, _ in run([counting(0), counting(100)])) == [0, 1, 2, 3, 4, 100, 101, 102, 103, 104]
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert no_child_left()
 
 

@@ -94,20 +94,33 @@ def _from_children(
     to_record: Callable[[Item], Record],
     from_record: Callable[[Record], Item],
 ) -> Iterator[Item]:
-    """Each share in a forked child; their items as they arrive. Children are stopped however this ends."""
+    """Each share in a forked child; their items as they arrive. Children are stopped however this ends.
+
+    Where the system refuses a fork (no memory or processes to spare), the shares
+    take turns in this process instead.
+    """
     children: list[_Child] = []
     try:
         for share in shares:
             children.append(_fork(share, to_record, [child.pipe for child in children]))
+    except OSError:
+        for child in children:
+            child.close()
+        yield from _taking_turns([share() for share in shares])
+        return
+    try:
         running = {child.pipe: child for child in children}
+        waiting = select.poll()  # not select.select: it fails on descriptors past 1024, as a busy server has
+        for pipe in running:
+            waiting.register(pipe, select.POLLIN)
         while running:
-            ready, _, _ = select.select(list(running), [], [])
-            for pipe in ready:
+            for pipe, _ in waiting.poll():
                 header, arrays = _read_record(pipe)
                 if "error" in header:
                     raise ScribeError(header["error"])
                 if header.get("end"):
                     running.pop(pipe).ended = True
+                    waiting.unregister(pipe)
                 else:
                     yield from_record((header, arrays))
     finally:
@@ -119,7 +132,12 @@ def _fork(share: Callable[[], Iterator[Item]], to_record: Callable[[Item], Recor
     """Start ``share`` in a forked child that writes its items, then an end (or an error) record, to a pipe."""
     read_end, write_end = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     if pid:
         os.close(write_end)
         return _Child(pid, read_end)
