@@ -26,6 +26,20 @@ from scribe.writing.sampling import sample_lines
 forking = pytest.mark.skipif(not parallel.can_fork(), reason="shares run in forked children only on Linux with 2+ cores")
 
 
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children forked while a test runs, so that a test of forking cannot pass in one process."""
+    real_fork, pids = os.fork, []
+
+    def fork() -> int:
+        pid = real_fork()
+        pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return pids
+
+
 def counting(start: int, fail_after: int | None = None, die: bool = False) -> Callable[[], Iterator[tuple[int, np.ndarray]]]:
     """A share yielding (start + k, an array) for k < 5, raising or dying after ``fail_after`` items."""
 
@@ -61,9 +75,9 @@ def run(shares: list[Callable[[], Iterator[tuple[int, np.ndarray]]]]) -> list[tu
 
 
 @forking
-def test_forked_shares_give_what_they_give_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forked_shares_give_what_they_give_in_this_process(monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
     forked = run([counting(0), counting(100)])
-    assert no_child_left()
+    assert len(forks) == 2 and no_child_left()
     monkeypatch.setattr(parallel, "can_fork", lambda: False)
     taking_turns = run([counting(0), counting(100)])
     assert [n for n, _ in taking_turns] == [0, 100, 1, 101, 2, 102, 3, 103, 4, 104]
@@ -74,9 +88,17 @@ def test_forked_shares_give_what_they_give_in_this_process(monkeypatch: pytest.M
 
 
 @forking
-def test_a_failing_share_is_one_error_and_stops_the_others() -> None:
+def test_a_failing_share_is_one_error_and_stops_the_others(forks: list[int]) -> None:
     with pytest.raises(ScribeError, match="share 100 failed at 2"):
         run([counting(0), counting(100, fail_after=2)])
+    assert len(forks) == 2 and no_child_left()
+
+    def buggy() -> Iterator[tuple[int, np.ndarray]]:
+        yield from counting(0)()
+        raise ZeroDivisionError("a bug")
+
+    with pytest.raises(RuntimeError, match="(?s)a sampling process failed:.*Traceback.*ZeroDivisionError: a bug"):
+        run([counting(100), buggy])  # a bug is not a user's error: it keeps its traceback
     assert no_child_left()
     with pytest.raises(ScribeError, match="stopped before it sent its lines"):
         run([counting(0), counting(100, fail_after=1, die=True)])
@@ -118,6 +140,16 @@ def test_children_are_read_whatever_the_descriptor_numbers() -> None:
 
 
 @forking
+def test_a_process_that_ignores_sigchld_still_gets_every_item(monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
+    """Such a process (many servers) has its children reaped by the kernel: there is none left to wait for."""
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert len(run([counting(0), counting(100)])) == 10 and len(forks) == 2
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+@forking
 def test_a_consumer_that_stops_early_leaves_no_child() -> None:
     items = merged([counting(0), counting(100)], to_record, from_record)
     next(items)
@@ -141,8 +173,9 @@ def test_children_end_when_the_parent_is_killed(tmp_path: Path) -> None:
         from scribe.writing.parallel import merged
         def share(name):
             def run():
-                with open(os.path.join(sys.argv[1], name), "w") as file:
+                with open(os.path.join(sys.argv[1], "." + name), "w") as file:
                     file.write(str(os.getpid()))
+                os.rename(os.path.join(sys.argv[1], "." + name), os.path.join(sys.argv[1], name))
                 time.sleep(60)
                 yield 1
             return run
@@ -150,9 +183,9 @@ def test_children_end_when_the_parent_is_killed(tmp_path: Path) -> None:
     """)
     process = subprocess.Popen([sys.executable, "-c", parent, str(tmp_path)])
     deadline = time.monotonic() + 30
-    while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+    while len(list(tmp_path.glob("[ab]"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    children = [int(path.read_text()) for path in tmp_path.iterdir()]
+    children = [int(path.read_text()) for path in tmp_path.glob("[ab]")]  # each written whole, then renamed
     process.kill()
     process.wait()
     deadline = time.monotonic() + 10
@@ -173,10 +206,13 @@ def test_no_fork_while_another_thread_runs() -> None:
 
 
 @forking
-def test_sampled_lines_are_the_same_wherever_their_share_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sampled_lines_are_the_same_wherever_their_share_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
     model = load_inference_model(tiny_model_file(tmp_path / "tiny.npz"))
     texts = ["the quick brown fox", "jumps over", "the lazy dog", "a", "and runs far away"]
     forked = sample_lines(model, texts, seed=4, attempts=3)
+    assert len(forks) == 2
     monkeypatch.setattr(parallel, "can_fork", lambda: False)
     here = sample_lines(model, texts, seed=4, attempts=3)
     for a, b in zip(forked, here):

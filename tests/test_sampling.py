@@ -142,6 +142,9 @@ def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) ->
     last_letter = fake_line("ab", [0] * 4 + [1] * 5 + [2] * 2, 1.0)
     last_letter.offsets[5, 2] = 1  # "b" begun right of "a": it reaches the end position only as it finishes
     assert without_trailing_marks(last_letter, tiny_model).steps == 11
+    early = fake_line("abc", [0] * 4 + [1] * 3 + [2] * 1 + [3] * 6, 1.0)
+    early.offsets[7, 2] = 1  # the window jumped to "c" before the pen drew it: the long last stroke is the "c"
+    assert without_trailing_marks(early, tiny_model).steps == 14
     dotted = fake_line("hi", [0] * 4 + [1] * 4 + [1, 2, 2], 1.0)
     dotted.offsets[8, 2] = 1  # the "i"'s dot, right of its slanted stem: too short to be a mark begun on the "i"
     assert without_trailing_marks(dotted, tiny_model).steps == 11

@@ -12,8 +12,10 @@ shares take turns in this process, one result each. Either way each share comput
 the same thing, so the results do not depend on where they ran.
 
 A child is forked only on Linux, with at least two cores free to this process, and
-while this process runs no other thread: a fork copies the locks other threads hold
-(in BLAS or the allocator) as held, and a child that waited on one would never end.
+while this process runs no other Python thread: a fork copies the locks other
+threads hold as held, and a child that waited on one would never end. (BLAS's own
+threads are not counted: OpenBLAS readies itself for a fork, and a child computes on
+one thread.)
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import select
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
-from scribe.errors import ScribeError, reason
+from scribe.errors import ScribeError
 
 Item = TypeVar("Item")
 Record = tuple[dict[str, Any], list[np.ndarray]]  # a result as plain data: a JSON header and arrays
@@ -82,11 +85,15 @@ class _Child:
     ended: bool = False
 
     def close(self) -> None:
-        """Stop the child if it still runs, and reap it."""
-        if not self.ended:
-            os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        os.close(self.pipe)
+        """Stop the child if it still runs, reap it and close its pipe; never raises."""
+        try:
+            if not self.ended:
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass  # already reaped: a process that ignores SIGCHLD has the kernel reap its children
+        finally:
+            os.close(self.pipe)
 
 
 def _from_children(
@@ -101,14 +108,14 @@ def _from_children(
     """
     children: list[_Child] = []
     try:
-        for share in shares:
-            children.append(_fork(share, to_record, [child.pipe for child in children]))
-    except OSError:
-        for child in children:
-            child.close()
-        yield from _taking_turns([share() for share in shares])
-        return
-    try:
+        try:
+            for share in shares:
+                _fork(share, to_record, children)
+        except OSError:
+            while children:
+                children.pop().close()
+            yield from _taking_turns([share() for share in shares])
+            return
         running = {child.pipe: child for child in children}
         waiting = select.poll()  # not select.select: it fails on descriptors past 1024, as a busy server has
         for pipe in running:
@@ -117,7 +124,7 @@ def _from_children(
             for pipe, _ in waiting.poll():
                 header, arrays = _read_record(pipe)
                 if "error" in header:
-                    raise ScribeError(header["error"])
+                    raise ScribeError(header["error"]) if header.get("expected") else RuntimeError(header["error"])
                 if header.get("end"):
                     running.pop(pipe).ended = True
                     waiting.unregister(pipe)
@@ -128,32 +135,50 @@ def _from_children(
             child.close()
 
 
-def _fork(share: Callable[[], Iterator[Item]], to_record: Callable[[Item], Record], inherited: list[int]) -> _Child:
-    """Start ``share`` in a forked child that writes its items, then an end (or an error) record, to a pipe."""
+def _fork(share: Callable[[], Iterator[Item]], to_record: Callable[[Item], Record], children: list[_Child]) -> None:
+    """Start ``share`` in a forked child, added to ``children``, that writes its items, then an end (or an error) record.
+
+    Ctrl-C is held back while forking and ignored in the child: only the parent
+    answers it (and stops the children), and a child never leaves this function.
+    """
     read_end, write_end = os.pipe()
     parent = os.getpid()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         pid = os.fork()
+        if pid:
+            os.close(write_end)
+            children.append(_Child(pid, read_end))
     except OSError:
         os.close(read_end)
         os.close(write_end)
         raise
-    if pid:
-        os.close(write_end)
-        return _Child(pid, read_end)
+    finally:
+        if os.getpid() == parent:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    if not pid:
+        _run_child(share, to_record, parent, write_end, [read_end, *(child.pipe for child in children)])
+
+
+def _run_child(share: Callable[[], Iterator[Item]], to_record: Callable[[Item], Record], parent: int, pipe: int,
+               inherited: list[int]) -> None:
+    """The child: write ``share``'s items to ``pipe``, then an end or an error record, and exit; never returns."""
     status = 0
-    try:  # the child: nothing here may return into the parent's code
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         _end_with(parent)
-        for descriptor in [read_end, *inherited]:
+        for descriptor in inherited:
             os.close(descriptor)
         for item in share():
-            _write_record(write_end, to_record(item))
-        _write_record(write_end, ({"end": True}, []))
-    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent as one line
+            _write_record(pipe, to_record(item))
+        _write_record(pipe, ({"end": True}, []))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         status = 1
-        message = str(exc) if isinstance(exc, ScribeError) else f"a sampling process failed: {reason(exc)}"
+        expected = isinstance(exc, ScribeError)  # a bug keeps its traceback, as in one process
+        message = str(exc) if expected else "a sampling process failed:\n" + "".join(traceback.format_exception(exc))
         try:
-            _write_record(write_end, ({"error": message}, []))
+            _write_record(pipe, ({"error": message, "expected": expected}, []))
         except OSError:
             pass  # the parent has gone
     finally:
