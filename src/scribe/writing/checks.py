@@ -67,11 +67,13 @@ def _is_trailing_mark(line: SampledLine, start: int, most_past: float) -> bool:
     of a final "t") and stays; one wholly to the right of everything written is a
     stray mark (a tick after "dog.", the start of a letter after "fire.").
     """
+    if start == 0:
+        return False
     after = line.focus[start:]
     past = int((after >= len(line.text)).sum())
-    reached_the_last = start > 0 and line.focus[:start].max() >= len(line.text) - 1  # before the stroke began
+    reached_the_last = line.focus[:start].max() >= len(line.text) - 1  # before the stroke began
     run_past = reached_the_last and after[0] >= len(line.text) - 1 and past > most_past and 2 * past > len(after)
-    if start == 0 or not (past == len(after) or run_past):
+    if not (past == len(after) or run_past):
         return False
     x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
     return bool(x[start + 1 :].min() > x[1 : start + 1].max())

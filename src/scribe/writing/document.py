@@ -40,7 +40,7 @@ from scribe.writing.formats import (
     page_svg,
     written_by_scribe,
 )
-from scribe.writing.layout import MIN_TOPS, Page, PageSetup, estimated_line_width
+from scribe.writing.layout import Page, PageSetup, estimated_line_width, own_size_trusted
 from scribe.writing.network import InferenceModel, load_inference_model
 from scribe.writing.pages import WritingPlan, written_pages
 from scribe.writing.plotter import PagePlot, PlotSettings, plan_page, plot_settings
@@ -449,7 +449,7 @@ def measure_style_advances(scribe: Scribe, seed: int = 0) -> list[float]:
         widths = []
         for line in write_lines(scribe.model, texts, options, seed=seed):
             metrics = line_metrics(line.offsets)
-            if metrics.tops >= MIN_TOPS:
+            if own_size_trusted(metrics, line.text):
                 widths.append((metrics.right - metrics.left) / len(line.text) / metrics.x_height)
         advances.append(median(widths) if widths else ADVANCE_PER_X_HEIGHT)
     return advances

@@ -252,6 +252,12 @@ def sized_by_its_letters(text: str) -> bool:
     return tall <= (2 if letters >= MIN_TOPS else 1) * letters
 
 
+def own_size_trusted(metrics: LineMetrics, text: str | None) -> bool:
+    """Whether a line's own x-height estimate can be believed: it rests on :data:`MIN_TOPS` letter
+    tops or more, and the line's text, where known, is not mostly digits and capitals."""
+    return metrics.tops >= MIN_TOPS and (text is None or sized_by_its_letters(text))
+
+
 #: How far one line's scale may stray from the document's median scale: a bound on a
 #: wild estimate, not a smoothing. The model does not write every line at one size:
 #: on a letter (benchmarks/line_sizes.py, 8 seeds) its short lines ("Dear Margaret,",
@@ -289,10 +295,11 @@ def layout_page(entries: Sequence[tuple[np.ndarray | None, int]], setup: PageSet
     Each line is scaled so its estimated x-height (:func:`line_metrics`) equals
     the setup's, within :data:`LINE_SCALE_SPREAD` of the median scale of the lines
     laid out so far, this page's included (``scales`` gathers them from page to page),
-    so the pages look written by one hand at one size; a line with too few letters
-    to tell (:data:`MIN_TOPS`), or whose text, where ``texts`` gives it, is mostly
-    digits and capitals (:func:`sized_by_its_letters`), gets the median scale. Its baseline is put on the slot's
-    baseline at the middle of the line, and the line starts at the left margin
+    so the pages look written by one hand at one size; a line whose own estimate
+    cannot be believed (:func:`own_size_trusted`: too few letter tops, or a text,
+    where ``texts`` gives it, mostly of digits and capitals) gets the median scale.
+    Its baseline is put on the slot's baseline at the middle of the line, and the
+    line starts at the left margin
     or is centred. A line still wider than the text width is shrunk to fit.
     Natural drift stays: only the part of the baseline's tilt beyond
     :data:`MAX_TILT_DEGREES` is rotated away. Descenders and ascenders of
@@ -301,13 +308,13 @@ def layout_page(entries: Sequence[tuple[np.ndarray | None, int]], setup: PageSet
     texts = texts if texts is not None else [None] * len(entries)
     measured = [(split_strokes(ink), slot, text) for (ink, slot), text in zip(entries, texts) if ink is not None and len(ink)]
     metrics = [measure_strokes(strokes) for strokes, _, _ in measured]
-    tops = [m.tops if text is None or sized_by_its_letters(text) else 0 for (_, _, text), m in zip(measured, metrics)]
-    scales.extend(setup.x_height_mm / m.x_height for m, count in zip(metrics, tops) if count >= MIN_TOPS)
+    trusted = [own_size_trusted(m, text) for (_, _, text), m in zip(measured, metrics)]
+    scales.extend(setup.x_height_mm / m.x_height for m, believed in zip(metrics, trusted) if believed)
     typical = median(scales) if scales else None
     page = Page(*setup.size, lines=[])
     above: tuple[int, PlacedLine] | None = None  # the line placed last: slot, ink
-    for (strokes, slot, _), m, count in zip(measured, metrics, tops):
-        scale = _line_scale(setup.x_height_mm / m.x_height, count, typical)
+    for (strokes, slot, _), m, believed in zip(measured, metrics, trusted):
+        scale = _line_scale(setup.x_height_mm / m.x_height, believed, typical)
         line = _place(strokes, m, scale, setup.baseline_y(slot), setup)
         if above is not None and above[0] == slot - 1:
             above[1].strokes, line.strokes = keep_apart(above[1], line, setup.baseline_y(slot - 1), setup)
@@ -417,11 +424,11 @@ def page_count(places: Sequence[tuple[int, int] | None]) -> int:
     return 1 + max((page for page, _ in filter(None, places)), default=0)
 
 
-def _line_scale(own: float, tops: int, typical: float | None) -> float:
-    """A line's scale: its own estimate kept near the page's median (:data:`LINE_SCALE_SPREAD`)."""
+def _line_scale(own: float, trusted: bool, typical: float | None) -> float:
+    """A line's scale: its own estimate kept near the page's median (:data:`LINE_SCALE_SPREAD`), or the median."""
     if typical is None:
         return own
-    if tops < MIN_TOPS:
+    if not trusted:
         return typical
     return min(max(own, typical * (1 - LINE_SCALE_SPREAD)), typical * (1 + LINE_SCALE_SPREAD))
 
