@@ -57,6 +57,22 @@ def test_a_command_loads_only_its_own_module() -> None:
     assert sorted(names) == sorted(set(COMMAND_MODULES) - {"models"})  # every command is in the table (models: a group)
 
 
+def test_the_command_starts_numpy_with_one_blas_thread_unless_told_otherwise() -> None:
+    """OpenBLAS's threads cost 70-100 ms of a note's start and no command uses them; a user's own setting wins."""
+    probe = (
+        "import sys\nsys.argv = ['scribe', 'models']\nfrom scribe.cli import main\ntry:\n    main()\n"
+        "except SystemExit:\n    pass\nimport os, numpy, threadpoolctl\n"
+        "blas = threadpoolctl.threadpool_info()\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], sorted({b['num_threads'] for b in blas if b['user_api'] == 'blas'}))"
+    )
+    for preset, expected in ((None, "1 [1]"), ("2", "2 [")):
+        environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        if preset is not None:
+            environment["OPENBLAS_NUM_THREADS"] = preset
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=environment)
+        assert result.stdout.strip().splitlines()[-1].startswith(expected), result.stderr
+
+
 #: What `scribe write` once loaded and no longer needs, each a measured share of a start: cffi's parse of cairo's
 #: headers (0.2-0.3 s), cairosvg and pypdf (0.06 and 0.12 s), numpy.ma for a median (10-15 ms), typer 0.29's pydantic.
 HEAVY = ("cairocffi", "cairosvg", "pypdf", "pycparser", "numpy.ma", "pydantic")
