@@ -9,6 +9,10 @@ scribbles, which the recognizer reads as gibberish.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -71,3 +75,20 @@ def test_the_lines_of_a_written_letter_share_one_size_and_never_touch(name: str,
     assert np.median(deviation) <= 0.10 and deviation.max() <= 0.20, f"x-heights {x_heights.round(2)}"
     gaps = [line_clearance(a, b) for a, b in zip(page.lines, page.lines[1:])]
     assert min(gaps) >= MIN_LINE_CLEARANCE * doc.setup.x_height_mm - 1e-9, f"gaps between lines {np.round(gaps, 2)}"
+
+
+def test_a_seed_gives_the_same_ink_whatever_blas_threads_the_caller_has() -> None:
+    """The library's products run on one BLAS thread, the text encoder's and the reader's too: a matrix
+    product's rounding depends on how many threads share it, and 'same seed, same ink' must not depend
+    on the caller's machine or OPENBLAS_NUM_THREADS (the command sets 1; a program importing scribe may not)."""
+    probe = (
+        "import sys\nfrom scribe import write\n"
+        "sys.stdout.write(write('Dear Margaret, we will be in York from 12 to 19 April.', seed=3, candidates=2).to_svg())"
+    )
+    inks = []
+    for threads in ("1", "2"):
+        environment = {**os.environ, "OPENBLAS_NUM_THREADS": threads}
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=environment)
+        assert result.returncode == 0, result.stderr
+        inks.append(result.stdout)
+    assert inks[0] == inks[1]

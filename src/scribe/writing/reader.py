@@ -18,7 +18,7 @@ import numpy as np
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import normalize
-from scribe.writing.network import LSTMWeights, bidirectional
+from scribe.writing.network import LSTMWeights, bidirectional, one_blas_thread
 from scribe.writing.stored import RecognizerConfig, StoredModel, read_stored_model
 
 BLANK = Alphabet.PAD
@@ -118,6 +118,7 @@ class InkReader:
         """``text`` as this recognizer could read it at best: without the characters it does not know."""
         return "".join(char for char in text if char in self.alphabet)
 
+    @one_blas_thread()  # verified writing keeps the line this reads best: its bits must not depend on threads
     def read(self, lines: list[np.ndarray]) -> list[str]:
         """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
         order = sorted(range(len(lines)), key=lambda i: len(lines[i]))  # similar lengths share a batch

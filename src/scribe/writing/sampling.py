@@ -162,6 +162,7 @@ def _draw_chunk(stream: np.random.Generator) -> np.ndarray:
     return chunk
 
 
+@one_blas_thread()  # the text encoder's and the priming's products too: see one_blas_thread
 def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) -> tuple:
     """The decoder state after reading any priming ink, the window's end positions, and the text offset."""
     prefix = conditioning.prime_text + " " if conditioning.prime_offsets is not None else ""
