@@ -20,6 +20,7 @@ import pytest
 from helpers.basics import SHARED_DATA, needs_shared_data
 from helpers.render import png_pixels, svg_to_png
 from scribe.errors import ScribeError
+from scribe.ink import metrics
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
 from scribe.ink.strokes import points_to_offsets
 from scribe.writing.colours import SVG_COLOURS
@@ -195,6 +196,22 @@ def test_median_is_numpys() -> None:
     rng = np.random.default_rng(4)
     for values in ([3.0], [2.0, 1.0], [4, 1], [5.0, 1.0, 3.0], rng.normal(size=8).astype(np.float32), rng.normal(size=(3, 5))):
         assert median(values) == float(np.median(values))
+
+
+def test_turning_points_skip_only_points_that_cannot_turn() -> None:
+    """Visiting only where a stroke stops rising or falling finds the turns that walking every point finds:
+    strokes with plateaus, single points and steps of one unit, where the hysteresis is most fragile."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        strokes = [np.cumsum(rng.integers(-2, 3, size=(rng.integers(1, 25), 2)), axis=0).astype(float)
+                   for _ in range(rng.integers(1, 6))]
+        points, ends = np.concatenate(strokes), np.cumsum([len(s) for s in strokes])
+        delta = float(rng.choice([0.5, 1.0, 2.5]))
+        found, owners = metrics._turning_points(points, ends, delta)
+        heights, expected = points[:, 1].tolist(), []
+        for owner, (start, end) in enumerate(zip([0, *ends[:-1]], ends)):
+            expected += [(*points[i], kind, owner) for i, kind in metrics._hysteresis(heights, list(range(start, end)), delta)]
+        assert np.column_stack([found, owners]).tolist() == [list(map(float, row)) for row in expected]
 
 
 def test_line_metrics_of_a_dot_and_a_dash() -> None:
