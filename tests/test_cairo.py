@@ -114,8 +114,17 @@ def test_path_data_is_cairos_layout() -> None:
     assert data[1::2].tolist() == [[1, 2], [3, 4], [5, 6], [7, 8]]
     assert np.array_equal(cairo.polylines_path([np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[5.0, 6.0], [7.0, 8.0]])]),
                           data)
-    curve = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
-    first, second = curve[:-1] + 0.25, curve[1:] - 0.25
-    controls = np.stack([first, second, curve[1:]], axis=1)
-    one_by_one = [cairo.path_data((cairo.MOVE_TO, curve[None, :1])), cairo.path_data((cairo.CURVE_TO, controls))]
-    assert np.array_equal(cairo.curve_path(curve, first, second), np.concatenate(one_by_one))
+    # Strokes side by side: a curve, a dot (one point), a curve, a stroke that never moves (a dot too).
+    strokes = [np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]), np.array([[9.0, 9.0]]),
+               np.array([[3.0, 3.0], [4.0, 5.0]]), np.array([[7.0, 7.0], [7.0, 7.0]])]
+    points, ends, dots = np.concatenate(strokes), np.cumsum([len(s) for s in strokes]), np.array([False, True, False, True])
+    first, second = points[:-1] + 0.25, points[1:] - 0.5
+    one_by_one, start = [], 0
+    for stroke, end, dot in zip(strokes, ends, dots):
+        if dot:
+            one_by_one.append(cairo.path_data((cairo.MOVE_TO, stroke[None, :1]), (cairo.LINE_TO, stroke[None, :1])))
+        else:
+            controls = np.stack([first[start : end - 1], second[start : end - 1], stroke[1:]], axis=1)
+            one_by_one += [cairo.path_data((cairo.MOVE_TO, stroke[None, :1])), cairo.path_data((cairo.CURVE_TO, controls))]
+        start = end
+    assert np.array_equal(cairo.strokes_path(points, ends, first, second, dots), np.concatenate(one_by_one))

@@ -24,6 +24,7 @@ from scribe.ink import metrics
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
 from scribe.ink.strokes import points_to_offsets
 from scribe.writing.colours import SVG_COLOURS
+from scribe.writing.curves import bezier_controls
 from scribe.writing.formats import page_png, page_svg, pages_pdf
 from scribe.writing.layout import (
     LINE_SCALE_SPREAD,
@@ -409,6 +410,18 @@ def test_strokes_are_smooth_curves_through_their_points() -> None:
     assert np.allclose(values[:, 4:], square[1:])  # every segment ends on the next point
     assert np.allclose(values[0, :2], [10 + 10 / 3, 10], atol=0.01)  # the first handle follows the first segment
     assert np.allclose(values[1, :2], [20 + 10 / 6, 10 + 10 / 6], atol=0.01)  # the corner is rounded
+
+
+def test_controls_of_many_strokes_at_once_are_each_strokes_own() -> None:
+    """A page's Beziers are computed in one pass (PNG, PDF): each stroke's, bit for bit, whatever its neighbours."""
+    rng = np.random.default_rng(5)
+    strokes = [rng.normal(size=(n, 2)) * 10 for n in (1, 2, 5, 1, 3, 12)]
+    points, ends = np.concatenate(strokes), np.cumsum([len(s) for s in strokes])
+    first, second = bezier_controls(points, ends)
+    for stroke, end in zip(strokes, ends):
+        own_first, own_second = bezier_controls(stroke)
+        rows = slice(end - len(stroke), end - 1)
+        assert np.array_equal(first[rows], own_first) and np.array_equal(second[rows], own_second)
 
 
 def test_png_has_the_page_size_for_the_dpi_and_a_white_background() -> None:

@@ -5,7 +5,7 @@ Why not cairocffi: cffi parses cairo's C headers with pycparser at every start,
 functions used here (:data:`_SIGNATURES`) with nothing to parse. The library is
 loaded on first use, so SVG and plotter output never need it.
 
-A page's strokes go to cairo in one call: :func:`path_data` and :func:`curve_path`
+A page's strokes go to cairo in one call: :func:`path_data` and :func:`strokes_path`
 lay out cairo's own path format (``cairo_path_data_t``) in a NumPy array and
 :meth:`Context.append_path` hands it over, instead of a call per segment. cairo replays it through its
 ``move_to``/``line_to``/``curve_to``, so the pixels are those of the calls one by one.
@@ -332,16 +332,29 @@ def path_data(*elements: tuple[int, np.ndarray]) -> np.ndarray:
     return np.concatenate(blocks, axis=1).reshape(-1, 2)
 
 
-def curve_path(points: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Path data of a move to ``points[0]``, then a Bezier to each next point, with the control points given.
+def strokes_path(points: np.ndarray, ends: np.ndarray, first: np.ndarray, second: np.ndarray,
+                 dots: np.ndarray) -> np.ndarray:
+    """Path data of strokes laid one after another in ``points`` (each ends one before its entry of ``ends``).
 
-    The same rows as ``path_data`` of a move and the curves, in one array at once: a page has hundreds of strokes.
+    Each stroke is a move to its first point and a Bezier to each next one, with the
+    control points ``first[j]`` and ``second[j]`` for the curve from point ``j``
+    (:func:`scribe.writing.curves.bezier_controls`); where ``dots`` is set, a move
+    and a line to that same point, which round caps draw as a dot. The same rows as
+    :func:`path_data` of each element in turn, in one array at once: a page has hundreds of strokes.
     """
-    rows = np.empty((2 + 4 * (len(points) - 1), 2))
-    rows[0], rows[1] = _header(MOVE_TO, 1), points[0]
-    curves = rows[2:].reshape(-1, 4, 2)
-    curves[:, 0], curves[:, 1], curves[:, 2], curves[:, 3] = _header(CURVE_TO, 3), first, second, points[1:]
-    return rows
+    sizes = np.diff(ends, prepend=0)
+    starts = ends - sizes
+    curves = np.where(dots, 0, sizes - 1)
+    rows = 2 + np.where(dots, 2, 4 * curves)
+    top = np.cumsum(rows) - rows  # each stroke's first row
+    data = np.empty((int(rows.sum()), 2))
+    data[top], data[top + 1] = _header(MOVE_TO, 1), points[starts]
+    data[top[dots] + 2], data[top[dots] + 3] = _header(LINE_TO, 1), points[starts[dots]]
+    owner = np.repeat(np.arange(len(ends)), curves)
+    step = np.arange(len(owner)) - np.repeat(np.cumsum(curves) - curves, curves)  # a curve's place in its stroke
+    row, start = top[owner] + 2 + 4 * step, starts[owner] + step
+    data[row], data[row + 1], data[row + 2], data[row + 3] = _header(CURVE_TO, 3), first[start], second[start], points[start + 1]
+    return data
 
 
 def polylines_path(polylines: Iterable[np.ndarray]) -> np.ndarray:

@@ -15,19 +15,25 @@ import numpy as np
 FLATTEN_TOLERANCE = 0.05
 
 
-def bezier_controls(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bezier_controls(points: np.ndarray, ends: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The two inner control points of the Bezier between each pair of neighbouring points.
 
     Tangents are central differences divided by chord length (not the uniform
     parameter), so a short step next to a long one cannot overshoot into a loop:
     each handle is at most a third of its segment. Returns ``(c1, c2)``, each of
-    shape ``(len(points) - 1, 2)``.
+    shape ``(len(points) - 1, 2)``. ``points`` may hold many strokes one after
+    another, each ending one before its entry of ``ends`` (default: one stroke); the
+    rows between two strokes are then no curve, and each stroke's are what it alone gives.
     """
+    ends = np.array([len(points)]) if ends is None else ends
     seg = np.hypot(*np.diff(points, axis=0).T)
-    padded = np.concatenate([points[:1], points, points[-1:]])
+    seg[ends[:-1] - 1] = 0.0  # from one stroke's last point to the next one's first: no chord
+    first, last = np.concatenate([[0], ends[:-1]]), ends - 1
+    before, after = np.concatenate([points[:1], points[:-1]]), np.concatenate([points[1:], points[-1:]])
+    before[first], after[last] = points[first], points[last]  # a stroke's ends are their own neighbours
     chord = np.concatenate([[0.0], seg, [0.0]])
     span = chord[:-1] + chord[1:]
-    tangent = (padded[2:] - padded[:-2]) / np.where(span > 0, span, 1.0)[:, None]
+    tangent = (after - before) / np.where(span > 0, span, 1.0)[:, None]
     handle = seg[:, None] / 3
     return points[:-1] + tangent[:-1] * handle, points[1:] - tangent[1:] * handle
 

@@ -213,15 +213,15 @@ def _ink_path(page: Page) -> np.ndarray:
 
     A one-point stroke, or one that never moves, is a zero-length line that round caps draw as a dot.
     """
-    pieces = []
-    for line in page.lines:
-        for stroke in line.strokes:
-            if len(stroke) == 1 or not np.diff(stroke, axis=0).any():
-                start = stroke[None, :1]
-                pieces.append(cairo.path_data((cairo.MOVE_TO, start), (cairo.LINE_TO, start)))
-            else:
-                pieces.append(cairo.curve_path(stroke, *bezier_controls(stroke)))
-    return np.concatenate(pieces) if pieces else np.empty((0, 2))
+    strokes = [stroke for line in page.lines for stroke in line.strokes]
+    if not strokes:
+        return np.empty((0, 2))
+    points = np.concatenate(strokes)
+    ends = np.cumsum([len(stroke) for stroke in strokes])
+    moves = np.count_nonzero(np.diff(points, axis=0), axis=1) > 0
+    moves[ends[:-1] - 1] = False  # the pen's travel between strokes
+    dots = np.add.reduceat(np.append(moves, False), ends - np.diff(ends, prepend=0)) == 0
+    return cairo.strokes_path(points, ends, *bezier_controls(points, ends), dots)
 
 
 # --------------------------------------------------------------------------- the table
