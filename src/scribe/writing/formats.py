@@ -136,14 +136,17 @@ def png_image(pixels: np.ndarray) -> bytes:
     """
     height, width = pixels.shape[:2]
     alpha = pixels[..., 3:]
-    if (alpha == 255).all():
-        colour_type, channels = 2, pixels[..., 2::-1]
+    opaque = bool((alpha == 255).all())
+    colour_type, channels = (2, 3) if opaque else (6, 4)
+    rows = np.zeros((height, 1 + width * channels), np.uint8)  # each row: filter type 0 (none), then bytes
+    image = rows[:, 1:].reshape(height, width, channels)
+    if opaque:
+        for rgb in range(3):  # channel by channel: a reversed view of BGR copied at once took 6 times as long
+            image[..., rgb] = pixels[..., 2 - rgb]
     else:
         wide = alpha.astype(np.uint32)
-        colours = (pixels[..., 2::-1] * np.uint32(255) + wide // 2) // np.maximum(wide, 1)  # 0 where alpha is 0
-        colour_type, channels = 6, np.concatenate([colours.astype(np.uint8), alpha], axis=2)
-    rows = np.zeros((height, 1 + width * channels.shape[2]), np.uint8)  # each row: filter type 0 (none), then bytes
-    rows[:, 1:] = channels.reshape(height, -1)
+        image[..., :3] = (pixels[..., 2::-1] * np.uint32(255) + wide // 2) // np.maximum(wide, 1)  # 0 where alpha is 0
+        image[..., 3] = alpha[..., 0]
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return b"".join([b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header), _png_chunk(b"tEXt", PNG_MARK),
                      _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)), _png_chunk(b"IEND", b"")])
