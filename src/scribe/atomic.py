@@ -16,7 +16,6 @@ import errno
 import glob
 import os
 import re
-import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -35,7 +34,7 @@ STDIN_ALIASES = re.compile(r"^/(dev/(stdin|fd/0)|proc/(self|\d+)/fd/0)$")
 
 def temporary_name(path: Path) -> Path:
     """A fresh hidden name beside ``path`` for writing it."""
-    return path.with_name(f".{path.name[:TEMP_STEM]}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return path.with_name(f".{path.name[:TEMP_STEM]}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
 
 
 def remove_leftovers(path: Path) -> None:
