@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_info
 
 from helpers.basics import tiny_model_file
 from scribe.errors import ScribeError
-from scribe.writing import network, parallel, sampling
+from scribe.writing import formats, network, parallel, sampling
 from scribe.writing.checks import RejectionWatch, points_cap
 from scribe.writing.document import Scribe
 from scribe.writing.layout import PageSetup
@@ -137,3 +137,18 @@ def test_a_failure_mid_document_leaves_no_page(tiny_model: InferenceModel, tmp_p
     with pytest.raises(ScribeError, match="disk is full"):
         stream.save(tmp_path / "notes.svg", on_page=fail_on_the_second)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pdf_draws_each_page_as_it_comes_and_saves_once(
+    tiny_model: InferenceModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long PDF's pages are drawn while the later ones are sampled, not all after the last; the file is the same."""
+    handed_on: list[int] = []
+    drawn_after: list[int] = []  # pages handed on when each page was drawn
+    draw = formats._draw_page
+    monkeypatch.setattr(formats, "_draw_page", lambda *args: (drawn_after.append(len(handed_on)), draw(*args))[1])
+    stream = Scribe(tiny_model).write_pages(LONG_TEXT, setup=SMALL_PAGE, seed=1)
+    (path,) = stream.save(tmp_path / "notes.pdf", on_page=lambda document: handed_on.append(len(document.pages)))
+    assert handed_on == [1] * stream.count and drawn_after == list(range(1, stream.count + 1))
+    whole = Scribe(tiny_model).write(LONG_TEXT, setup=SMALL_PAGE, seed=1)
+    assert path.read_bytes() == whole.to_bytes("pdf") and [p.name for p in tmp_path.iterdir()] == ["notes.pdf"]

@@ -125,12 +125,7 @@ class Document:
         to a temporary name and renamed, so a failure leaves no partial file.
         """
         path = checked_path(path)
-        fmt = output_format(format, path)
-        files = self.render(fmt, dpi, **options)
-        paths = page_paths(path, len(files))
-        write_files(list(zip(paths, files)))
-        remove_stale_pages(path, len(files))
-        return paths
+        return save_files(path, self.render(output_format(format, path), dpi, **options))
 
     def to_bytes(self, format: str, dpi: float = DEFAULT_DPI, **options: Any) -> bytes:
         """The document as one byte string (for standard output): formats of one file per page need one page."""
@@ -193,6 +188,14 @@ def remove_stale_pages(path: Path, count: int) -> None:
             number += 1
     except OSError:  # a numbered name too long for the file system: there is no such page
         return
+
+
+def save_files(path: Path, files: list[bytes]) -> list[Path]:
+    """Write a document's files at ``path`` (numbered where several), all or none, and drop stale pages beside them."""
+    paths = page_paths(path, len(files))
+    write_files(list(zip(paths, files)))
+    remove_stale_pages(path, len(files))
+    return paths
 
 
 def page_paths(path: Path, count: int) -> list[Path]:
@@ -343,17 +346,19 @@ class PageStream:
 
         Pages of a format with a file per page are written to temporary names as they
         come and renamed together after the last, so a failure still leaves no new file;
-        a one-page text and the formats that hold every page in one file (PDF) are
-        saved once the last page is written. ``on_page`` sees each written page (or
-        the whole document, in the second case).
+        a format that holds every page in one file (PDF) draws each page as it comes,
+        while the next are sampled, and saves the file after the last. ``on_page`` sees
+        each written page (a one-page text: its whole document, once written).
         """
         path = checked_path(path)
         fmt = output_format(format, path)
         chosen = render_options(dpi, options)
         chosen.check(fmt, [self.setup.size], self.setup)
-        if self.count == 1 or fmt.one_file(chosen):
+        if self.count == 1:
             on_page(document := self.document())
             return document.save(path, fmt.name, dpi, **options)
+        if fmt.one_file(chosen):
+            return save_files(path, fmt.render(self._pages_seen_by(on_page), self.setup, chosen))
         paths = page_paths(path, self.count)
         with ExitStack() as files:
             for target, document in zip(paths, self.documents()):
@@ -361,6 +366,12 @@ class PageStream:
                 on_page(document)
         remove_stale_pages(path, self.count)
         return paths
+
+    def _pages_seen_by(self, on_page: Callable[[Document], object]) -> Iterator[Page]:
+        """Each page as it is written, once ``on_page`` has seen it as a one-page document."""
+        for document in self.documents():
+            on_page(document)
+            yield document.pages[0]
 
     def document(self) -> Document:
         """Every page in one document (waits for the last)."""

@@ -11,10 +11,11 @@ Animations come from :mod:`scribe.writing.animation`, plotter files from
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -177,12 +178,18 @@ def page_png(page: Page, setup: PageSetup, dpi: float = DEFAULT_DPI) -> bytes:
         return png_image(surface.pixels())
 
 
-def pages_pdf(pages: Sequence[Page], setup: PageSetup) -> bytes:
-    """One vector PDF of the pages, in order, each keeping its size in mm (the same pages give the same bytes)."""
-    if not pages:
+def pages_pdf(pages: Iterable[Page], setup: PageSetup) -> bytes:
+    """One vector PDF of the pages, in order, each keeping its size in mm (the same pages give the same bytes).
+
+    Each page is drawn as it comes: a long text's pages go into the PDF while its
+    later pages are still being written.
+    """
+    pages = iter(pages)
+    first = next(pages, None)
+    if first is None:
         raise ScribeError("there is no page to write: give at least one line of text")
-    with cairo.pdf_surface(pages[0].width * POINTS_PER_MM, pages[0].height * POINTS_PER_MM) as surface:
-        for page in pages:
+    with cairo.pdf_surface(first.width * POINTS_PER_MM, first.height * POINTS_PER_MM) as surface:
+        for page in itertools.chain([first], pages):
             surface.set_size(page.width * POINTS_PER_MM, page.height * POINTS_PER_MM)
             with cairo.context(surface) as pen:
                 _draw_page(pen, page, setup, POINTS_PER_MM)
@@ -266,30 +273,30 @@ class RenderOptions:
         return pages
 
 
-def _svg(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+def _svg(pages: Iterable[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
     animate = options.animate
     return [page_svg(p, setup, animated_ink(p, setup, options.speed, options.loop) if animate else None).encode()
             for p in pages]
 
 
-def _png(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+def _png(pages: Iterable[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
     return [page_png(p, setup, options.dpi) for p in pages]
 
 
-def _pdf(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+def _pdf(pages: Iterable[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
     return [pages_pdf(pages, setup)]
 
 
-def _gif(pages: Sequence[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
+def _gif(pages: Iterable[Page], setup: PageSetup, options: RenderOptions) -> list[bytes]:
     return [page_gif(page_png(replace(p, lines=[]), setup, options.dpi), p, setup, options.dpi, options.speed,
                      options.loop) for p in pages]
 
 
-def _plans(pages: Sequence[Page], options: RenderOptions) -> list[PagePlot]:
+def _plans(pages: Iterable[Page], options: RenderOptions) -> list[PagePlot]:
     return [plan_page(page, options.plot) for page in pages]
 
 
-Render = Callable[[Sequence[Page], PageSetup, RenderOptions], list[bytes]]
+Render = Callable[[Iterable[Page], PageSetup, RenderOptions], list[bytes]]  # pages may come one by one
 
 
 @dataclass(frozen=True)
