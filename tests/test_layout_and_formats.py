@@ -19,9 +19,9 @@ import pytest
 
 from helpers.basics import SHARED_DATA, needs_shared_data
 from helpers.render import png_pixels, svg_to_png
+from helpers.synthetic import written
 from scribe.errors import ScribeError
-from scribe.ink import metrics
-from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
+from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import points_to_offsets
 from scribe.writing.colours import SVG_COLOURS
 from scribe.writing.curves import bezier_controls
@@ -46,44 +46,6 @@ from scribe.writing.layout import (
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 SMALL = PageSetup(size=(100.0, 60.0), margin=10.0, line_spacing=10.0)  # 4 line slots, 80 mm of text width
-POINTS_PER_LETTER = 12
-
-
-def written(
-    text: str, x_height: float = 40.0, tilt_degrees: float = 0.0, origin: tuple[float, float] = (0.0, 0.0)
-) -> np.ndarray:
-    """Synthetic handwriting as offsets (dataset units, y up), its baseline at height 0 through ``origin``.
-
-    Each word is one stroke. ``n`` is an arch from the baseline up to the
-    x-height and back, ``l`` an ascender to 2.2 x-heights, ``g`` an arch that
-    dips to one x-height below the baseline, ``.`` a single point on the
-    baseline; a space moves on with the pen up. The line is then rotated by
-    ``tilt_degrees`` and moved to ``origin``.
-    """
-    width = 0.7 * x_height
-    t = np.linspace(0.0, 1.0, POINTS_PER_LETTER, endpoint=False)
-    shapes = {"n": np.sin(np.pi * t), "l": 2.2 * np.sin(np.pi * t), "g": np.sin(2 * np.pi * t)}
-    strokes, x = [], 0.0
-    for word in text.split(" "):
-        xs, ys, dots = [], [], []
-        for letter in word:
-            if letter == ".":
-                dots.append(np.array([[x + 0.3 * width, 0.0]]))
-            else:
-                xs.append(x + t * width)
-                ys.append(shapes[letter] * x_height)
-                end = x + width
-            x += width
-        if xs:
-            strokes.append(np.column_stack([np.concatenate([*xs, [end]]), np.concatenate([*ys, [0.0]])]))
-        strokes.extend(dots)
-        x += width
-    a = math.radians(tilt_degrees)
-    rotation = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
-    points = [s @ rotation + origin for s in strokes]
-    ends = [np.eye(1, len(s), len(s) - 1).ravel() for s in points]
-    y_down = np.concatenate([np.column_stack([s[:, 0], -s[:, 1], e]) for s, e in zip(points, ends, strict=True)])
-    return points_to_offsets(y_down)
 
 
 def ink(line: PlacedLine) -> np.ndarray:
@@ -176,50 +138,6 @@ def test_colour_names_are_svgs_and_cairo_draws_each() -> None:
 def test_estimated_line_width_follows_the_x_height() -> None:
     assert estimated_line_width(10, PageSetup(x_height=4.0)) == pytest.approx(10 * ADVANCE_PER_X_HEIGHT * 4.0)
     assert estimated_line_width(10, PageSetup()) == pytest.approx(10 * ADVANCE_PER_X_HEIGHT * X_HEIGHT_PER_SPACING * 10.0)
-
-
-# --------------------------------------------------------------------------- line metrics
-
-
-def test_line_metrics_ignores_ascenders_and_descenders() -> None:
-    offsets = written("nlnn gnnl nnng lnn. nnn", x_height=40.0, tilt_degrees=3.0, origin=(5.0, 7.0))
-    m = line_metrics(offsets)
-    assert m.x_height == pytest.approx(40.0, rel=0.03)
-    assert math.degrees(math.atan(m.slope)) == pytest.approx(3.0, abs=0.3)
-    # The baseline passes through the origin of the synthetic line, which is (0, 0) after the offsets' shift.
-    assert m.baseline_at(0.0) == pytest.approx(0.0, abs=0.05 * 40)
-    assert m.tops >= 10
-    assert m.top > 2 * 40 and m.bottom < -20
-
-
-def test_median_is_numpys() -> None:
-    """The write path's own median (NumPy's first loads numpy.ma) gives what np.median gives."""
-    rng = np.random.default_rng(4)
-    for values in ([3.0], [2.0, 1.0], [4, 1], [5.0, 1.0, 3.0], rng.normal(size=8).astype(np.float32), rng.normal(size=(3, 5))):
-        assert median(values) == float(np.median(values))
-
-
-def test_turning_points_skip_only_points_that_cannot_turn() -> None:
-    """Visiting only where a stroke stops rising or falling finds the turns that walking every point finds:
-    strokes with plateaus, single points and steps of one unit, where the hysteresis is most fragile."""
-    rng = np.random.default_rng(11)
-    for _ in range(300):
-        strokes = [np.cumsum(rng.integers(-2, 3, size=(rng.integers(1, 25), 2)), axis=0).astype(float)
-                   for _ in range(rng.integers(1, 6))]
-        points, ends = np.concatenate(strokes), np.cumsum([len(s) for s in strokes])
-        delta = float(rng.choice([0.5, 1.0, 2.5]))
-        found, owners = metrics._turning_points(points, ends, delta)
-        heights, expected = points[:, 1].tolist(), []
-        for owner, (start, end) in enumerate(zip([0, *ends[:-1]], ends)):
-            expected += [(*points[i], kind, owner) for i, kind in metrics._hysteresis(heights, list(range(start, end)), delta)]
-        assert np.column_stack([found, owners]).tolist() == [list(map(float, row)) for row in expected]
-
-
-def test_line_metrics_of_a_dot_and_a_dash() -> None:
-    dot = line_metrics(np.array([[0.0, 0.0, 1.0]], dtype=np.float32))
-    dash = line_metrics(np.array([[0, 0, 0], [30, 0, 1]], dtype=np.float32))
-    assert dot.tops == dash.tops == 0
-    assert dot.x_height > 0 and dash.x_height > 0
 
 
 # --------------------------------------------------------------------------- layout
