@@ -299,3 +299,10 @@ def test_whole_archive_segments_per_category() -> None:
     assert counts[("1b", "CHARACTER")] == 28_069
     assert counts[("1d", "CHARACTER")] == 17_286
     assert counts[("7", "WORD")] >= 85_000 and counts[("8", "TEXT")] >= 14_544
+
+
+def test_a_samples_name_gives_back_its_source_and_category() -> None:
+    """Composed lines pick UNIPEN's character and word samples by the tags in their file names."""
+    name = unipen.sample_id("art-x", "1b", "0a1b2c3d", 42)
+    assert name == "art-x-1b-0a1b2c3d-00042" and unipen.sample_tags(name) == ("art-x", "1b")
+    assert unipen.sample_tags("a01-000u-01") == ("", "")  # an IAM-OnDB line's name

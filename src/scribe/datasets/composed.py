@@ -34,7 +34,7 @@ from scribe.datasets.composed_text import composed_text
 from scribe.datasets.meta import DatasetMeta, read_sample, sample_files
 from scribe.datasets.preprocess import Kept
 from scribe.datasets.split import check_out_dir, write_split_folders, written_fields
-from scribe.datasets.unipen import CATEGORIES
+from scribe.datasets.unipen import CATEGORIES, sample_tags
 from scribe.errors import ScribeError
 from scribe.ink.strokes import offsets_stats, offsets_to_points, points_to_offsets, validate_offsets
 from scribe.paths import SPLITS
@@ -83,12 +83,6 @@ def _inked(text: str) -> list[str]:
     return [c for c in text if c != " "]
 
 
-def _tags(path: Path) -> tuple[str, str]:
-    """The UNIPEN source and category from a sample's name, ``<source>-<category>-<hash>-<segment>``."""
-    parts = path.stem.rsplit("-", 3)
-    return (parts[0], parts[1]) if len(parts) == 4 else ("", "")
-
-
 def _size(glyph: np.ndarray) -> tuple[float, float]:
     """The width and height of a glyph's ink (offsets)."""
     width, height = np.ptp(offsets_to_points(glyph)[:, :2], axis=0)
@@ -132,7 +126,7 @@ def read_hands(split_dir: Path, split: str, progress: ProgressFn = no_progress) 
     words: set[str] = set()
     files = sample_files(split_dir, split)
     for done, path in enumerate(files, 1):
-        source, category = _tags(path)
+        source, category = sample_tags(path.stem)
         if category in CHARACTER_CATEGORIES or category in WORD_CATEGORIES:
             offsets, text, writer = read_sample(path)
             if category in WORD_CATEGORIES:

@@ -50,6 +50,7 @@ from scribe.datasets.unipen_format import (
     forget_parsed_points,
     read_data_file,
     read_statements,
+    resolution,
     segment_strokes,
 )
 from scribe.errors import ScribeError
@@ -63,7 +64,6 @@ ARCHIVE = "unipen-CDROM-train_r01_v07.tgz"
 #: The Zenodo record of the release (doi 10.5281/zenodo.1195803), CC BY 4.0.
 ARCHIVE_URL = f"https://zenodo.org/api/records/1195803/files/{ARCHIVE}/content"
 _ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
-_MM_PER_INCH = 25.4
 
 
 @dataclass(frozen=True)
@@ -182,22 +182,15 @@ def writer_number(source: str, writer_id: str) -> int:
     return zlib.crc32(f"unipen/{source}/{writer_id}".encode()) & 0x7FFFFFFF
 
 
-def _resolution(data_set: DataSet) -> tuple[float, float]:
-    """Points per millimetre in x and y, from the set's declarations; :class:`Unusable` when undeclared or absurd."""
-    declared = data_set.declarations
-    per_axis = []
-    for axis in ("X", "Y"):
-        try:
-            if f"{axis}_POINTS_PER_MM" in declared:
-                value = float(declared[f"{axis}_POINTS_PER_MM"].split()[0])
-            else:
-                value = float(declared[f"{axis}_POINTS_PER_INCH"].split()[0]) / _MM_PER_INCH
-        except (KeyError, ValueError, IndexError):
-            raise Unusable("no resolution declared (.X_POINTS_PER_MM or _PER_INCH)") from None
-        if not 0.5 <= value <= 10_000:
-            raise Unusable("an absurd declared resolution")
-        per_axis.append(value)
-    return per_axis[0], per_axis[1]
+def sample_id(source: str, category: str, file_key: str, number: int) -> str:
+    """A sample's name: ``<source>-<category>-<hash of its data file's path>-<segment number>``, no writer's name."""
+    return f"{source}-{category}-{file_key}-{number:05d}"
+
+
+def sample_tags(name: str) -> tuple[str, str]:
+    """The source and category in a sample's name (:func:`sample_id`); empty strings for any other name."""
+    parts = name.rsplit("-", 3)
+    return (parts[0], parts[1]) if len(parts) == 4 else ("", "")
 
 
 def _without_dropouts(strokes: list[np.ndarray]) -> list[np.ndarray]:
@@ -227,7 +220,7 @@ def _degenerate(strokes: list[np.ndarray]) -> bool:
 def _pieces_of(path: Path, category: Category, source: str, data_set: DataSet, keep_bad: bool, out: UnipenRead) -> None:
     """Cut every segment of the category's level out of one set; count the ones left out."""
     try:
-        per_mm = np.array(_resolution(data_set))
+        per_mm = np.array(resolution(data_set))
     except Unusable as exc:
         out.skipped[str(exc)] += sum(s.kind == category.level for s in data_set.segments)
         return
@@ -252,7 +245,7 @@ def _pieces_of(path: Path, category: Category, source: str, data_set: DataSet, k
             continue
         out.pieces.append(
             Piece(
-                sample_id=f"{source}-{category.code}-{file_key}-{number:05d}",
+                sample_id=sample_id(source, category.code, file_key, number),
                 text=" ".join(segment.label.split()),
                 source=source,
                 category=category.code,

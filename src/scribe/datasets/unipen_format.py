@@ -11,7 +11,8 @@ every ``.START_SET``.
 
 This module reads the format and nothing more: :func:`read_data_file` returns a
 :class:`DataSet` per set with its components, segments and declarations, and
-:func:`segment_strokes` cuts a segment's pen-down ink out of its set. What becomes
+:func:`segment_strokes` cuts a segment's pen-down ink out of its set, in the units
+that :func:`resolution` converts to millimetres. What becomes
 a training sample, and how it is normalized, is :mod:`scribe.datasets.unipen`'s.
 A file that cannot be used raises :class:`Unusable` with a short reason, which the
 reader counts; nothing here prints or exits.
@@ -54,6 +55,7 @@ DECLARATIONS = frozenset(
         "HAND",
     }
 )
+_MM_PER_INCH = 25.4
 
 
 class Unusable(Exception):
@@ -305,3 +307,21 @@ def segment_strokes(data_set: DataSet, segment: Segment) -> list[np.ndarray]:
             if len(points):
                 strokes.append(points)
     return strokes
+
+
+def resolution(data_set: DataSet) -> tuple[float, float]:
+    """Points per millimetre in x and y, from the set's declarations; :class:`Unusable` when undeclared or absurd."""
+    declared = data_set.declarations
+    per_axis = []
+    for axis in ("X", "Y"):
+        try:
+            if f"{axis}_POINTS_PER_MM" in declared:
+                value = float(declared[f"{axis}_POINTS_PER_MM"].split()[0])
+            else:
+                value = float(declared[f"{axis}_POINTS_PER_INCH"].split()[0]) / _MM_PER_INCH
+        except (KeyError, ValueError, IndexError):
+            raise Unusable("no resolution declared (.X_POINTS_PER_MM or _PER_INCH)") from None
+        if not 0.5 <= value <= 10_000:
+            raise Unusable("an absurd declared resolution")
+        per_axis.append(value)
+    return per_axis[0], per_axis[1]
