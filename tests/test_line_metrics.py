@@ -40,10 +40,21 @@ def test_turning_points_skip_only_points_that_cannot_turn() -> None:
         points, ends = np.concatenate(strokes), np.cumsum([len(s) for s in strokes])
         delta = float(rng.choice([0.5, 1.0, 2.5]))
         found, owners = metrics._turning_points(points, ends, delta)
-        heights, expected = points[:, 1].tolist(), []
+        y, expected = points[:, 1], []
         for owner, (start, end) in enumerate(zip([0, *ends[:-1]], ends)):
-            expected += [(*points[i], kind, owner) for i, kind in metrics._hysteresis(heights, list(range(start, end)), delta)]
+            every_point = list(range(start, end))
+            turns = metrics._hysteresis(y.tolist(), (y - delta).tolist(), (y + delta).tolist(), every_point)
+            expected += [(*points[i], kind, owner) for i, kind in turns]
         assert np.column_stack([found, owners]).tolist() == [list(map(float, row)) for row in expected]
+
+
+def test_float32_ink_turns_where_numpys_float32_arithmetic_says() -> None:
+    """2.85 in float32 is 2.8499999; 3 - 0.15 in float32 is 2.85 too, so the stroke has not come back from its
+    maximum by more than 0.15 (in float64 it has). UNIPEN's scales are measured on float32 ink."""
+    stroke = np.array([[0, 2], [1, 3], [2, 2.85]], np.float32)
+    found, _ = metrics._turning_points(stroke, np.array([3]), 0.15)
+    assert found.tolist() == [[0.0, 2.0, -1.0], [1.0, 3.0, 1.0]]
+    assert metrics.measure_strokes([stroke[:0], stroke]) == metrics.measure_strokes([stroke])  # empty strokes: no ink
 
 
 def test_line_metrics_of_a_dot_and_a_dash() -> None:

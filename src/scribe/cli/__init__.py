@@ -43,8 +43,10 @@ def main() -> None:
     # Before NumPy loads: OpenBLAS starts a thread per core at import (70-100 ms of a
     # 0.6 s note on 2 cores), threads no command needs: sampling multiplies on one
     # thread (scribe.writing.network.one_blas_thread) and training with PyTorch, whose
-    # MKL and OpenMP do not read this variable. A value the user set stays.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # MKL does not read this variable. A count the user gave OpenBLAS (it reads these
+    # three, in this order) is kept.
+    if not any(name in os.environ for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     from scribe.cli import core
 
     load_commands(next((argument for argument in sys.argv[1:] if not argument.startswith("-")), None))

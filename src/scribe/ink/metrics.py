@@ -103,6 +103,7 @@ def median(values: np.ndarray | list[float]) -> float:
 
 def measure_strokes(strokes: list[np.ndarray]) -> LineMetrics:
     """:func:`line_metrics` of a line already split into strokes (absolute ``[x, y_up]`` arrays)."""
+    strokes = [stroke for stroke in strokes if len(stroke)]
     points = np.concatenate(strokes)
     (left, bottom), (right, top) = points.min(axis=0), points.max(axis=0)
     extent = {"left": float(left), "right": float(right), "bottom": float(bottom), "top": float(top)}
@@ -181,6 +182,9 @@ def _turning_points(points: np.ndarray, ends: np.ndarray, delta: float) -> tuple
     Only the points where a stroke stops rising or falling can be one, and the
     hysteresis comes to the same turns when it skips the others, so it visits those
     alone, in a Python loop: a fifth of IAM-OnDB's points, two fifths of sampled ink's.
+    The thresholds ``y -/+ delta`` are computed by NumPy first, in the type it gives
+    (float32 for float32 ink and a Python float), so the loop on Python floats
+    decides as NumPy's own comparisons would. The strokes must not be empty.
     """
     y = points[:, 1]
     rise = np.sign(np.diff(y))
@@ -193,17 +197,18 @@ def _turning_points(points: np.ndarray, ends: np.ndarray, delta: float) -> tuple
     index: list[int] = []
     kinds: list[int] = []
     owners: list[int] = []
-    heights, visited_list = y.tolist(), visited.tolist()
+    heights, below, above, visited_list = y.tolist(), (y - delta).tolist(), (y + delta).tolist(), visited.tolist()
     for owner in range(len(starts)):
-        found = _hysteresis(heights, visited_list[bounds[owner] : bounds[owner + 1]], delta)
+        found = _hysteresis(heights, below, above, visited_list[bounds[owner] : bounds[owner + 1]])
         index += [i for i, _ in found]
         kinds += [kind for _, kind in found]
         owners += [owner] * len(found)
     return np.column_stack([points[index], kinds]), np.array(owners, dtype=np.int64)
 
 
-def _hysteresis(y: list[float], visited: list[int], delta: float) -> list[tuple[int, int]]:
-    """The turns ``(index, +1 max / -1 min)`` of one stroke, walking the points ``visited`` (indices into ``y``)."""
+def _hysteresis(y: list[float], below: list[float], above: list[float], visited: list[int]) -> list[tuple[int, int]]:
+    """The turns ``(index, +1 max / -1 min)`` of one stroke, walking the points ``visited`` (indices into ``y``);
+    a stroke comes back from point ``j`` once it is under ``below[j]`` or over ``above[j]``."""
     turns: list[tuple[int, int]] = []
     lo = hi = visited[0]
     looking = 0  # +1: for a maximum, -1: for a minimum, 0: not known yet
@@ -212,10 +217,10 @@ def _hysteresis(y: list[float], visited: list[int], delta: float) -> list[tuple[
             hi = i
         if y[i] < y[lo]:
             lo = i
-        if looking >= 0 and y[i] < y[hi] - delta:
+        if looking >= 0 and y[i] < below[hi]:
             turns.append((hi, 1))
             lo, looking = i, -1
-        elif looking <= 0 and y[i] > y[lo] + delta:
+        elif looking <= 0 and y[i] > above[lo]:
             turns.append((lo, -1))
             hi, looking = i, 1
     if looking:

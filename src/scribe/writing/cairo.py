@@ -339,7 +339,8 @@ def strokes_path(points: np.ndarray, ends: np.ndarray, first: np.ndarray, second
     Each stroke is a move to its first point and a Bezier to each next one, with the
     control points ``first[j]`` and ``second[j]`` for the curve from point ``j``
     (:func:`scribe.writing.curves.bezier_controls`); where ``dots`` is set, a move
-    and a line to that same point, which round caps draw as a dot. The same rows as
+    and a line to that same point, which round caps draw as a dot (a one-point stroke
+    must be one: unmarked, it is a lone move and draws nothing). The same rows as
     :func:`path_data` of each element in turn, in one array at once: a page has hundreds of strokes.
     """
     sizes = np.diff(ends, prepend=0)

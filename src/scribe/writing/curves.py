@@ -25,6 +25,8 @@ def bezier_controls(points: np.ndarray, ends: np.ndarray | None = None) -> tuple
     another, each ending one before its entry of ``ends`` (default: one stroke); the
     rows between two strokes are then no curve, and each stroke's are what it alone gives.
     """
+    if not len(points):
+        return points[:0], points[:0]
     ends = np.array([len(points)]) if ends is None else ends
     seg = np.hypot(*np.diff(points, axis=0).T)
     seg[ends[:-1] - 1] = 0.0  # from one stroke's last point to the next one's first: no chord

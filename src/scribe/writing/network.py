@@ -41,7 +41,9 @@ def one_blas_thread() -> Iterator[None]:
     A product's bits also depend on how many threads share it, so on one thread the
     same seed gives the same ink on any machine with the same BLAS: everything that
     decides the ink runs within (sampling, the text encoder, style encoding, verified
-    writing's reader); as a decorator it covers one call of a function.
+    writing's reader); as a decorator it covers one call of a function. The limit is
+    the process's: threads that write at the same time share it, and the first to
+    leave lifts it for the others.
     """
     with _blas().limit(limits=1, user_api="blas"):
         yield
