@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from scribe.ink.strokes import (
+    laid_end_to_end,
     offsets_stats,
     offsets_to_points,
     points_to_offsets,
     remove_outliers,
     simplify,
     split_strokes,
+    step_lengths,
     strokes_to_offsets,
     validate_offsets,
 )
@@ -244,3 +246,10 @@ def test_strokes_from_a_screen_and_from_the_format_meet_in_one_line() -> None:
     np.testing.assert_array_equal(again, offsets)
     with pytest.raises(ValueError):
         strokes_to_offsets([np.empty((0, 2))])
+
+
+def test_strokes_laid_end_to_end_step_only_within_a_stroke() -> None:
+    strokes = [np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([[9.0, 9.0]]), np.array([[1.0, 1.0], [1.0, 2.0]])]
+    points, ends = laid_end_to_end(strokes)
+    assert ends.tolist() == [2, 3, 5] and points.shape == (5, 2)
+    assert step_lengths(points, ends).tolist() == [5.0, 0.0, 0.0, 1.0]  # no step from one stroke into the next

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scribe.ink.strokes import split_strokes
+from scribe.ink.strokes import laid_end_to_end, split_strokes, step_lengths
 
 #: Typical horizontal advance of one character (spaces included) divided by the
 #: x-height that :func:`line_metrics` estimates, for wrapping text before it is
@@ -103,11 +103,9 @@ def median(values: np.ndarray | list[float]) -> float:
 
 def measure_strokes(strokes: list[np.ndarray]) -> LineMetrics:
     """:func:`line_metrics` of a line already split into strokes (absolute ``[x, y_up]`` arrays)."""
-    strokes = [stroke for stroke in strokes if len(stroke)]
-    points = np.concatenate(strokes)
+    points, ends = laid_end_to_end([stroke for stroke in strokes if len(stroke)])
     (left, bottom), (right, top) = points.min(axis=0), points.max(axis=0)
     extent = {"left": float(left), "right": float(right), "bottom": float(bottom), "top": float(top)}
-    ends = np.cumsum([len(s) for s in strokes])  # one past each stroke's last point
     weights = _ink_lengths(points, ends)
     q1, q3 = _weighted_quantiles(points[:, 1], weights, [0.25, 0.75])
     scale = q3 - q1
@@ -140,8 +138,7 @@ def measure_strokes(strokes: list[np.ndarray]) -> LineMetrics:
 def _ink_lengths(points: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Length of ink each point stands for (half of each neighbouring segment of its stroke): density follows ink,
     not pen speed. ``ends`` are one past each stroke's last point; the pen's travel between strokes is no ink."""
-    seg = np.hypot(*np.diff(points, axis=0).T)
-    seg[ends[:-1] - 1] = 0.0
+    seg = step_lengths(points, ends)
     lengths = np.zeros(len(points))
     lengths[:-1] += seg / 2
     lengths[1:] += seg / 2

@@ -128,6 +128,22 @@ def split_strokes(offsets: np.ndarray) -> list[np.ndarray]:
     return [stroke[:, :2] for stroke in np.split(points, ends) if len(stroke)]
 
 
+def laid_end_to_end(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Strokes' points one after another in one array, and one past each stroke's last point (its ``ends``).
+
+    Work over a whole line or page is then a few array operations, not a loop per stroke.
+    """
+    return np.concatenate(strokes), np.cumsum([len(stroke) for stroke in strokes])
+
+
+def step_lengths(points: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The length of each step from a point to the next (``len(points) - 1`` of them) of strokes laid end to end
+    (:func:`laid_end_to_end`); 0 from a stroke's last point to the next one's first, where the pen travels in the air."""
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    steps[ends[:-1] - 1] = 0.0
+    return steps
+
+
 def _stroke_ids(end_flags: np.ndarray) -> np.ndarray:
     """Index of the stroke each point belongs to (a stroke ends at a non-zero flag)."""
     ends = np.asarray(end_flags) != 0

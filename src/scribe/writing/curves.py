@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scribe.ink.strokes import step_lengths
+
 #: Default distance (mm) a chord may stray from the smooth curve when it is flattened.
 FLATTEN_TOLERANCE = 0.05
 
@@ -28,8 +30,7 @@ def bezier_controls(points: np.ndarray, ends: np.ndarray | None = None) -> tuple
     if not len(points):
         return points[:0], points[:0]
     ends = np.array([len(points)]) if ends is None else ends
-    seg = np.hypot(*np.diff(points, axis=0).T)
-    seg[ends[:-1] - 1] = 0.0  # from one stroke's last point to the next one's first: no chord
+    seg = step_lengths(points, ends)  # from one stroke's last point to the next one's first: no chord
     first, last = np.concatenate([[0], ends[:-1]]), ends - 1
     before, after = np.concatenate([points[:1], points[:-1]]), np.concatenate([points[1:], points[-1:]])
     before[first], after[last] = points[first], points[last]  # a stroke's ends are their own neighbours

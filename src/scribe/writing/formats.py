@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from scribe.errors import ScribeError
+from scribe.ink.strokes import laid_end_to_end, step_lengths
 from scribe.writing import cairo
 from scribe.writing.animation import animated_ink, check_speed, page_gif
 from scribe.writing.colours import colour_rgba
@@ -226,10 +227,8 @@ def _ink_path(page: Page) -> np.ndarray:
     strokes = [stroke for line in page.lines for stroke in line.strokes]
     if not strokes:
         return np.empty((0, 2))
-    points = np.concatenate(strokes)
-    ends = np.cumsum([len(stroke) for stroke in strokes])
-    moves = np.count_nonzero(np.diff(points, axis=0), axis=1) > 0
-    moves[ends[:-1] - 1] = False  # the pen's travel between strokes
+    points, ends = laid_end_to_end(strokes)
+    moves = step_lengths(points, ends) > 0  # the pen's travel between strokes is no move
     dots = np.add.reduceat(np.append(moves, False), ends - np.diff(ends, prepend=0)) == 0
     return cairo.strokes_path(points, ends, *bezier_controls(points, ends), dots)
 
