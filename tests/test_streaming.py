@@ -71,6 +71,24 @@ def test_the_batch_never_holds_more_rows_than_its_width(tiny_model: InferenceMod
     assert max(widths) == 3 and widths[-1] <= 3 and min(widths) >= 1
 
 
+@pytest.mark.usefixtures("in_this_process")
+def test_the_batch_steps_on_c_ordered_arrays(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-line state stays C-ordered as the batch starts and compacts: mixed layouts made every step's
+    elementwise work strided (a third of a step at 100 lines)."""
+    monkeypatch.setattr(sampling, "BATCH_ROWS", 4)
+    seen: list[bool] = []
+    original = sampling.ContinuousBatch.step
+
+    def step(batch: sampling.ContinuousBatch) -> tuple[np.ndarray, np.ndarray]:
+        state = batch.state
+        seen.append(all(array.flags.c_contiguous for array in (state.columns, state.cells, state.gate_offsets, state.gates)))
+        return original(batch)
+
+    monkeypatch.setattr(sampling.ContinuousBatch, "step", step)
+    list(sample_stream(tiny_model, TEXTS, seed=1))
+    assert seen and all(seen)
+
+
 def test_a_line_certain_to_fail_is_stopped_at_once(tiny_model: InferenceModel) -> None:
     watch = RejectionWatch(tiny_model, rows=2, positions=10)
     stuck, steady = [], []
