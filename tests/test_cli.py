@@ -75,8 +75,10 @@ def test_the_command_starts_numpy_with_one_blas_thread_unless_told_otherwise() -
 
 
 #: What `scribe write` once loaded and no longer needs, each a measured share of a start: cffi's parse of cairo's
-#: headers (0.2-0.3 s), cairosvg and pypdf (0.06 and 0.12 s), numpy.ma for a median (10-15 ms), typer 0.29's pydantic.
-HEAVY = ("cairocffi", "cairosvg", "pypdf", "pycparser", "numpy.ma", "pydantic")
+#: headers (0.2-0.3 s), cairosvg and pypdf (0.06 and 0.12 s), numpy.ma for a median (10-15 ms), typer 0.29's pydantic,
+#: the XML and TOML parsers, platformdirs and importlib.resources (together 10-15 ms).
+HEAVY = ("cairocffi", "cairosvg", "pypdf", "pycparser", "numpy.ma", "pydantic", "defusedxml", "xml", "tomllib",
+         "platformdirs", "importlib.resources")
 
 
 def test_writing_a_note_loads_nothing_heavy(tmp_path: Path) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 SPLITS = ("train", "val", "test")
 
 
@@ -24,6 +22,8 @@ def scribe_home() -> Path:
     override = os.environ.get("SCRIBE_HOME")
     if override:
         return Path(override).expanduser()
+    import platformdirs  # here: `scribe write` with a shipped model never needs it, and it cost 5 ms of start-up
+
     return Path(platformdirs.user_data_dir("scribe", appauthor=False))
 
 

@@ -25,24 +25,19 @@ import os
 import pickle
 import stat
 import sys
-import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import defusedxml.ElementTree as defused_et
 import numpy as np
-from defusedxml import DefusedXmlException
 from numpy.lib import format as npy_format
 
 from scribe.errors import ScribeError, reason
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 #: Largest array, in uncompressed bytes, that :func:`read_npz_safely` reads unless told less: 40 times
 #: the biggest real one (IAM-OnDB's compact ``points``, 46 MB), far below what a zip bomb inflates to.
@@ -301,6 +296,13 @@ def parse_xml_safely(data: bytes, source: str, expected: str, *, allow_doctype: 
     carry one (IAM-OnDB line files) keep the default and refuse any DOCTYPE.
     ``expected`` names what the file should be, for the error messages.
     """
+    # Imported here, as read_toml's parser is: `scribe write` seldom reads XML or TOML,
+    # and the parsers were a tenth of its start-up past NumPy and the CLI.
+    import xml.etree.ElementTree as ET
+
+    import defusedxml.ElementTree as defused_et
+    from defusedxml import DefusedXmlException
+
     try:
         return defused_et.fromstring(data, forbid_dtd=not allow_doctype)
     except DefusedXmlException:
@@ -316,6 +318,10 @@ def parse_xml_safely(data: bytes, source: str, expected: str, *, allow_doctype: 
 
 def read_toml(path: Path, what: str, max_bytes: int) -> dict[str, Any]:
     """A small TOML settings file (a training preset, a plotter profile) as a dict; ``what`` names it in errors."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)

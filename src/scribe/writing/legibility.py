@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +52,7 @@ TEXT_SETS = {
 def text_set_path(name_or_path: Path) -> Path:
     """The file of a shipped text set called ``name_or_path``, or the path itself."""
     if str(name_or_path) in TEXT_SETS and not name_or_path.exists():
-        return Path(str(resources.files("scribe.writing") / "texts" / f"{name_or_path}.txt"))
+        return Path(__file__).parent / "texts" / f"{name_or_path}.txt"  # as registry.shipped_path finds the weights
     return name_or_path
 
 

@@ -10,7 +10,6 @@ training checkpoint (``.pth``) works.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from scribe.errors import ScribeError
@@ -74,7 +73,9 @@ DEFAULT_RECOGNIZER = "recognizer-iam-unipen"  # reads ink for `scribe legibility
 def shipped_path(entry: ModelEntry) -> Path:
     """Where a packaged model file lives inside the installed package."""
     assert entry.package_file is not None, f"{entry.name} is not a shipped model"
-    return Path(str(resources.files("scribe.writing") / "weights" / entry.package_file))
+    # The folder beside this module: importlib.resources gave the same path for 5 ms of start-up (its
+    # tempfile machinery serves zipped packages, which a model read by path cannot come from anyway).
+    return Path(__file__).parent / "weights" / entry.package_file
 
 
 def cached_path(entry: ModelEntry) -> Path:

@@ -27,9 +27,9 @@ import io
 import json
 import math
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -47,6 +47,9 @@ from scribe.ink.strokes import (
 from scribe.ink.text import fit_to_alphabet
 from scribe.safeio import checked_array, parse_xml_safely, read_npz_safely, require_keys
 from scribe.writing.network import InferenceModel
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 CURVE_SAMPLES = 8  # points per Bezier segment
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
