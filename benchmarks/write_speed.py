@@ -3,6 +3,7 @@
     python benchmarks/write_speed.py                       # seeds 1-8, every workload
     python benchmarks/write_speed.py --seeds 12 --only page
     python benchmarks/write_speed.py --model run/best.pth --candidates 4
+    python benchmarks/write_speed.py --against /tmp/base      # beside another checkout, seed by seed
 
 Three workloads, each run once per seed (a best-of figure hides the slow seeds a
 user meets; the median and the worst are what they get):
@@ -19,6 +20,12 @@ batching buys. Lines per second are the lines over the median in-process time.
 Run it on an otherwise idle machine; ``--busy N`` keeps N other processes busy on
 the CPU throughout, as a user's other programs do (sampling keeps BLAS to one thread
 in each of its two processes, so a busy core slows it instead of stalling it).
+
+A shared machine's speed drifts by 20-30% from one quarter of an hour to the next,
+so two builds timed one after the other can differ by more than either change made.
+``--against DIR`` times a second checkout (DIR holds its ``src``) whole-process
+beside this one, seed by seed, the two runs of each seed in turns, so that both
+meet the same drift; its figures are reported as ``against``.
 
 Targets (issue 15, 2 cores): page median <= 1.0 s whole-process without verified
 writing and <= 1.5 s with it, its worst seed <= 1.5x its median; note <= 0.5 s;
@@ -99,20 +106,36 @@ def summary(times: list[float]) -> dict[str, float]:
     return {"median_s": round(median, 3), "worst_s": round(worst, 3), "worst_over_median": round(worst / median, 2)}
 
 
-def measure(scribe: Scribe, name: str, seeds: list[int], model: str, candidates: int, folder: Path) -> dict[str, object]:
+def whole_process_times(command: list[str], seeds: list[int], against: Path | None) -> tuple[list[float], list[float]]:
+    """Seconds per seed of ``command`` run as a user runs it, and of the checkout ``against`` run in turns with it."""
+    builds = [installed_environment()]
+    if against is not None:
+        builds.append({**builds[0], "PYTHONPATH": str(against / "src")})
+    for environment in builds:  # untimed: caches bytecode
+        subprocess.run([*command, "--seed", "0"], check=True, capture_output=True, env=environment)
+    times: list[list[float]] = [[] for _ in builds]
+    for turn, seed in enumerate(seeds):
+        for build in (range(len(builds)) if turn % 2 == 0 else reversed(range(len(builds)))):
+            start = time.perf_counter()
+            subprocess.run([*command, "--seed", str(seed)], check=True, capture_output=True, env=builds[build])
+            times[build].append(time.perf_counter() - start)
+    return times[0], times[1] if against is not None else []
+
+
+def measure(scribe: Scribe, name: str, seeds: list[int], settings: argparse.Namespace, folder: Path) -> dict[str, object]:
     text, output, lines = WORKLOADS[name]
+    candidates = settings.candidates
     source = folder / f"{name}.txt"
     source.write_text(text, encoding="utf-8")
     command = [sys.executable, "-m", "scribe", "write", "--input", str(source), "-o", str(folder / output),
-               "--model", model, "--keep-lines", "--candidates", str(candidates)]
-    environment = installed_environment()
-    subprocess.run([*command, "--seed", "0"], check=True, capture_output=True, env=environment)  # untimed: caches bytecode
-    whole = per_seed(lambda seed: subprocess.run([*command, "--seed", str(seed)], check=True, capture_output=True,
-                                                 env=environment), seeds)
+               "--model", settings.model, "--keep-lines", "--candidates", str(candidates)]
+    whole, against = whole_process_times(command, seeds, settings.against)
     fmt = Path(output).suffix[1:]
     inside = per_seed(lambda seed: scribe.write(text, seed=seed, reflow=False, candidates=candidates).render(fmt), seeds)
     result: dict[str, object] = {"lines": lines, "whole_process": summary(whole), "in_process": summary(inside),
                                  "lines_per_second": round(lines / statistics.median(inside), 1)}
+    if against:
+        result["against"] = {"whole_process": summary(against)}
     if name == "page":
         options = SamplingOptions(conditioning=scribe.conditioning())
         alone = per_seed(lambda seed: [write_lines(scribe.model, [line], options, seed=seed) for line in PAGE], seeds)
@@ -139,14 +162,16 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=1, help="verified writing: candidates per misread line")
     parser.add_argument("--only", choices=list(WORKLOADS), action="append", help="run only these workloads")
     parser.add_argument("--busy", type=int, default=0, help="other processes kept busy on the CPU meanwhile")
+    parser.add_argument("--against", type=Path, help="another checkout (holding src/) timed whole-process beside this one")
     args = parser.parse_args()
     seeds = list(range(1, args.seeds + 1))
     scribe = Scribe(args.model)
     assert len(scribe.write("\n".join(PAGE), reflow=False).lines) == len(PAGE), "a line of the page wrapped"
-    report: dict[str, object] = {"model": args.model, "seeds": len(seeds), "candidates": args.candidates, "busy": args.busy}
+    report: dict[str, object] = {"model": args.model, "seeds": len(seeds), "candidates": args.candidates, "busy": args.busy,
+                                 "against": str(args.against) if args.against else None}
     with tempfile.TemporaryDirectory() as folder, busy_processes(args.busy):
         for name in args.only or list(WORKLOADS):
-            report[name] = measure(scribe, name, seeds, args.model, args.candidates, Path(folder))
+            report[name] = measure(scribe, name, seeds, args, Path(folder))
     print(json.dumps(report, indent=2))
 
 
