@@ -14,6 +14,7 @@ from PIL import Image
 
 from helpers.render import png_pixels
 from scribe.errors import ScribeError
+from scribe.ink.strokes import laid_end_to_end
 from scribe.writing import cairo
 from scribe.writing.colours import SVG_COLOURS, colour_rgba
 from scribe.writing.document import Document
@@ -117,7 +118,7 @@ def test_path_data_is_cairos_layout() -> None:
     # Strokes side by side: a curve, a dot (one point), a curve, a stroke that never moves (a dot too).
     strokes = [np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]), np.array([[9.0, 9.0]]),
                np.array([[3.0, 3.0], [4.0, 5.0]]), np.array([[7.0, 7.0], [7.0, 7.0]])]
-    points, ends, dots = np.concatenate(strokes), np.cumsum([len(s) for s in strokes]), np.array([False, True, False, True])
+    (points, ends), dots = laid_end_to_end(strokes), np.array([False, True, False, True])
     first, second = points[:-1] + 0.25, points[1:] - 0.5
     one_by_one, start = [], 0
     for stroke, end, dot in zip(strokes, ends, dots):

@@ -22,7 +22,7 @@ from helpers.render import png_pixels, svg_to_png
 from helpers.synthetic import written
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
-from scribe.ink.strokes import points_to_offsets
+from scribe.ink.strokes import laid_end_to_end, points_to_offsets
 from scribe.writing.colours import SVG_COLOURS
 from scribe.writing.curves import bezier_controls
 from scribe.writing.formats import page_png, page_svg, pages_pdf
@@ -334,7 +334,7 @@ def test_controls_of_many_strokes_at_once_are_each_strokes_own() -> None:
     """A page's Beziers are computed in one pass (PNG, PDF): each stroke's, bit for bit, whatever its neighbours."""
     rng = np.random.default_rng(5)
     strokes = [rng.normal(size=(n, 2)) * 10 for n in (1, 2, 5, 1, 3, 12)]
-    points, ends = np.concatenate(strokes), np.cumsum([len(s) for s in strokes])
+    points, ends = laid_end_to_end(strokes)
     first, second = bezier_controls(points, ends)
     for stroke, end in zip(strokes, ends):
         own_first, own_second = bezier_controls(stroke)

@@ -10,6 +10,7 @@ import pytest
 from helpers.synthetic import written
 from scribe.ink import metrics
 from scribe.ink.metrics import line_metrics, median
+from scribe.ink.strokes import laid_end_to_end
 
 
 def test_line_metrics_ignores_ascenders_and_descenders() -> None:
@@ -37,7 +38,7 @@ def test_turning_points_skip_only_points_that_cannot_turn() -> None:
     for _ in range(300):
         strokes = [np.cumsum(rng.integers(-2, 3, size=(rng.integers(1, 25), 2)), axis=0).astype(float)
                    for _ in range(rng.integers(1, 6))]
-        points, ends = np.concatenate(strokes), np.cumsum([len(s) for s in strokes])
+        points, ends = laid_end_to_end(strokes)
         delta = float(rng.choice([0.5, 1.0, 2.5]))
         found, owners = metrics._turning_points(points, ends, delta)
         y, expected = points[:, 1], []

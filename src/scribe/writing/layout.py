@@ -18,7 +18,7 @@ import numpy as np
 
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, LineMetrics, measure_strokes, median
-from scribe.ink.strokes import flip_y, split_strokes
+from scribe.ink.strokes import flip_y, laid_end_to_end, split_strokes
 from scribe.writing.colours import colour_rgba
 
 #: Paper sizes in millimetres, width x height.
@@ -329,10 +329,10 @@ CLEARANCE_COLUMN_MM = 0.25
 
 def _columns(line: PlacedLine) -> tuple[np.ndarray, np.ndarray]:
     """The line's ink resampled at most a column apart: (column index, y) of every point."""
-    ink = np.concatenate(line.strokes)
+    ink, ends = laid_end_to_end(line.strokes)
     segments = np.diff(ink, axis=0)
     counts = np.maximum(1, np.ceil(np.hypot(*segments.T) / CLEARANCE_COLUMN_MM)).astype(np.int64)
-    counts[np.cumsum([len(s) for s in line.strokes])[:-1] - 1] = 1  # pen up between strokes: its start point only
+    counts[ends[:-1] - 1] = 1  # pen up between strokes: its start point only
     which = np.repeat(np.arange(len(segments)), counts)  # each new point's segment, `count` points apiece
     step = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 .. count - 1 within it
     points = np.concatenate([ink[which] + (step / counts[which])[:, None] * segments[which], ink[-1:]])
