@@ -441,6 +441,7 @@ def test_a_damaged_training_state_or_meta_json_is_one_line(tiny_dataset: Path, t
     ("change", "fragment"),
     [
         (lambda m: setattr(m, "points_per_char", float("inf")), "impossible points_per_char"),
+        (lambda m: setattr(m, "simplified_at", -3.5), "impossible simplified_at"),
         (lambda m: setattr(m, "builtin_styles", [99]), "impossible built-in styles"),
         (lambda m: setattr(m, "std", np.array([0.0, 1.0, 1.0])), "impossible normalization"),
         (lambda m: m.weights.update({"decoder.head.linear.weight": np.zeros((5, 16), np.float32)}), "output layers"),

@@ -100,6 +100,7 @@ def test_composed_dataset_is_a_writer_disjoint_reproducible_split(unipen_split: 
     assert not writers["train"] & (writers["val"] | writers["test"])
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
     assert meta["dataset"] == "unipen-composed" and meta["counts"]["train"] == 40
+    assert meta["preprocessing"]["simplify"]["eps"] == 3.5  # the characters' own, which a model trained on them records
     compose_lines(unipen_split, tmp_path / "b", 40, seed=5)
     for path in sample_files(tmp_path / "a", "train"):
         assert path.read_bytes() == (tmp_path / "b" / "train" / path.name).read_bytes()

@@ -35,7 +35,8 @@ def _dataset(root: Path, texts: dict[str, list[str]], name: str, seed: int, pace
     """A tiny split dataset whose meta.json names it ``name``; writer ids 100, 101, ... as in every such dataset."""
     write_split_dataset(root, texts, seed=seed)
     meta = json.loads((root / "meta.json").read_text())
-    (root / "meta.json").write_text(json.dumps({**meta, "dataset": name, "points_per_char": pace}))
+    thinned = {**meta.get("preprocessing", {}), "simplify": {"eps": pace / 3}}  # so that each records its own
+    (root / "meta.json").write_text(json.dumps({**meta, "dataset": name, "points_per_char": pace, "preprocessing": thinned}))
     return root
 
 
@@ -78,6 +79,7 @@ def test_two_datasets_train_with_one_alphabet_the_reference_statistics_and_style
     np.testing.assert_allclose(model.std, _meta(lower)["std"], rtol=1e-6)
     assert model.datasets == {"lower": 0.75, "mixed": 0.25}
     assert model.points_per_char == 9.0  # the weighted median: the reference makes 3/4 of the draws
+    assert model.simplified_at == _meta(lower)["preprocessing"]["simplify"]["eps"]  # the reference's, which readers thin to
     writers = list(range(100, 106)) + list(range(100, 104))  # the same ids in both datasets, styles of their own
     assert model.style_writers == writers and model.style_datasets == ["lower"] * 6 + ["mixed"] * 4
     assert model.config.styles == 10

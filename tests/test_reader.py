@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from scribe.ink.alphabet import Alphabet
+from scribe.ink.strokes import simplify_offsets
 from scribe.training.checkpoint import stored_model
 from scribe.training.recognizer import Recognizer, greedy_decode
 from scribe.writing.reader import InkReader, best_path
@@ -37,10 +38,11 @@ def loud_recognizer(layers: int) -> Recognizer:
     return model
 
 
-def twin(model: Recognizer, folder: Path) -> InkReader:
+def twin(model: Recognizer, folder: Path, simplified_at: float | None = None) -> InkReader:
     """The recognizer as writing gets it: exported to a model file in float32 and loaded."""
-    path = folder / "recognizer.npz"
-    stored_model(model, ALPHABET, np.zeros(3, np.float32), np.ones(3, np.float32), step=1).save(path, np.float32)
+    path = folder / f"recognizer-{simplified_at}.npz"
+    stored = stored_model(model, ALPHABET, np.zeros(3, np.float32), np.ones(3, np.float32), step=1, simplified_at=simplified_at)
+    stored.save(path, np.float32)
     return InkReader.load(path)
 
 
@@ -80,6 +82,21 @@ def test_a_line_reads_the_same_alone_and_in_a_batch(tmp_path: Path) -> None:
     lines = random_lines(5)
     assert reader.read(lines) == [reader.read([line])[0] for line in lines]
     assert reader.read(lines[::-1]) == reader.read(lines)[::-1], "readings come back in the order the lines were given"
+
+
+def test_ink_is_read_as_thinly_as_the_reader_was_trained_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    network = loud_recognizer(2)
+    plain, thinning = twin(network, tmp_path), twin(network, tmp_path, simplified_at=2.0)
+    dense = random_lines(7)
+    thinned = [simplify_offsets(line, 2.0) for line in dense]
+    assert all(len(t) < len(d) for t, d in zip(thinned, dense))
+    points_read: list[int] = []
+    logits = InkReader.logits
+    monkeypatch.setattr(InkReader, "logits", lambda self, offsets, mask: points_read.append(int(mask.sum())) or logits(self, offsets, mask))
+    assert thinning.read(dense) == plain.read(thinned)
+    assert points_read == [sum(map(len, thinned))] * 2
+    plain.read(dense)  # a reader that records no tolerance reads the ink as it is
+    assert points_read[-1] == sum(map(len, dense))
 
 
 def test_a_writing_model_is_refused_as_a_reader() -> None:

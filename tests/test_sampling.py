@@ -154,6 +154,22 @@ def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) ->
     assert all(without_trailing_marks(drawn, tiny_model).steps == drawn.steps for drawn in sampled)
 
 
+def test_a_tick_after_the_final_full_stop_is_cut_off(tiny_model: InferenceModel) -> None:
+    usual = tiny_model.points_per_char * float(tiny_model.mean[0])
+    focus = [0] * 4 + [1] * 4 + [2] * 2 + [2, 3]  # the tick begins while the window still weighs the "."
+    ticked = fake_line("ab.", focus, usual * 3 / 12)
+    ticked.offsets[[8, 10], 2] = 1  # strokes: "ab" (steps 0-7), "." (8-9), the tick (10-11)
+    ticked.offsets[11, 0] = usual  # a character's width of blank before the tick
+    assert without_trailing_marks(ticked, tiny_model).steps == 10
+    stop = fake_line("ab.", [0] * 4 + [1] * 4 + [2, 3], usual * 3 / 10)
+    stop.offsets[8, 2] = 1  # strokes: "ab", then the "." itself, as far right, begun on the "."
+    stop.offsets[9, 0] = usual
+    assert without_trailing_marks(stop, tiny_model).steps == 10
+    close = fake_line('a"', [0] * 4 + [1] * 2 + [1, 2], usual * 2 / 8)
+    close.offsets[[4, 6], 2] = 1  # strokes: "a", the quote's two ticks, the second just right of the first
+    assert without_trailing_marks(close, tiny_model).steps == 8
+
+
 def test_write_lines_resamples_failures_reproducibly(tiny_model: InferenceModel) -> None:
     texts = ["hello there", "abc", "the lazy dog"]
     progress: list[tuple[int, int]] = []

@@ -319,7 +319,11 @@ def _meta(split_dir: Path, source: DatasetMeta, by_split: dict[str, list[Kept]],
         mean=mean,
         std=std,
         units=source.units,
-        preprocessing={"composed": {"training_lines": lines, "seed": seed}, "statistics": "the training lines"},
+        preprocessing={
+            "composed": {"training_lines": lines, "seed": seed},
+            "statistics": "the training lines",
+            "simplify": source.preprocessing.get("simplify"),  # the characters' own, from the UNIPEN split
+        },
         split_method=f"the UNIPEN split's writers ({source.split_method})",
         **written_fields(by_split),
     )

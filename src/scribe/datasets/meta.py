@@ -53,6 +53,12 @@ class DatasetMeta:
     points_per_char: float | None = None  # median over kept samples
     breakdown: dict[str, dict[str, int]] = field(default_factory=dict)  # tag -> value -> samples (UNIPEN: category, source)
 
+    @property
+    def simplified_at(self) -> float | None:
+        """The Ramer-Douglas-Peucker tolerance the samples were simplified at (None: not simplified)."""
+        eps = (self.preprocessing.get("simplify") or {}).get("eps")
+        return float(eps) if isinstance(eps, (int, float)) and eps > 0 else None
+
     def to_json(self) -> dict[str, Any]:
         """The file's content as plain JSON values (what a reader of a single key needs)."""
         return {"format_version": FORMAT_VERSION, **{f.name: _plain(getattr(self, f.name)) for f in fields(self)}}

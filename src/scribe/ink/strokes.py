@@ -342,6 +342,11 @@ def simplify(points: np.ndarray, eps: float) -> np.ndarray:
     return out
 
 
+def simplify_offsets(offsets: np.ndarray, eps: float) -> np.ndarray:
+    """Offsets (y up, row 0 the origin) thinned by :func:`simplify` at ``eps``, as offsets again."""
+    return points_to_offsets(simplify(offsets_to_points(offsets), eps), y_down=False)
+
+
 def _rdp_keep(xy: np.ndarray, ends: np.ndarray, eps: float) -> np.ndarray:
     """Mask of the points that RDP keeps; a stroke ends where ``ends`` is set."""
     keep = ends.copy()

@@ -297,7 +297,7 @@ class Trainer:
         model = stored_model(
             self.model, self.alphabet, meta.mean, meta.std, step=self.state.step, points_per_char=self.points_per_char,
             style_writers=[writer for _, writer in self.styles.keys], style_datasets=[name for name, _ in self.styles.keys],
-            datasets=self.data.shares(),
+            datasets=self.data.shares(), simplified_at=meta.simplified_at,
         )
         training: dict[str, Any] | None = None
         if with_training:

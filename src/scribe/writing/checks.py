@@ -27,6 +27,9 @@ MAX_FOCUS_SETBACK = 4  # characters the window's focus may fall back behind its 
 # drawn past it for more points than this is cut off when it lies right of the ink
 # (without_trailing_marks) and is an extra mark to resample when it goes back over it.
 TRAILING_FACTOR = 0.75  # points of the last stroke past the text, in characters' worth
+# A stroke begun on the last character after another already began on it, and drawn this
+# far right of the ink, is a tick after a finished final mark ("nine. |"), not part of it.
+AFTER_THE_LAST_GAP = 0.4  # blank before such a stroke, in characters' width of ink
 NOWHERE = -(2**40)  # the furthest position of a window that has not moved yet
 
 
@@ -49,34 +52,50 @@ class SampledLine:
         return self.misread, len(self.problems)
 
 
+def _stroke_starts(line: SampledLine) -> np.ndarray:
+    """The steps at which the line's strokes begin, in order (the first is 0)."""
+    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
+    return np.concatenate([[0], np.flatnonzero(pen_up) + 1])
+
+
 def _last_stroke_start(line: SampledLine) -> int:
     """The step at which the line's last stroke begins (0 when the line is one stroke)."""
-    pen_up = line.offsets[1:-1, 2] > 0  # row k + 1 is step k; the last row always lifts the pen
-    lifts = np.flatnonzero(pen_up)
-    return int(lifts[-1]) + 1 if len(lifts) else 0
+    return int(_stroke_starts(line)[-1])
 
 
-def _is_trailing_mark(line: SampledLine, start: int, most_past: float) -> bool:
-    """Whether the stroke from step ``start`` on is a stray mark after the written text.
+def char_width(model: InferenceModel) -> float:
+    """The ink width of a typical character, in dataset units: its points times the mean step right."""
+    return model.points_per_char * float(model.mean[0])
 
-    A stroke comes after the text when it begins once the window has passed the
-    last character, or begins on it and is drawn mostly past the text, for more
-    than ``most_past`` points (what :func:`line_problems` would reject the line for;
-    a shorter one is that character's own: an "i"'s dot, the last stroke of "ii").
-    Of those, one that goes back over the ink is a delayed part of a letter (the bar
-    of a final "t") and stays; one wholly to the right of everything written is a
-    stray mark (a tick after "dog.", the start of a letter after "fire.").
+
+def _is_trailing_mark(line: SampledLine, model: InferenceModel) -> bool:
+    """Whether the line's last stroke is a stray mark after the written text.
+
+    Only a stroke wholly to the right of everything written can be one: one that goes
+    back over the ink is a delayed part of a letter (the bar of a final "t") and stays.
+    Of those, a stray mark (a tick after "dog.", the start of a letter after "fire.")
+    begins once the window has passed the last character; or begins on it and is
+    drawn mostly past the text, for more points than :func:`line_problems` allows (a
+    shorter one is that character's own: an "i"'s dot, the last stroke of "ii"); or
+    begins on it after the stroke before it did too, a clear gap to the right, with
+    the window passing the end as it is drawn: the final full stop was that earlier
+    stroke, and the window still weighed it when the tick began.
     """
-    if start == 0:
+    starts = _stroke_starts(line)
+    if len(starts) < 2:
+        return False
+    start, end = int(starts[-1]), len(line.text)
+    x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
+    gap = float(x[start + 1 :].min() - x[1 : start + 1].max())
+    if gap <= 0:
         return False
     after = line.focus[start:]
-    past = int((after >= len(line.text)).sum())
-    reached_the_last = line.focus[:start].max() >= len(line.text) - 1  # before the stroke began
-    run_past = reached_the_last and after[0] >= len(line.text) - 1 and past > most_past and 2 * past > len(after)
-    if not (past == len(after) or run_past):
-        return False
-    x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
-    return bool(x[start + 1 :].min() > x[1 : start + 1].max())
+    past = int((after >= end).sum())
+    reached_the_last = line.focus[:start].max() >= end - 1  # before the stroke began
+    most_past = TRAILING_FACTOR * model.points_per_char
+    run_past = reached_the_last and after[0] >= end - 1 and past > most_past and 2 * past > len(after)
+    last_already_begun = line.focus[starts[-2]] >= end - 1 and gap > AFTER_THE_LAST_GAP * char_width(model)
+    return past == len(after) or run_past or (past > 0 and last_already_begun)
 
 
 def without_trailing_marks(line: SampledLine, model: InferenceModel) -> SampledLine:
@@ -85,11 +104,9 @@ def without_trailing_marks(line: SampledLine, model: InferenceModel) -> SampledL
     The window passed the end of the text during such a mark, so a line cut is
     finished, even if the mark itself ran on until sampling stopped it.
     """
-    most_past = TRAILING_FACTOR * model.points_per_char
-    start = _last_stroke_start(line)
-    while _is_trailing_mark(line, start, most_past):
-        line = SampledLine(line.offsets[: start + 1], line.text, True, start, line.focus[:start])
+    while _is_trailing_mark(line, model):
         start = _last_stroke_start(line)
+        line = SampledLine(line.offsets[: start + 1], line.text, True, start, line.focus[:start])
     return line
 
 
@@ -130,7 +147,7 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
     if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
         problems.append(f"lost its place: the window fell back {setback} letters")
     width = np.ptp(offsets_to_points(line.offsets)[:, 0]) if len(line.offsets) else 0.0
-    typical = max(len(line.text), 1) * model.points_per_char * float(model.mean[0])
+    typical = max(len(line.text), 1) * char_width(model)
     if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
         problems.append(f"ink {width / typical:.1f} times as wide as usual")
     return problems

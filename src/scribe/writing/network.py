@@ -21,6 +21,7 @@ from threadpoolctl import ThreadpoolController
 
 from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
+from scribe.ink.strokes import DEFAULT_SIMPLIFY_EPS
 from scribe.writing.stored import VAE, StoredModel, WriterConfig, read_stored_model
 
 
@@ -272,6 +273,7 @@ class InferenceModel:
         self.alphabet = model.alphabet
         self.mean, self.std = model.mean, model.std
         self.points_per_char = model.points_per_char or self.config.kappa_scale / 2
+        self.simplified_at = model.simplified_at or DEFAULT_SIMPLIFY_EPS  # models from before it was recorded: the default
         try:
             self._read_weights(model.weights)
         except KeyError as exc:

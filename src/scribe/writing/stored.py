@@ -156,6 +156,7 @@ class StoredModel:
     style_writers: list[int] = field(default_factory=list)  # dataset writer id of style 1, 2, ...
     style_datasets: list[str] = field(default_factory=list)  # the dataset of each of those writers (ids are per dataset)
     points_per_char: float | None = None  # the training data's median (several datasets: their mix-weighted median)
+    simplified_at: float | None = None  # the training ink's Ramer-Douglas-Peucker tolerance (dataset units); None: not recorded
     datasets: dict[str, float] = field(default_factory=dict)  # training datasets -> mix weight, the reference first
     builtin_styles: list[int] | None = None  # curated writer styles in order; None: every style
     style_advances: list[float] = field(default_factory=list)  # width per character of each built-in style
@@ -176,6 +177,7 @@ class StoredModel:
             "style_writers": list(self.style_writers),
             "style_datasets": list(self.style_datasets),
             "points_per_char": self.points_per_char,
+            "simplified_at": self.simplified_at,
             "datasets": dict(self.datasets),
             "builtin_styles": self.builtin_styles,
             "style_advances": list(self.style_advances),
@@ -206,6 +208,7 @@ class StoredModel:
                 style_writers=[int(w) for w in header.get("style_writers") or []],
                 style_datasets=[str(d) for d in header.get("style_datasets") or []],
                 points_per_char=_optional_float(header.get("points_per_char")),
+                simplified_at=_optional_float(header.get("simplified_at")),
                 datasets={str(name): float(w) for name, w in dict(header.get("datasets") or {}).items()},
                 builtin_styles=None if header.get("builtin_styles") is None else [int(s) for s in header["builtin_styles"]],
                 style_advances=[float(a) for a in header.get("style_advances") or []],
@@ -260,6 +263,8 @@ def _check_values(model: StoredModel, source: str) -> None:
         problems.append("normalization")
     if model.points_per_char is not None and not 0 < model.points_per_char <= MAX_POINTS_PER_CHAR:
         problems.append(f"points_per_char {model.points_per_char!r}")
+    if model.simplified_at is not None and not 0 < model.simplified_at < math.inf:
+        problems.append(f"simplified_at {model.simplified_at!r}")
     if model.style_datasets and len(model.style_datasets) != len(model.style_writers):
         problems.append(f"style datasets ({len(model.style_datasets)} for {len(model.style_writers)} writers)")
     if not all(0 < weight <= 1 for weight in model.datasets.values()):

@@ -37,10 +37,9 @@ from numpy.lib import format as npy_format
 from scribe.errors import ScribeError, reason
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.ink.strokes import (
-    DEFAULT_SIMPLIFY_EPS,
     offsets_to_points,
     points_to_offsets,
-    simplify,
+    simplify_offsets,
     strokes_to_offsets,
     validate_offsets,
 )
@@ -125,7 +124,7 @@ def _to_model_units(offsets: np.ndarray, model: InferenceModel, path: Path) -> n
         raise ScribeError(f"the ink of style sample {path} has no height; it must show a line of handwriting")
     target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
     scaled[:, :2] *= target / height
-    return points_to_offsets(simplify(offsets_to_points(scaled), DEFAULT_SIMPLIFY_EPS), y_down=False)  # as split thins
+    return simplify_offsets(scaled, model.simplified_at)  # thinned as the model's training ink was
 
 
 def _check_count(count: int, source: str) -> None:
