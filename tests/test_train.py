@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,22 @@ def test_graves_learns_one_style_per_training_writer_and_can_start_from_other_we
     assert first_step["loss"] < plain_steps[0]["loss"]  # it starts from the trained weights, not from scratch
     with pytest.raises(ScribeError, match="cannot start from"):
         train(tiny_options(tiny_dataset, tmp_path / "wider", max_steps=1, hidden=17, init_from=plain / "last.pth"))
+
+
+def test_starting_from_a_styled_model_says_how_many_styles_carried_over(tiny_dataset: Path, tmp_path: Path) -> None:
+    train(tiny_options(tiny_dataset, tmp_path / "styled", max_steps=2))
+    writers = len(read_checkpoint(tmp_path / "styled" / "last.pth").model.style_writers)
+    notes: list[str] = []
+
+    def keep_notes(event: TrainEvent) -> None:
+        notes.extend([event.message] if event.kind == "note" else [])
+
+    train(tiny_options(tiny_dataset, tmp_path / "again", max_steps=1, init_from=tmp_path / "styled" / "last.pth"), keep_notes)
+    assert notes == [f"{writers} of the {writers} writer styles of last.pth carried over"]
+    renamed = tmp_path / "renamed-split"  # the same writers, in a folder of another name: their styles start afresh
+    shutil.copytree(tiny_dataset, renamed)
+    train(tiny_options(renamed, tmp_path / "other", max_steps=1, init_from=tmp_path / "styled" / "last.pth"), keep_notes)
+    assert notes[-1].startswith(f"0 of the {writers} writer styles") and "match by dataset folder name" in notes[-1]
 
 
 def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -67,6 +67,8 @@ def _draw_training(progress: Progress) -> Callable[[TrainEvent], None]:
             )
         elif event.kind == "skip":
             progress.console.print(f"warning: {event.message}")
+        elif event.kind == "note":
+            progress.console.print(event.message, markup=False)
 
     return on_event
 

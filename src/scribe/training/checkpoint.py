@@ -183,22 +183,25 @@ def character_rows(saved: str, alphabet: Alphabet) -> RowMap:
 
 def start_from(
     network: HandwritingModel | Recognizer, saved: StoredModel, alphabet: Alphabet, styles: list[tuple[str, int]]
-) -> list[str]:
+) -> int:
     """Initialize a new run's ``network`` from a trained model of the same kind (fine-tuning, a grown model).
 
     Characters are matched by what they are, so the run's alphabet may have grown
     (new characters start from their initialization); writer styles are matched by
     (dataset, writer), ``styles[i]`` being the run's style i + 1. A model from before
     styles named their datasets had one dataset: its writers are taken to be the
-    run's reference dataset's. Raises ValueError when the architectures differ.
+    run's reference dataset's. Returns how many of the saved writer styles found their
+    writer in the run. Raises ValueError when the architectures differ.
     """
     if saved.config.kind != network.config.kind:
         raise ValueError(f"it is a {saved.config.kind} model and this run trains a {network.config.kind} model")
     rows = dict.fromkeys(TRAINING[saved.config.kind].character_rows, character_rows(saved.alphabet, alphabet))
+    matched: list[tuple[int, int]] = []
     if "style_embedding.weight" in saved.weights:
         reference = styles[0][0] if styles else ""
         saved_keys = zip(saved.style_datasets or [reference] * len(saved.style_writers), saved.style_writers)
         run_index = {key: i + 1 for i, key in enumerate(styles)}
         matched = [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
         rows["style_embedding.weight"] = [(0, 0), *matched]  # style 0, "any writer", is every model's
-    return initialize_from(network, saved.weights, rows)
+    initialize_from(network, saved.weights, rows)
+    return len(matched)

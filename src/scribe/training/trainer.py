@@ -49,7 +49,9 @@ DEFAULT_POINTS_PER_CHAR = 12.5  # when meta.json does not say (IAM-OnDB at 2x de
 class TrainEvent:
     """What the loop reports to its caller (the CLI draws it); the library never prints."""
 
-    kind: str  # "read" (message: which dataset and split; step of total_steps: files), "start", "step", "eval", "skip", "done"
+    # "read" (message: which dataset and split; step of total_steps: files), "note" (message), "start", "step",
+    # "eval", "skip", "done"
+    kind: str
     step: int
     total_steps: int
     loss: float | None = None
@@ -270,9 +272,15 @@ class Trainer:
     def _initialize_from(self, path: Path) -> None:
         saved = read_stored_model(path)
         try:
-            start_from(self.model, saved, self.alphabet, self.styles.keys)
+            carried = start_from(self.model, saved, self.alphabet, self.styles.keys)
         except ValueError as exc:
             raise ScribeError(f"cannot start from {path}: {exc}; use the same model settings") from exc
+        if saved.style_writers and self.styles.keys:
+            note = f"{carried:,} of the {len(saved.style_writers):,} writer styles of {path.name} carried over"
+            if carried < len(self.styles.keys):
+                names = ", ".join(sorted(set(saved.style_datasets))) or "its reference dataset's"
+                note += f"; styles match by dataset folder name and writer (it had {names}), the rest start afresh"
+            self.on_event(TrainEvent("note", 0, 0, message=note))
 
     def _style_ids(self, batch: Batch) -> torch.Tensor | None:
         """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``."""
