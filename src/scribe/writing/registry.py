@@ -52,10 +52,18 @@ REGISTRY: dict[str, ModelEntry] = {
             package_file="graves-iam.npz",
         ),
         ModelEntry(
+            name="recognizer-iam-unipen-e10",
+            kind=RECOGNIZER,
+            description="Online handwriting recognizer (CTC) trained on IAM-OnDB and UNIPEN simplified at 10 units, "
+            "reading any ink thinned as much: prose, digits, capitals and symbols (the default reader of "
+            "`scribe legibility` and verified writing).",
+            package_file="recognizer-iam-unipen-e10.npz",
+        ),
+        ModelEntry(
             name="recognizer-iam-unipen",
             kind=RECOGNIZER,
-            description="Online handwriting recognizer (CTC) trained on IAM-OnDB and UNIPEN: reads prose, digits, "
-            "capitals and symbols (the default reader of `scribe legibility` and verified writing).",
+            description="Online handwriting recognizer (CTC) trained on IAM-OnDB and UNIPEN at the default "
+            "simplification: prose, digits, capitals and symbols (the previous default reader).",
             package_file="recognizer-iam-unipen.npz",
         ),
         ModelEntry(
@@ -67,7 +75,7 @@ REGISTRY: dict[str, ModelEntry] = {
     ]
 }
 DEFAULT_MODEL = "graves-iam-unipen"
-DEFAULT_RECOGNIZER = "recognizer-iam-unipen"  # reads ink for `scribe legibility` and verified writing
+DEFAULT_RECOGNIZER = "recognizer-iam-unipen-e10"  # reads ink for `scribe legibility` and verified writing
 
 
 def shipped_path(entry: ModelEntry) -> Path:
