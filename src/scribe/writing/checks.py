@@ -63,11 +63,6 @@ def _last_stroke_start(line: SampledLine) -> int:
     return int(_stroke_starts(line)[-1])
 
 
-def char_width(model: InferenceModel) -> float:
-    """The ink width of a typical character, in dataset units: its points times the mean step right."""
-    return model.points_per_char * float(model.mean[0])
-
-
 def _is_trailing_mark(line: SampledLine, model: InferenceModel) -> bool:
     """Whether the line's last stroke is a stray mark after the written text.
 
@@ -94,7 +89,7 @@ def _is_trailing_mark(line: SampledLine, model: InferenceModel) -> bool:
     reached_the_last = line.focus[:start].max() >= end - 1  # before the stroke began
     most_past = TRAILING_FACTOR * model.points_per_char
     run_past = reached_the_last and after[0] >= end - 1 and past > most_past and 2 * past > len(after)
-    last_already_begun = line.focus[starts[-2]] >= end - 1 and gap > AFTER_THE_LAST_GAP * char_width(model)
+    last_already_begun = line.focus[starts[-2]] >= end - 1 and gap > AFTER_THE_LAST_GAP * model.char_width
     return past == len(after) or run_past or (past > 0 and last_already_begun)
 
 
@@ -147,7 +142,7 @@ def line_problems(line: SampledLine, model: InferenceModel) -> list[str]:
     if len(line.focus) and (setback := int((np.maximum.accumulate(line.focus) - line.focus).max())) > MAX_FOCUS_SETBACK:
         problems.append(f"lost its place: the window fell back {setback} letters")
     width = np.ptp(offsets_to_points(line.offsets)[:, 0]) if len(line.offsets) else 0.0
-    typical = max(len(line.text), 1) * char_width(model)
+    typical = max(len(line.text), 1) * model.char_width
     if typical > 0 and not WIDTH_RANGE[0] <= width / typical <= WIDTH_RANGE[1]:
         problems.append(f"ink {width / typical:.1f} times as wide as usual")
     return problems

@@ -341,6 +341,11 @@ class InferenceModel:
             self.head_matrix[layout.hidden_of(k)] = self.head_w[k * c.hidden : (k + 1) * c.hidden]
 
     @property
+    def char_width(self) -> float:
+        """The ink width of a typical character, in dataset units: its points times the mean step right."""
+        return self.points_per_char * float(self.mean[0])
+
+    @property
     def cond_dim(self) -> int:
         if self.is_vae:
             return self.config.latent_dim

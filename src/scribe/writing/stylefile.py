@@ -122,7 +122,7 @@ def _to_model_units(offsets: np.ndarray, model: InferenceModel, path: Path) -> n
     height = line_metrics(scaled).x_height
     if not height > 0:
         raise ScribeError(f"the ink of style sample {path} has no height; it must show a line of handwriting")
-    target = model.points_per_char * float(model.mean[0]) / ADVANCE_PER_X_HEIGHT
+    target = model.char_width / ADVANCE_PER_X_HEIGHT
     scaled[:, :2] *= target / height
     return simplify_offsets(scaled, model.simplified_at)  # thinned as the model's training ink was
 
