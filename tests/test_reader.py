@@ -121,7 +121,7 @@ def test_the_shipped_recognizer_reads_the_shipped_writers_ink_as_torch_does() ->
     lines = [line.offsets for line in Scribe().write("\n".join(texts), seed=3).lines]
     stored, network = load_model(resolve_model(DEFAULT_RECOGNIZER))
     reader = InkReader(stored)
-    thinned = [simplify_offsets(line, stored.simplified_at) if stored.simplified_at else line for line in lines]
+    thinned = reader.as_trained(lines)
     normalized = [torch.from_numpy(reader._batch([line])[0][0]) for line in thinned]
     offsets = torch.nn.utils.rnn.pad_sequence(normalized, batch_first=True)
     mask = torch.arange(offsets.shape[1])[None, :] < torch.tensor([len(line) for line in thinned])[:, None]

@@ -94,7 +94,7 @@ def fake_line(text: str, focus: list[int], width_per_char: float, finished: bool
 
 
 def test_line_problems_name_what_a_reader_would_see(tiny_model: InferenceModel) -> None:
-    usual = tiny_model.points_per_char * float(tiny_model.mean[0])  # ink width per character
+    usual = tiny_model.char_width  # ink width per character
     good = fake_line("abc", [0] * 4 + [1] * 4 + [2] * 4, usual)
     assert line_problems(good, tiny_model) == []
     assert "did not reach the end" in line_problems(fake_line("abc", [0] * 12, usual, finished=False), tiny_model)[0]
@@ -110,7 +110,7 @@ def test_line_problems_name_what_a_reader_would_see(tiny_model: InferenceModel) 
 
 
 def test_a_stroke_drawn_past_the_end_of_the_text_is_an_extra_mark(tiny_model: InferenceModel) -> None:
-    usual = tiny_model.points_per_char * float(tiny_model.mean[0])
+    usual = tiny_model.char_width
     extra = fake_line("abc", [0] * 3 + [1] * 3 + [2] * 2 + [3] * 5, usual)
     extra.offsets[7, 2] = 1  # the pen lifts after step 6; the last stroke ends the "c", then goes on
     extra.offsets[8, 0] = -3 * usual  # back over the ink: not a mark to cut off, a line to sample again
@@ -133,7 +133,7 @@ def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) ->
     crossed.offsets[8, 2] = 1  # the "t" bar, drawn after the window left the text, goes back over the stem
     crossed.offsets[9, 0] = -2.0
     assert without_trailing_marks(crossed, tiny_model).steps == 11
-    usual = tiny_model.points_per_char * float(tiny_model.mean[0])
+    usual = tiny_model.char_width
     focus = [0] * 4 + [1] * 4 + [2] * 2 + [2] * 2 + [3] * 5 + [1]
     begun_on_the_dot = fake_line("ab.", focus, usual * 18 / 10, finished=False)
     begun_on_the_dot.offsets[10, 2] = 1  # a mark begun while the window is still on ".", mostly drawn past the text,
@@ -155,7 +155,7 @@ def test_strokes_begun_after_the_text_are_cut_off(tiny_model: InferenceModel) ->
 
 
 def test_a_tick_after_the_final_full_stop_is_cut_off(tiny_model: InferenceModel) -> None:
-    usual = tiny_model.points_per_char * float(tiny_model.mean[0])
+    usual = tiny_model.char_width
     focus = [0] * 4 + [1] * 4 + [2] * 2 + [2, 3]  # the tick begins while the window still weighs the "."
     ticked = fake_line("ab.", focus, usual * 3 / 12)
     ticked.offsets[[8, 10], 2] = 1  # strokes: "ab" (steps 0-7), "." (8-9), the tick (10-11)

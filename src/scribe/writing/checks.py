@@ -80,17 +80,19 @@ def _is_trailing_mark(line: SampledLine, model: InferenceModel) -> bool:
     if len(starts) < 2:
         return False
     start, end = int(starts[-1]), len(line.text)
+    after = line.focus[start:]
+    past = int((after >= end).sum())
+    if past == 0:  # every stray mark is drawn at least partly past the text
+        return False
     x = offsets_to_points(line.offsets)[:, 0]  # row k + 1 is where step k puts the pen
     gap = float(x[start + 1 :].min() - x[1 : start + 1].max())
     if gap <= 0:
         return False
-    after = line.focus[start:]
-    past = int((after >= end).sum())
     reached_the_last = line.focus[:start].max() >= end - 1  # before the stroke began
     most_past = TRAILING_FACTOR * model.points_per_char
     run_past = reached_the_last and after[0] >= end - 1 and past > most_past and 2 * past > len(after)
     last_already_begun = line.focus[starts[-2]] >= end - 1 and gap > AFTER_THE_LAST_GAP * model.char_width
-    return past == len(after) or run_past or (past > 0 and last_already_begun)
+    return past == len(after) or run_past or last_already_begun
 
 
 def without_trailing_marks(line: SampledLine, model: InferenceModel) -> SampledLine:

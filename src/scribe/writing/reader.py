@@ -121,11 +121,16 @@ class InkReader:
         """``text`` as this recognizer could read it at best: without the characters it does not know."""
         return "".join(char for char in text if char in self.alphabet)
 
+    def as_trained(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        """``lines`` thinned as the recognizer's training ink was (as they are when it records no tolerance)."""
+        if self.simplified_at is None:
+            return lines
+        return [simplify_offsets(line, self.simplified_at) for line in lines]
+
     @one_blas_thread()  # verified writing keeps the line this reads best: its bits must not depend on threads
     def read(self, lines: list[np.ndarray]) -> list[str]:
         """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
-        if self.simplified_at is not None:
-            lines = [simplify_offsets(line, self.simplified_at) for line in lines]
+        lines = self.as_trained(lines)
         order = sorted(range(len(lines)), key=lambda i: len(lines[i]))  # similar lengths share a batch
         readings: dict[int, str] = {}
         for start in range(0, len(order), READ_BATCH):
