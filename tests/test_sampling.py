@@ -55,6 +55,8 @@ def test_priming_and_styles_condition_the_lines(tmp_path: Path) -> None:
     primed = sample_lines(model, ["abc"], priming, seed=2)[0]
     assert np.all(primed.offsets[0] == 0) and not np.array_equal(plain.offsets, primed.offsets)
     assert primed.focus.min() >= -3  # focus is counted from the target text, after "hi "
+    # The priming ink ends with the pen up, so the first point is reached in the air: the line begins there.
+    assert np.all(primed.offsets[1, :2] == 0) and np.any(plain.offsets[1, :2] != 0)
 
 
 def test_vae_samples_from_a_latent(tmp_path: Path) -> None:

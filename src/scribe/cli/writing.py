@@ -170,7 +170,7 @@ def write_command(
     model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
     style: Annotated[int | None, typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
     style_file: Annotated[Path | None, typer.Option("--style-file", metavar="FILE", help=f"Write like this sample: {style_file_kinds()}.")] = None,
-    style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file says (when the file does not).")] = None,
+    style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file shows, word for word and punctuation included (when the file does not say).")] = None,
     style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,

@@ -287,6 +287,11 @@ class ContinuousBatch:
         """Keep the line of ``row`` if it is its text's best so far; start what comes next there. True: the text is done."""
         job, steps = self.jobs[row], int(self.steps[row])
         drawn = denormalize(self.points[row, :steps], self.model.mean, self.model.std)
+        if self.origin[2] > 0 and steps:
+            # After priming ink the pen is lifted, so the first point is a jump in the air
+            # from the end of that ink to where the text begins, not a stroke: the line
+            # starts there, or a long straight lead-in would join the margin to it.
+            drawn[0, :2] = 0
         line = SampledLine(np.concatenate([np.zeros((1, 3), np.float32), drawn]), self.texts[job.text], finished, steps,
                            self.focus[row, :steps].copy())
         line = without_trailing_marks(line, self.model)
