@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scribe.ink.alphabet import Alphabet
-from scribe.training.checkpoint import stored_model
+from scribe.training.checkpoint import start_from, stored_model
 from scribe.training.losses import sequence_nll
 from scribe.training.networks import HandwritingModel
 from scribe.writing.network import InferenceModel
@@ -195,3 +195,25 @@ def test_a_model_grown_with_styles_starts_from_the_same_function() -> None:
     torch.testing.assert_close(before.pen_logits, after.pen_logits)
     with pytest.raises(ValueError, match="shape"):
         initialize_from(HandwritingModel(tiny_config(hidden=9)), plain.state_dict())
+
+
+def test_a_vae_started_from_a_writer_writes_as_the_writer_does_with_z_as_its_style() -> None:
+    """z takes the style vector's place, so the VAE begins where the writer's training ended."""
+    torch.manual_seed(6)
+    alphabet = Alphabet("abcdefghij")
+    writer = HandwritingModel(tiny_config(styles=3, style_dim=4)).eval()
+    saved = stored_model(writer, alphabet, np.zeros(3, np.float32), np.ones(3, np.float32), style_writers=[7, 8, 9])
+    vae = HandwritingModel(tiny_config("vae", latent_dim=4)).eval()
+    assert start_from(vae, saved, alphabet, []) == 0
+    offsets, offsets_mask, text_ids, text_mask = tiny_batch()
+    styles = torch.tensor([1, 2, 3])
+    with torch.no_grad():
+        expected = writer(offsets, offsets_mask, text_ids, text_mask, styles).decoder.params
+        z = writer.style(styles)
+        got = vae.decoder(offsets[:, :-1], vae.start(text_ids, text_mask, z)).params
+    for name in ("pi_logits", "mu", "log_sigma", "rho"):
+        torch.testing.assert_close(getattr(got, name), getattr(expected, name))
+    pen_up = torch.softmax(got.pen_logits, dim=-1)[..., 1]
+    torch.testing.assert_close(pen_up, torch.sigmoid(expected.pen_logits[..., 0]), atol=0.01, rtol=0)
+    with pytest.raises(ValueError, match="output layer"):
+        start_from(HandwritingModel(tiny_config("vae", latent_dim=4, mixtures=4)), saved, alphabet, [])

@@ -101,6 +101,21 @@ def test_starting_from_a_styled_model_says_how_many_styles_carried_over(tiny_dat
     assert notes[-1].startswith(f"0 of the {writers} writer styles") and "match by dataset folder name" in notes[-1]
 
 
+def test_a_vae_can_start_from_a_trained_writer(tiny_dataset: Path, tmp_path: Path) -> None:
+    """`scribe train --kind vae --init-from WRITER`: the decoder starts trained, reading z as it read a style."""
+    train(tiny_options(tiny_dataset, tmp_path / "writer", max_steps=6))
+    started = tmp_path / "started"
+    writer = tmp_path / "writer" / "last.pth"
+    with pytest.raises(ScribeError, match="set latent_dim = 16 or more"):  # z must have room for the style vector
+        train(tiny_options(tiny_dataset, tmp_path / "narrow", kind="vae", max_steps=1, init_from=writer))
+    train(tiny_options(tiny_dataset, started, kind="vae", latent_dim=16, max_steps=1, init_from=writer))
+    train(tiny_options(tiny_dataset, tmp_path / "fresh", kind="vae", latent_dim=16, max_steps=1))
+    first_loss = {name: json.loads((tmp_path / name / "metrics.jsonl").read_text().splitlines()[0])["loss"]
+                  for name in ("started", "fresh")}
+    assert first_loss["started"] < first_loss["fresh"]
+    assert read_checkpoint(started / "last.pth").model.config.kind == "vae"
+
+
 def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ScribeError, match="cannot resume"):
         train(tiny_options(tiny_dataset, tmp_path / "none", max_steps=1, resume=True))

@@ -22,9 +22,10 @@ from scribe.atomic import atomic_write, check_place
 from scribe.errors import ScribeError, reason
 from scribe.ink.alphabet import Alphabet
 from scribe.training.kinds import TRAINING, build_network
+from scribe.training.losses import PEN_END, PEN_UP
 from scribe.training.networks import HandwritingModel
 from scribe.training.recognizer import Recognizer
-from scribe.writing.stored import StoredModel, missing_model_file, read_stored_model
+from scribe.writing.stored import GRAVES, VAE, StoredModel, WriterConfig, missing_model_file, read_stored_model
 
 
 @dataclass
@@ -193,6 +194,10 @@ def start_from(
     run's reference dataset's. Returns how many of the saved writer styles found their
     writer in the run. Raises ValueError when the architectures differ.
     """
+    if (saved.config.kind, network.config.kind) == (GRAVES, VAE):
+        assert isinstance(network, HandwritingModel)
+        _start_vae_from_writer(network, saved, alphabet)
+        return 0
     if saved.config.kind != network.config.kind:
         raise ValueError(f"it is a {saved.config.kind} model and this run trains a {network.config.kind} model")
     rows = dict.fromkeys(TRAINING[saved.config.kind].character_rows, character_rows(saved.alphabet, alphabet))
@@ -205,3 +210,39 @@ def start_from(
         rows["style_embedding.weight"] = [(0, 0), *matched]  # style 0, "any writer", is every model's
     initialize_from(network, saved.weights, rows)
     return len(matched)
+
+
+#: The VAE's "end of line" logit when it starts from a Graves writer, which has no such
+#: state: about 1 in 400 points at first, so lines end where the window says until it is learnt.
+STARTING_END_LOGIT = -6.0
+
+
+def _start_vae_from_writer(network: HandwritingModel, saved: StoredModel, alphabet: Alphabet) -> None:
+    """A VAE whose decoder starts as a trained Graves writer's, reading z where the writer read its style.
+
+    The decoder's input columns for the writer's style vector become z's (extra
+    dimensions of z start at zero weight); the writer's pen-up logit becomes the
+    'up' class of the VAE's three, 'down' starts at logit 0 and 'end' at
+    :data:`STARTING_END_LOGIT`, which together give the writer's own pen lifts; z's map
+    to the initial state starts at zero, the writer's zero state. So at step 0 the
+    VAE writes as the writer does with z as its style, and only the stroke encoder
+    (and the writer styles, which a VAE has no use for) start afresh.
+    """
+    assert isinstance(saved.config, WriterConfig)  # a Graves writer's
+    style_dim, z_dim = saved.config.cond_dim, network.config.latent_dim
+    if z_dim < style_dim:
+        raise ValueError(f"its writer styles have {style_dim} dimensions, z {z_dim}: set latent_dim = {style_dim} or more")
+    weights = {name: value for name, value in saved.weights.items() if not name.startswith("style_embedding.")}
+    head = network.decoder.head.linear
+    weight, bias = (torch.from_numpy(np.asarray(weights.pop(f"decoder.head.linear.{part}"))) for part in ("weight", "bias"))
+    if weight.shape[1] != head.weight.shape[1] or len(weight) - 1 != len(head.weight) - network.config.pen_classes:
+        raise ValueError(f"its output layer has shape {tuple(weight.shape)}, this model needs {tuple(head.weight.shape)}")
+    initialize_from(network, weights, {"text_encoder.embedding.weight": character_rows(saved.alphabet, alphabet)})
+    initial_state = network.decoder.initial_state
+    assert initial_state is not None  # every VAE has one
+    with torch.no_grad():
+        for parameter in (head.weight, head.bias, initial_state.weight, initial_state.bias):
+            parameter.zero_()
+        head.weight[PEN_UP], head.bias[PEN_UP] = weight[0], bias[0]  # the writer's pen logit is row 0
+        head.weight[network.config.pen_classes :], head.bias[network.config.pen_classes :] = weight[1:], bias[1:]
+        head.bias[PEN_END] = STARTING_END_LOGIT
