@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "train": "training",
     "export": "training",
     "write": "writing",
+    "styles": "writing",
     "models": "writing",
 }
 

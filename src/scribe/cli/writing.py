@@ -1,4 +1,4 @@
-"""``scribe write`` and ``scribe models``: the commands of the writing room (no PyTorch)."""
+"""``scribe write``, ``scribe styles`` and ``scribe models``: the commands of the writing room (no PyTorch)."""
 
 from __future__ import annotations
 
@@ -226,6 +226,42 @@ def write_command(
         write_one(content, output)
     else:
         _ask_for_texts(write_one, output)
+
+
+SHEET_FORMATS = ("svg", "png", "pdf")
+
+
+@app.command("styles")
+def styles_command(
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="The sheet: .svg, .png or .pdf.")] = Path("styles.svg"),
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
+    text: Annotated[str | None, typer.Option("--text", "-t", metavar="TEXT", help="What every style writes. [default: a line with capitals, digits and punctuation]")] = None,
+    count: Annotated[int | None, typer.Option("--count", "-n", metavar="N", help="VAE: how many sampled styles (style seeds 1 to N). [default: 8]")] = None,
+    bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same sheet.")] = 0,
+    dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = DEFAULT_DPI,
+) -> None:
+    """Write the same line in every built-in style (a VAE: in N sampled ones), each row named, to pick a style."""
+    from scribe.writing.document import Scribe, check_destination
+    from scribe.writing.formats import check_dpi, output_format
+    from scribe.writing.sheet import DEFAULT_SAMPLED_STYLES, SHEET_TEXT, sheet_styles, style_sheet
+
+    fmt = output_format(None, output)
+    if fmt.name not in SHEET_FORMATS:
+        raise ScribeError(f"a style sheet is drawn as SVG, PNG or PDF, not {fmt.name.upper()}: give -o styles.png")
+    check_dpi(dpi)
+    check_destination(output)
+    with progress_bars("bytes") as bars:
+        scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))
+    if count is not None and not scribe.model.is_vae:
+        stderr.print(f"note: --count ignored: {model} has its built-in styles, not sampled ones")
+    choices = sheet_styles(scribe, DEFAULT_SAMPLED_STYLES if count is None else count)
+    with progress_bars("items") as bars:
+        sheet = style_sheet(scribe, choices, SHEET_TEXT if text is None else text, seed=seed, bias=bias,
+                            progress=bar_when(bars, "writing styles", PROGRESS_MIN_LINES))
+    _warn_about(sheet, 0)
+    for path in sheet.save(output, fmt.name, dpi, fit=True):
+        stderr.print(f"wrote {path} ({len(choices)} styles)")
 
 
 @dataclass

@@ -38,6 +38,7 @@ _MISSING = (
 
 FORMAT_ARGB32 = 0
 LINE_CAP_ROUND = 1
+FONT_SLANT_NORMAL = FONT_WEIGHT_NORMAL = 0
 LINE_JOIN_ROUND = 1
 MOVE_TO, LINE_TO, CURVE_TO = 0, 1, 2  # cairo_path_data_type_t
 _SUCCESS, _NO_MEMORY, _READ_ERROR = 0, 1, 10
@@ -88,6 +89,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "cairo_stroke_extents": (None, [_P, _D_P, _D_P, _D_P, _D_P]),
     "cairo_user_to_device": (None, [_P, _D_P, _D_P]),
     "cairo_show_page": (None, [_P]),
+    "cairo_select_font_face": (None, [_P, ctypes.c_char_p, _INT, _INT]),
+    "cairo_set_font_size": (None, [_P, _D]),
+    "cairo_move_to": (None, [_P, _D, _D]),
+    "cairo_show_text": (None, [_P, ctypes.c_char_p]),
 }
 
 
@@ -304,6 +309,13 @@ class Context:
 
     def show_page(self) -> None:
         self._lib.cairo_show_page(self._pointer)
+
+    def show_text(self, x: float, y: float, text: str, size: float, family: str) -> None:
+        """``text`` in the system's ``family`` font (cairo's "toy" text), ``size`` high, its baseline starting at x, y."""
+        self._lib.cairo_select_font_face(self._pointer, family.encode(), FONT_SLANT_NORMAL, FONT_WEIGHT_NORMAL)
+        self._lib.cairo_set_font_size(self._pointer, size)
+        self._lib.cairo_move_to(self._pointer, x, y)
+        self._lib.cairo_show_text(self._pointer, text.encode())
 
 
 # --------------------------------------------------------------------------- paths as arrays

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -48,6 +49,7 @@ DPI_RANGE = (10.0, 1200.0)  # an A4 page at 1200 dpi is 10,000 x 14,000 pixels
 _RULE_COLOUR = "#9fbfe6"
 _MARGIN_RULE_COLOUR = "#e6a0a0"
 _RULE_WIDTH = 0.2  # mm
+LABEL_FONT, LABEL_COLOUR = "sans-serif", "#5f6368"  # printed labels (a style sheet's names)
 #: How scribe marks the files it writes, so that it only ever removes its own (stale pages).
 SVG_MARK = f"<!-- {WRITTEN_BY} -->"
 PNG_MARK = b"Software\x00scribe"  # a PNG tEXt chunk's keyword and text
@@ -85,7 +87,13 @@ def page_svg(page: Page, setup: PageSetup, ink: list[str] | None = None) -> str:
     if ink is None:
         ink = [f'<path d="{"".join(svg_path(s) for s in line.strokes)}"/>' for line in page.lines]
     parts.extend(ink)
-    parts.append("</g>\n</svg>\n")
+    parts.append("</g>")
+    parts.extend(
+        f'<text x="{svg_number(label.x)}" y="{svg_number(label.y)}" font-family="{LABEL_FONT}" '
+        f'font-size="{svg_number(label.size)}" fill="{LABEL_COLOUR}">{escape(label.text)}</text>'
+        for label in page.labels
+    )
+    parts.append("</svg>\n")
     return "\n".join(parts)
 
 
@@ -217,6 +225,9 @@ def _draw_page(pen: cairo.Context, page: Page, setup: PageSetup, units_per_mm: f
     pen.set_pen(setup.pen_width, round_ends=True)
     pen.append_path(_ink_path(page))
     pen.stroke()
+    pen.set_source_rgba(*colour_rgba("label", LABEL_COLOUR))
+    for label in page.labels:
+        pen.show_text(label.x, label.y, label.text, label.size, LABEL_FONT)
 
 
 def _ink_path(page: Page) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -203,6 +203,21 @@ class PlacedLine:
     strokes: list[np.ndarray]
 
 
+@dataclass(frozen=True)
+class Label:
+    """Printed text on a page, such as a style sheet's names: its baseline starts at ``x, y`` (mm, y down)."""
+
+    x: float
+    y: float
+    text: str
+    size: float  # the font's size, mm
+
+    @property
+    def box(self) -> np.ndarray:
+        """Corners of a box the label surely fits in (a sans-serif letter is at most 0.7 of the size wide)."""
+        return np.array([[self.x, self.y - self.size], [self.x + 0.7 * self.size * len(self.text), self.y + 0.3 * self.size]])
+
+
 @dataclass
 class Page:
     """One page of placed lines, in order; blank lines only leave their slot empty.
@@ -216,18 +231,20 @@ class Page:
     height: float
     lines: list[PlacedLine]
     origin: tuple[float, float] = (0.0, 0.0)
+    labels: list[Label] = field(default_factory=list)
 
 
 def fit_to_ink(page: Page, margin: float) -> Page:
-    """``page`` cropped to its ink with ``margin`` mm around it (a one-line note is not an A4 sheet)."""
-    points = [stroke for line in page.lines for stroke in line.strokes]
+    """``page`` cropped to its ink and labels with ``margin`` mm around them (a one-line note is not an A4 sheet)."""
+    points = [stroke for line in page.lines for stroke in line.strokes] + [label.box for label in page.labels]
     if not points:
         return page
     ink = np.concatenate(points)
     low, high = ink.min(axis=0) - margin, ink.max(axis=0) + margin
     moved = [PlacedLine([stroke - low for stroke in line.strokes]) for line in page.lines]
     origin = (page.origin[0] + float(low[0]), page.origin[1] + float(low[1]))
-    return Page(float(high[0] - low[0]), float(high[1] - low[1]), moved, origin)
+    labels = [replace(label, x=label.x - float(low[0]), y=label.y - float(low[1])) for label in page.labels]
+    return Page(float(high[0] - low[0]), float(high[1] - low[1]), moved, origin, labels)
 
 
 #: A line whose x-height rests on fewer letter tops than this (a lone dash, "OK.")
