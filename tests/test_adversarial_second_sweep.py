@@ -49,7 +49,7 @@ def test_a_style_sample_with_other_style_options_or_boolean_coordinates_is_refus
     sample.write_text(json.dumps({"text": "hi", "strokes": [[[0, 0], [5, 3], [9, 1]]]}))
     for extra in (["--style-seed", "3"], ["--style", "0"]):
         result = scribe("write", "hi", "-o", str(tmp_path / "x.svg"), "--model", str(model), "--style-file", str(sample), *extra)
-        assert_one_line_error(result, "a sample of handwriting sets the style by itself")
+        assert_one_line_error(result, "choose the hand one way")
     sample.write_text(json.dumps({"text": "hi", "strokes": [[[True, False], [1, 1]]]}))
     result = scribe("write", "hi", "-o", str(tmp_path / "x.svg"), "--model", str(model), "--style-file", str(sample))
     assert_one_line_error(result, "a stroke is not a list of [x, y] pairs")

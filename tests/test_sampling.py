@@ -62,8 +62,8 @@ def test_priming_and_styles_condition_the_lines(tmp_path: Path) -> None:
 def test_vae_samples_from_a_latent(tmp_path: Path) -> None:
     model = load_inference_model(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
     z_a, z_b = np.zeros(4, np.float32), np.full(4, 2.0, np.float32)
-    a = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(z=z_a)), seed=2)[0]
-    b = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(z=z_b)), seed=2)[0]
+    a = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(vector=z_a)), seed=2)[0]
+    b = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(vector=z_b)), seed=2)[0]
     assert not np.array_equal(a.offsets, b.offsets)
 
 

@@ -16,6 +16,7 @@ from helpers.basics import tiny_model_file
 from scribe.errors import ScribeError
 from scribe.writing.document import Scribe, calibrate_model_file, page_paths
 from scribe.writing.layout import PageSetup
+from scribe.writing.styles import StyleMix
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -92,6 +93,24 @@ def test_styles_are_model_parameters_and_bad_styles_are_refused(scribe: Scribe) 
         scribe.write("abc", style=9)
 
 
+def test_a_style_mix_runs_from_one_hand_to_the_other(scribe: Scribe, tmp_path: Path) -> None:
+    """t = 0 and t = 1 are the two styles themselves; in between is a hand of its own."""
+    one, four = (scribe.write("abc def", style=style, seed=2).to_svg() for style in (1, 3))
+    assert scribe.write("abc def", style_mix=StyleMix(1, 3, 0.0), seed=2).to_svg() == one
+    assert scribe.write("abc def", style_mix=StyleMix(1, 3, 1.0), seed=2).to_svg() == four
+    assert scribe.write("abc def", style_mix=StyleMix(1, 3, 0.5), seed=2).to_svg() not in (one, four)
+    vae = Scribe(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
+    for t, seed in ((0.0, 5), (1.0, 9)):
+        mixed = vae.write("abc", style_mix=StyleMix(5, 9, t)).to_svg()
+        assert mixed == vae.write("abc", style_seed=seed).to_svg()
+    for wrong, message in ((StyleMix(1, 3, 1.5), "from 0"), (StyleMix(1, 30, 0.5), "style 30 does not exist"),
+                           ((1, 3, 0.5), "must be a StyleMix")):
+        with pytest.raises(ScribeError, match=message):
+            scribe.write("abc", style_mix=wrong)  # type: ignore[arg-type]
+    with pytest.raises(ScribeError, match="choose the hand one way"):
+        scribe.write("abc", style=1, style_mix=StyleMix(1, 3, 0.5))
+
+
 def test_characters_outside_the_alphabet_are_substituted_or_refused(scribe: Scribe) -> None:
     document = scribe.write("caf\u00e9 \u201cok\u201d", seed=1)
     assert document.lines[0].text == "cafe ok"  # the tiny alphabet has no quotes: dropped
@@ -140,6 +159,8 @@ def test_stdin_and_stdout(model_path: Path, tmp_path: Path) -> None:
         (["abc", "--model", "notes.txt"], None, ["notes.txt"]),
         (["abc", "--page", "b7x"], None, ["b7x"]),
         (["abc", "--bogus"], None, ["--bogus"]),
+        (["abc", "--style-mix", "1,2"], None, ["--style-mix '1,2' is not A,B,T"]),
+        (["abc", "--style-mix", "1,2,0.5", "--style", "1"], None, ["choose the hand one way"]),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(

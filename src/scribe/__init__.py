@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Document", "Scribe", "write", "__version__"]
+__all__ = ["Document", "Scribe", "StyleMix", "write", "__version__"]
 
 if TYPE_CHECKING:
     from scribe.writing.document import Document, Scribe, write
+    from scribe.writing.styles import StyleMix
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from scribe.writing import document
 
         return getattr(document, name)
+    if name == "StyleMix":
+        from scribe.writing.styles import StyleMix
+
+        return StyleMix
     raise AttributeError(f"module 'scribe' has no attribute {name!r}")

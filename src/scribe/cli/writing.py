@@ -26,6 +26,7 @@ from scribe.writing.stylefile import style_file_kinds
 if TYPE_CHECKING:
     from scribe.writing.document import Document, PageStream, Scribe
     from scribe.writing.formats import OutputFormat
+    from scribe.writing.styles import StyleMix
 
 _PAGE = PageSetup()  # the page defaults, shown in --help
 
@@ -172,6 +173,7 @@ def write_command(
     style_file: Annotated[Path | None, typer.Option("--style-file", metavar="FILE", help=f"Write like this sample: {style_file_kinds()}.")] = None,
     style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file shows, word for word and punctuation included (when the file does not say).")] = None,
     style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
+    style_mix: Annotated[str | None, typer.Option("--style-mix", metavar="A,B,T", help="A hand between styles A and B (VAE: style seeds), T from 0 (A) to 1 (B).")] = None,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
@@ -210,12 +212,12 @@ def write_command(
     content = _read_text(text, input_file)
     with progress_bars("bytes") as bars:
         scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))
-    prime = _read_style_file(style_file, style_text, scribe) if style_file is not None else None
+    prime, mix = _read_style_file(style_file, style_text, scribe), _style_mix(style_mix)
 
     def write_one(words: str, target: Path) -> None:
         with progress_bars("items") as bars:
             stream = scribe.write_pages(
-                words, setup=setup, style=style, style_seed=style_seed, prime=prime, bias=bias,
+                words, setup=setup, style=style, style_seed=style_seed, style_mix=mix, prime=prime, bias=bias,
                 temperature=temperature, seed=seed, strict=strict, candidates=candidates, reflow=not keep_lines,
                 max_pages=1 if to_stdout and not fmt.one_file(options) else None,
                 progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
@@ -335,9 +337,25 @@ def _ask_for_texts(write_one: Callable[[str, Path], None], output: Path) -> None
         write_one(entry, output.with_name(f"{output.stem}-{number}{output.suffix}"))
 
 
-def _read_style_file(path: Path, text: str | None, scribe: Scribe) -> tuple:
+def _read_style_file(path: Path | None, text: str | None, scribe: Scribe) -> tuple | None:
     from scribe.writing.stylefile import read_style_file
 
-    return read_style_file(path, text, scribe.model)
+    return read_style_file(path, text, scribe.model) if path is not None else None
 
 
+
+
+def _style_mix(value: str | None) -> StyleMix | None:
+    """``--style-mix A,B,T`` as a :class:`StyleMix`."""
+    from scribe.writing.styles import StyleMix
+
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        return StyleMix(int(parts[0]), int(parts[1]), float(parts[2]))
+    except ValueError:
+        raise ScribeError(f"--style-mix {value!r} is not A,B,T: two styles (VAE: style seeds) and where between "
+                          "them, 0 (A) to 1 (B), e.g. --style-mix 2,5,0.5") from None

@@ -27,7 +27,7 @@ import numpy as np
 from scribe.atomic import atomic_write, cannot_write, destination, write_files
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics, median
-from scribe.ink.strokes import normalize, validate_offsets
+from scribe.ink.strokes import validate_offsets
 from scribe.ink.text import Substitution, check_text, fit_to_alphabet
 from scribe.ink.wrapping import relative_char_width, wrap_text
 from scribe.progress import ProgressFn, no_progress
@@ -57,6 +57,7 @@ from scribe.writing.sampling import (
     write_lines,
 )
 from scribe.writing.stored import StoredModel
+from scribe.writing.styles import StyleMix, conditioning_for, style_advance
 
 
 @dataclass
@@ -238,41 +239,14 @@ class Scribe:
         return self.model.builtin_styles
 
     def conditioning(
-        self, style: int | None = None, style_seed: int | None = None, prime: tuple[np.ndarray, str] | None = None
+        self,
+        style: int | None = None,
+        style_seed: int | None = None,
+        prime: tuple[np.ndarray, str] | None = None,
+        mix: StyleMix | None = None,
     ) -> Conditioning:
-        """Who writes, for every line of a document: a built-in style, a sampled z, or priming ink."""
-        if prime is not None:
-            if style is not None or style_seed is not None:
-                raise ScribeError("a sample of handwriting sets the style by itself; leave out the style and the style seed")
-            if self.model.is_vae:
-                return Conditioning(z=self.model.encode_style(normalize(prime[0], self.model.mean, self.model.std))[0])
-            return Conditioning(prime_offsets=prime[0], prime_text=prime[1])
-        if self.model.is_vae:
-            rng = np.random.default_rng(style_seed if style_seed is not None else 0)
-            return Conditioning(z=rng.standard_normal(self.model.config.latent_dim).astype(np.float32))
-        if style_seed is not None:
-            raise ScribeError("a style seed samples a VAE style; this model has built-in styles instead: choose one by number")
-        return Conditioning(style_id=self._style_id(style))
-
-    def _style_id(self, style: int | None) -> int | None:
-        styles = self.styles
-        if not styles:
-            if style not in (None, 0):
-                raise ScribeError("this model has no built-in styles; leave the style out or give a sample of handwriting")
-            return None
-        index = 0 if style is None else style
-        if not 0 <= index < len(styles):
-            raise ScribeError(f"style {style} does not exist; this model has styles 0 to {len(styles) - 1}")
-        return styles[index]
-
-    def _advance(self, style: int | None) -> float:
-        """The width per character, in x-heights, of the built-in style ``style`` (None: another hand)."""
-        advances = self.model.style_advances
-        if not advances:
-            return ADVANCE_PER_X_HEIGHT
-        if style is None:
-            return median(advances)
-        return advances[style]
+        """Who writes, for every line of a document: a built-in style, a sampled z, a mix of two, or priming ink."""
+        return conditioning_for(self.model, style, style_seed, prime, mix)
 
     def write(self, text: str, **options: Any) -> Document:
         """Write ``text`` as handwritten pages, all of them in one :class:`Document` (``options``: :meth:`write_pages`)."""
@@ -285,6 +259,7 @@ class Scribe:
         setup: PageSetup | None = None,
         style: int | None = None,
         style_seed: int | None = None,
+        style_mix: StyleMix | None = None,
         prime: tuple[np.ndarray, str] | None = None,
         bias: float = DEFAULT_BIAS,
         temperature: float = SamplingOptions.temperature,
@@ -298,7 +273,9 @@ class Scribe:
     ) -> PageStream:
         """Write ``text`` page by page: the page count at once, then each page as soon as its lines are written.
 
-        ``prime`` is a sample of the user's handwriting (offsets in the model's units,
+        The hand is ``style`` (a built-in style), ``style_seed`` (a VAE's), ``style_mix``
+        (a hand between two of either, :class:`~scribe.writing.styles.StyleMix`) or
+        ``prime``, a sample of the user's handwriting (offsets in the model's units,
         see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         ``candidates`` samples of every misread line are read back by :attr:`reader` and the one
         that reads best is kept (verified writing; 1 turns it off). A text that would
@@ -313,8 +290,8 @@ class Scribe:
         setup = setup or PageSetup()
         setup.validate()
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
-        conditioning = self.conditioning(style, style_seed, prime)
-        advance = self._advance((style or 0) if conditioning.style_id is not None else None)
+        conditioning = self.conditioning(style, style_seed, prime, style_mix)
+        advance = style_advance(self.model, (style or 0) if conditioning.style_id is not None else None, style_mix)
         width_units = setup.wrap_width / estimated_line_width(1, setup, advance)  # in average characters
         items = wrap_text(fitted, width_units, relative_char_width, reflow)
         if all(item is None for item in items):

@@ -18,7 +18,6 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -90,11 +89,16 @@ def page_svg(page: Page, setup: PageSetup, ink: list[str] | None = None) -> str:
     parts.append("</g>")
     parts.extend(
         f'<text x="{svg_number(label.x)}" y="{svg_number(label.y)}" font-family="{LABEL_FONT}" '
-        f'font-size="{svg_number(label.size)}" fill="{LABEL_COLOUR}">{escape(label.text)}</text>'
+        f'font-size="{svg_number(label.size)}" fill="{LABEL_COLOUR}">{_xml_text(label.text)}</text>'
         for label in page.labels
     )
     parts.append("</svg>\n")
     return "\n".join(parts)
+
+
+def _xml_text(text: str) -> str:
+    """``text`` as the content of an XML element (xml.sax.saxutils would load a parser package for it)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def paper_rules(page: Page, setup: PageSetup) -> list[tuple[str, list[tuple[float, float, float, float]]]]:

@@ -64,15 +64,17 @@ SHARES = 2  # a text's lines are dealt into this many batches, run side by side 
 
 @dataclass
 class Conditioning:
-    """Who writes: at most one of a writer style, a VAE latent, or priming ink.
+    """Who writes: at most one of a writer style, a conditioning vector, or priming ink.
 
+    ``vector`` is what the decoder reads in a style's place: a VAE's latent z, or a
+    writer-style vector of a Graves writer's own (a mix of two built-in styles).
     ``prime_offsets`` are a real line in the dataset's units (the stroke format of
     :mod:`scribe.ink.strokes`) and ``prime_text`` what it says: the model reads them
     first (Graves, section 5.5) and continues in their style.
     """
 
     style_id: int | None = None
-    z: np.ndarray | None = None
+    vector: np.ndarray | None = None
     prime_offsets: np.ndarray | None = None
     prime_text: str = ""
 
@@ -170,8 +172,8 @@ def _start(model: InferenceModel, texts: list[str], conditioning: Conditioning) 
     text_ids, text_mask = encode_texts(alphabet, [prefix + text for text in texts])
     batch = len(texts)
     cond = None
-    if conditioning.z is not None:
-        cond = np.repeat(np.asarray(conditioning.z, np.float32)[None], batch, axis=0)
+    if conditioning.vector is not None:
+        cond = np.repeat(np.asarray(conditioning.vector, np.float32)[None], batch, axis=0)
     elif conditioning.style_id is not None:
         cond = model.style_vectors(np.full(batch, conditioning.style_id))
     state = model.start(text_ids, text_mask, cond)
