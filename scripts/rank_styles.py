@@ -1,5 +1,7 @@
 """Rank a model's writer styles by legibility, to choose the built-in styles shipped with it.
 
+For a VAE the "styles" are style seeds (default 1-20): the hands ``--style-seed`` writes.
+
 Every style writes the same texts of a held-out split; the recognizer reads them back
 and the styles are listed from the lowest character error rate up. The texts come
 from the test split by default, so that choosing styles never sees the validation
@@ -27,6 +29,9 @@ from scribe.writing.network import load_inference_model
 from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_RECOGNIZER, resolve_model
 from scribe.writing.sampling import Conditioning, SamplingOptions
+from scribe.writing.styles import conditioning_for
+
+VAE_STYLES = 20  # style seeds ranked by default
 
 
 def main() -> None:
@@ -50,8 +55,10 @@ def main() -> None:
         extra = text_set_path(args.extra).read_text(encoding="utf-8").splitlines()
         texts += [fit_to_alphabet(line, model.alphabet)[0] for line in extra if line.strip()][: args.extra_count]
     scores = []
-    for style in style_list(args.styles, len(model.styles)):
-        options = SamplingOptions(bias=args.bias, conditioning=Conditioning(style_id=style))
+    count = VAE_STYLES if model.is_vae else len(model.styles)
+    for style in style_list(args.styles, count, first=1 if model.is_vae else 0):
+        hand = conditioning_for(model, style_seed=style) if model.is_vae else Conditioning(style_id=style)
+        options = SamplingOptions(bias=args.bias, conditioning=hand)
         report = measure_legibility(model, reader, texts, options, seed=args.seed)
         scores.append((report.generated_cer, report.completion_rate, style))
         classes = ", ".join(f"{name} {100 * n / total:.0f}%" for name, (n, total) in report.by_class.items() if total)
@@ -60,15 +67,15 @@ def main() -> None:
     print("best first:", ",".join(str(style) for _, _, style in sorted(scores)))
 
 
-def style_list(spec: str | None, count: int) -> list[int]:
-    """``0-3,7`` -> [0, 1, 2, 3, 7]; None -> every style."""
+def style_list(spec: str | None, count: int, first: int = 0) -> list[int]:
+    """``0-3,7`` -> [0, 1, 2, 3, 7]; None -> every style (``count`` of them from ``first``)."""
     if spec is None:
-        return list(range(count))
+        return list(range(first, first + count))
     styles: list[int] = []
     for part in spec.split(","):
         low, _, high = part.partition("-")
         styles += range(int(low), int(high or low) + 1)
-    return [style for style in styles if style < count]
+    return styles if first else [style for style in styles if style < count]
 
 
 if __name__ == "__main__":

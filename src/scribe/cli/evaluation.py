@@ -81,6 +81,7 @@ def legibility_command(
     count: Annotated[int, typer.Option("-n", metavar="N", min=1, help="How many texts: drawn at random (with --seed) from the split, or the first N of --texts.")] = 100,
     bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
     style: Annotated[int | None, typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
+    style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: the hand of this style seed.")] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=2**32 - 1, help="Seed of text choice and sampling.")] = 0,
     candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Verified writing, as `scribe write --candidates`.")] = DEFAULT_CANDIDATES,
     verifier: Annotated[str | None, typer.Option("--verifier", metavar="NAME|PATH", help="The recognizer verified writing chooses with. [default: --recognizer]")] = None,
@@ -112,7 +113,7 @@ def legibility_command(
         chosen, real_lines = _texts_to_write(text_set_path(texts))[:count], None
     else:
         chosen, real_lines = dataset_lines(split_dataset_dir(data), count, seed, split_name)
-    options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style))
+    options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style, style_seed))
     with progress_bars("items") as bars:
         report = measure_legibility(writer.model, reader, chosen, options, real_lines=real_lines, seed=seed,
                                     candidates=candidates, verifier=checker, progress=bars("writing", len(chosen)))
