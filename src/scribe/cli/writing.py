@@ -343,8 +343,6 @@ def _read_style_file(path: Path | None, text: str | None, scribe: Scribe) -> tup
     return read_style_file(path, text, scribe.model) if path is not None else None
 
 
-
-
 def _style_mix(value: str | None) -> StyleMix | None:
     """``--style-mix A,B,T`` as a :class:`StyleMix`."""
     from scribe.writing.styles import StyleMix
