@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from helpers.basics import tiny_model_file
+from scribe.ink.alphabet import Alphabet
 from scribe.writing.checks import SampledLine, line_problems, trailing_points, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture, load_inference_model
 from scribe.writing.sampling import Conditioning, SamplingOptions, sample_lines, sample_offsets, write_lines
+from scribe.writing.stored import read_stored_model
 
 
 @pytest.fixture
@@ -65,6 +67,26 @@ def test_vae_samples_from_a_latent(tmp_path: Path) -> None:
     a = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(vector=z_a)), seed=2)[0]
     b = sample_lines(model, ["abc"], SamplingOptions(conditioning=Conditioning(vector=z_b)), seed=2)[0]
     assert not np.array_equal(a.offsets, b.offsets)
+
+
+def test_a_vae_line_ends_where_its_text_does_not_where_the_model_draws_end(tmp_path: Path) -> None:
+    """The VAE's "end" state lifts the pen; only the window passing the text ends a line."""
+    import torch
+
+    from scribe.training.checkpoint import stored_model
+    from scribe.training.losses import PEN_END
+    from scribe.training.networks import HandwritingModel
+
+    saved = read_stored_model(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
+    network = HandwritingModel(saved.config)
+    network.load_state_dict({name: torch.from_numpy(value) for name, value in saved.weights.items()})
+    with torch.no_grad():
+        network.decoder.head.linear.bias[PEN_END] = 50.0  # "end" at every step
+    ends = tmp_path / "ends.npz"
+    stored_model(network, Alphabet(saved.alphabet), saved.mean, saved.std, step=1, points_per_char=4.0).save(ends)
+    line = sample_lines(load_inference_model(ends), ["abcdef"], seed=1)[0]
+    assert line.offsets[1:, 2].mean() >= 0.5  # "end" lifts the pen (every other point: a stroke has two at least)
+    assert line.steps > 6 and line.finished and line.focus.max() >= 5  # and the line goes on to the end of its text
 
 
 def test_bias_sharpens_the_mixture() -> None:
