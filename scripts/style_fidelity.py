@@ -11,6 +11,10 @@ style has its lines put down to the right writer: top-1 and top-5 among ``--writ
 beside the same for the writers' own held-out real lines (the ceiling) and for each
 model's default hand (near chance, 1 in ``--writers``). All ink is thinned to the
 split's tolerance first, so that point density tells nothing.
+
+It also prints how far hands differ: the spread (standard deviation) across hands of
+each hand's median slant and width per character, for the real writers and for each
+model's built-in styles (a VAE: ``--writers`` style seeds), each writing the same texts.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from scribe.ink.strokes import simplify_offsets
-from scribe.ink.style import WriterIdentifier, style_features
+from scribe.ink.style import FEATURE_NAMES, WriterIdentifier, style_features
 from scribe.writing.document import Scribe
 
 
@@ -49,7 +53,9 @@ def main() -> None:
     train = [(w, line) for w in writers for line in chosen[w][: args.train_lines]]
     identifier = WriterIdentifier.fit(np.array([features(o, t, args.eps) for _, (o, t) in train]), [w for w, _ in train])
     tests = {w: chosen[w][args.train_lines + 1 :] for w in writers}
-    report("real ink (ceiling)", identifier, {w: [features(o, t, args.eps) for o, t in tests[w]] for w in writers})
+    real = {w: [features(o, t, args.eps) for o, t in tests[w]] for w in writers}
+    report("real ink (ceiling)", identifier, real)
+    spread("real writers", real)
     for name in args.model:
         scribe = Scribe(name)
         for how in ("its style line", "its default hand"):
@@ -61,10 +67,24 @@ def main() -> None:
                 lines = scribe.write(texts, prime=prime, seed=args.seed + number, reflow=False).lines
                 inks[w] = [features(line.offsets, line.text, args.eps) for line in lines]
             report(f"{name}, {how}", identifier, inks)
+        texts = "\n".join(text for _, text in tests[writers[0]])
+        hands = [{"style_seed": k} for k in range(1, args.writers + 1)] if scribe.model.is_vae else \
+            [{"style": k} for k in range(len(scribe.styles))]
+        spread(f"{name}'s {len(hands)} hands", {k: [features(line.offsets, line.text, args.eps) for line in
+                                              scribe.write(texts, seed=args.seed, reflow=False, **hand).lines]
+                                              for k, hand in enumerate(hands)})
 
 
 def features(offsets: np.ndarray, text: str, eps: float) -> np.ndarray:
     return style_features(simplify_offsets(offsets, eps), text)
+
+
+def spread(what: str, inks: dict[int, list[np.ndarray]]) -> None:
+    """The spread across hands of their median slant (degrees) and width per character (x-heights)."""
+    medians = np.array([np.median(rows, axis=0) for rows in inks.values()])
+    slant, width = (medians[:, FEATURE_NAMES.index(name)] for name in ("slant", "width per character"))
+    print(f"{what}: slant {np.rad2deg(slant).mean():.1f} +- {np.rad2deg(slant).std():.1f} degrees, "
+          f"width {width.mean():.2f} +- {width.std():.2f} x-heights per character", flush=True)
 
 
 def report(what: str, identifier: WriterIdentifier, inks: dict[int, list[np.ndarray]]) -> None:
