@@ -50,7 +50,7 @@ def evaluate_command(
     from scribe.training.data import StrokeDataset
     from scribe.training.evaluation import RecognitionResult
     from scribe.training.kinds import evaluate_network
-    from scribe.training.trainer import pick_device
+    from scribe.training.runtime import pick_device
     from scribe.writing.registry import resolve_model
 
     torch_device = pick_device(device)

@@ -201,15 +201,42 @@ def start_from(
     if saved.config.kind != network.config.kind:
         raise ValueError(f"it is a {saved.config.kind} model and this run trains a {network.config.kind} model")
     rows = dict.fromkeys(TRAINING[saved.config.kind].character_rows, character_rows(saved.alphabet, alphabet))
-    matched: list[tuple[int, int]] = []
+    matched = matched_styles(saved, styles)
     if "style_embedding.weight" in saved.weights:
-        reference = styles[0][0] if styles else ""
-        saved_keys = zip(saved.style_datasets or [reference] * len(saved.style_writers), saved.style_writers)
-        run_index = {key: i + 1 for i, key in enumerate(styles)}
-        matched = [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
         rows["style_embedding.weight"] = [(0, 0), *matched]  # style 0, "any writer", is every model's
     initialize_from(network, saved.weights, rows)
     return len(matched)
+
+
+def matched_styles(saved: StoredModel, styles: list[tuple[str, int]]) -> RowMap:
+    """(saved style row, run style row) of every writer that both the saved writer and the run have.
+
+    ``styles[i]`` (dataset, writer) is the run's style i + 1. A model from before styles
+    named their datasets had one dataset: its writers are taken to be the run's reference's.
+    """
+    if "style_embedding.weight" not in saved.weights:
+        return []
+    reference = styles[0][0] if styles else ""
+    saved_keys = zip(saved.style_datasets or [reference] * len(saved.style_writers), saved.style_writers)
+    run_index = {key: i + 1 for i, key in enumerate(styles)}
+    return [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
+
+
+def style_targets(saved: StoredModel, styles: list[tuple[str, int]]) -> torch.Tensor:
+    """The saved writer's style vector of each of a run's writers (row i + 1 for ``styles[i]``), NaN where it had none.
+
+    What a VAE started from that writer is taught to encode each writer's lines into
+    (``style_teacher``): the writer's style table is close to the VAE's prior N(0, I),
+    so z starts as the style space the decoder already reads. Raises ValueError for a
+    model without writer styles.
+    """
+    if "style_embedding.weight" not in saved.weights:
+        raise ValueError("it has no writer styles to teach")
+    table = torch.from_numpy(np.asarray(saved.weights["style_embedding.weight"], dtype=np.float32))
+    targets = torch.full((len(styles) + 1, table.shape[1]), float("nan"))
+    for saved_row, run_row in matched_styles(saved, styles):
+        targets[run_row] = table[saved_row]
+    return targets
 
 
 #: The VAE's "end of line" logit when it starts from a Graves writer, which has no such

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -24,20 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from scribe.atomic import cannot_write
 from scribe.errors import ScribeError, reason
 from scribe.progress import ProgressFn
-from scribe.training.checkpoint import read_checkpoint, save_checkpoint, start_from, stored_model
+from scribe.training.checkpoint import read_checkpoint, save_checkpoint, start_from, stored_model, style_targets
 from scribe.training.data import Batch, MixedBatchSampler, StyleTable, collate, load_training_data
 from scribe.training.evaluation import EvalResult, RecognitionResult, combine
 from scribe.training.kinds import TRAINING, build_network
 from scribe.training.options import TrainOptions
+from scribe.training.runtime import end_runtime, start_runtime
 from scribe.training.sources import mixed_points_per_char
-from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig, read_stored_model
+from scribe.writing.stored import GRAVES, VAE, ModelConfig, WriterConfig, read_stored_model
 
 RUN_FILES = ("best.pth", "last.pth", "metrics.jsonl")  # what a run writes into its out_dir
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
@@ -69,45 +68,6 @@ class TrainState:
     batch_in_epoch: int = 0
     best_val: float = math.inf
     bad_steps: int = 0
-
-
-@dataclass
-class Runtime:
-    """Device and process-group facts of this process."""
-
-    device: torch.device
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def pick_device(choice: str) -> torch.device:
-    """``auto`` uses CUDA when present; asking for CUDA without it is a user error."""
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ScribeError("`device` cuda was asked for but no CUDA GPU is available; use `device` cpu")
-    if choice not in ("cpu", "cuda"):
-        raise ScribeError(f"unknown device {choice!r}; choose auto, cpu or cuda")
-    return torch.device(choice)
-
-
-def start_runtime(choice: str) -> Runtime:
-    """Join the process group when launched by ``torchrun`` (NCCL on GPUs, gloo on CPUs)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    device = pick_device(choice)
-    if world_size == 1:
-        return Runtime(device)
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if device.type == "cuda":
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Runtime(device, rank, world_size)
 
 
 def learning_rate_factor(step: int, options: TrainOptions) -> float:
@@ -152,6 +112,8 @@ class Trainer:
         with_styles = options.kind == GRAVES and options.writer_styles
         self.styles = StyleTable.of(self.train_set.parts if with_styles else [], self.data.names)
         self.model = build_network(self.model_config()).to(self.runtime.device)
+        self.teacher_table = StyleTable.of(self.train_set.parts, self.data.names)
+        self.teacher = self._style_teacher(options)
         if options.init_from is not None and not options.resume:
             self._initialize_from(Path(options.init_from))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
@@ -282,8 +244,25 @@ class Trainer:
                 note += f"; styles match by dataset folder name and writer (it had {names}), the rest start afresh"
             self.on_event(TrainEvent("note", 0, 0, message=note))
 
-    def _style_ids(self, batch: Batch) -> torch.Tensor | None:
-        """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``."""
+    def _style_teacher(self, options: TrainOptions) -> torch.Tensor | None:
+        """The style vectors a VAE's encoder is taught by (``style_teacher``), or None: the writer's, per run writer."""
+        if not options.style_teacher or options.kind != VAE:
+            return None
+        if options.init_from is None:
+            raise ScribeError("style_teacher teaches a VAE the writer styles of its --init-from writer; give --init-from")
+        try:
+            targets = style_targets(read_stored_model(Path(options.init_from)), self.teacher_table.keys)
+        except ValueError as exc:
+            raise ScribeError(f"cannot learn styles from {options.init_from}: {exc}; start from a writer with styles") from exc
+        return targets.to(self.runtime.device)
+
+    def _writer_styles(self, batch: Batch) -> torch.Tensor | None:
+        """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``.
+
+        For a VAE taught by a writer (``style_teacher``), the writer's style vectors instead.
+        """
+        if self.teacher is not None:
+            return self.teacher[self.teacher_table.indices(batch.writers, batch.sources)]
         if not len(self.styles):
             return None
         ids = self.styles.indices(batch.writers, batch.sources)
@@ -363,7 +342,7 @@ class Trainer:
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=batch.offsets.device.type == "cuda")
         with autocast:
             loss, figures = TRAINING[self.options.kind].loss(
-                self.network, batch, self.state.step, self.options, self._style_ids(batch)
+                self.network, batch, self.state.step, self.options, self._writer_styles(batch)
             )
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
@@ -483,5 +462,4 @@ def train(options: TrainOptions, on_event: Callable[[TrainEvent], None] = lambda
     try:
         return trainer.run()
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        end_runtime()
