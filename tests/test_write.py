@@ -111,6 +111,20 @@ def test_a_style_mix_runs_from_one_hand_to_the_other(scribe: Scribe, tmp_path: P
         scribe.write("abc", style=1, style_mix=StyleMix(1, 3, 0.5))
 
 
+def test_a_vae_style_temperature_moves_the_hand_toward_the_average_one(tmp_path: Path) -> None:
+    vae = Scribe(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
+    sampled = vae.conditioning(style_seed=4).vector
+    halfway = vae.conditioning(style_seed=4, temperature=0.5).vector
+    assert sampled is not None and halfway is not None
+    np.testing.assert_allclose(halfway, 0.5 * sampled, rtol=1e-6)
+    average = [vae.write("abc", style_seed=seed, style_temperature=0.0).to_svg() for seed in (4, 9)]
+    assert average[0] == average[1]  # at 0 every seed gives the same, average hand
+    with pytest.raises(ScribeError, match="from 0 to 3"):
+        vae.write("abc", style_temperature=-1.0)
+    with pytest.raises(ScribeError, match="scales a VAE's sampled style"):
+        Scribe(tiny_model_file(tmp_path / "writer.npz")).write("abc", style_temperature=0.5)
+
+
 def test_characters_outside_the_alphabet_are_substituted_or_refused(scribe: Scribe) -> None:
     document = scribe.write("caf\u00e9 \u201cok\u201d", seed=1)
     assert document.lines[0].text == "cafe ok"  # the tiny alphabet has no quotes: dropped

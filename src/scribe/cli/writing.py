@@ -174,6 +174,7 @@ def write_command(
     style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file shows, word for word and punctuation included (when the file does not say).")] = None,
     style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
     style_mix: Annotated[str | None, typer.Option("--style-mix", metavar="A,B,T", help="A hand between styles A and B (VAE: style seeds), T from 0 (A) to 1 (B).")] = None,
+    style_temperature: Annotated[float, typer.Option("--style-temperature", metavar="T", help="VAE: how far the hand is from the average one (0), 1 as sampled.")] = 1.0,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
@@ -217,17 +218,14 @@ def write_command(
     def write_one(words: str, target: Path) -> None:
         with progress_bars("items") as bars:
             stream = scribe.write_pages(
-                words, setup=setup, style=style, style_seed=style_seed, style_mix=mix, prime=prime, bias=bias,
-                temperature=temperature, seed=seed, strict=strict, candidates=candidates, reflow=not keep_lines,
-                max_pages=1 if to_stdout and not fmt.one_file(options) else None,
+                words, setup=setup, style=style, style_seed=style_seed, style_mix=mix, style_temperature=style_temperature,
+                prime=prime, bias=bias, temperature=temperature, seed=seed, strict=strict, candidates=candidates,
+                reflow=not keep_lines, max_pages=1 if to_stdout and not fmt.one_file(options) else None,
                 progress=bar_when(bars, "writing lines", PROGRESS_MIN_LINES),
             )
             _deliver(stream, fmt, options, None if to_stdout else target)
 
-    if content is not None:
-        write_one(content, output)
-    else:
-        _ask_for_texts(write_one, output)
+    write_one(content, output) if content is not None else _ask_for_texts(write_one, output)
 
 
 SHEET_FORMATS = ("svg", "png", "pdf")

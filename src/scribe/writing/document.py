@@ -244,9 +244,10 @@ class Scribe:
         style_seed: int | None = None,
         prime: tuple[np.ndarray, str] | None = None,
         mix: StyleMix | None = None,
+        temperature: float = 1.0,
     ) -> Conditioning:
         """Who writes, for every line of a document: a built-in style, a sampled z, a mix of two, or priming ink."""
-        return conditioning_for(self.model, style, style_seed, prime, mix)
+        return conditioning_for(self.model, style, style_seed, prime, mix, temperature)
 
     def write(self, text: str, **options: Any) -> Document:
         """Write ``text`` as handwritten pages, all of them in one :class:`Document` (``options``: :meth:`write_pages`)."""
@@ -260,6 +261,7 @@ class Scribe:
         style: int | None = None,
         style_seed: int | None = None,
         style_mix: StyleMix | None = None,
+        style_temperature: float = 1.0,
         prime: tuple[np.ndarray, str] | None = None,
         bias: float = DEFAULT_BIAS,
         temperature: float = SamplingOptions.temperature,
@@ -275,8 +277,9 @@ class Scribe:
 
         The hand is ``style`` (a built-in style), ``style_seed`` (a VAE's), ``style_mix``
         (a hand between two of either, :class:`~scribe.writing.styles.StyleMix`) or
-        ``prime``, a sample of the user's handwriting (offsets in the model's units,
-        see :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
+        ``prime``, a sample of the user's handwriting (offsets in the model's units, see
+        :mod:`scribe.writing.stylefile`) with its text; all lines share one style. A VAE's
+        hand is scaled by ``style_temperature``: 0 is the average hand.
         ``candidates`` samples of every misread line are read back by :attr:`reader` and the one
         that reads best is kept (verified writing; 1 turns it off). A text that would
         fill more than ``max_pages`` pages is refused before any sampling. ``reflow``
@@ -290,7 +293,7 @@ class Scribe:
         setup = setup or PageSetup()
         setup.validate()
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
-        conditioning = self.conditioning(style, style_seed, prime, style_mix)
+        conditioning = self.conditioning(style, style_seed, prime, style_mix, style_temperature)
         advance = style_advance(self.model, (style or 0) if conditioning.style_id is not None else None, style_mix)
         width_units = setup.wrap_width / estimated_line_width(1, setup, advance)  # in average characters
         items = wrap_text(fitted, width_units, relative_char_width, reflow)

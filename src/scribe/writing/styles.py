@@ -22,6 +22,7 @@ from scribe.writing.network import InferenceModel
 from scribe.writing.sampling import Conditioning
 
 MAX_STYLE_SEED = 2**32 - 1
+MAX_STYLE_TEMPERATURE = 3.0  # z from N(0, I) scaled past 3 sigma is far outside anything trained on
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,29 @@ def conditioning_for(
     style_seed: int | None = None,
     prime: tuple[np.ndarray, str] | None = None,
     mix: StyleMix | None = None,
+    temperature: float = 1.0,
 ) -> Conditioning:
-    """The decoder's conditioning for at most one way of choosing a hand (none: the model's default hand)."""
+    """The decoder's conditioning for at most one way of choosing a hand (none: the model's default hand).
+
+    A VAE's z is multiplied by ``temperature``: 0 is the average hand, 1 a hand as
+    sampled or encoded, more than 1 a more unusual one.
+    """
     if sum(choice is not None for choice in (style, style_seed, prime, mix)) > 1:
         raise ScribeError("choose the hand one way: a style, a style seed, a style mix or a sample of handwriting")
+    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 <= temperature <= MAX_STYLE_TEMPERATURE:
+        raise ScribeError(f"the style temperature must be a number from 0 to {MAX_STYLE_TEMPERATURE:g}, not {temperature!r}")
+    if temperature != 1 and not model.is_vae:
+        raise ScribeError("a style temperature scales a VAE's sampled style; this model has built-in styles instead")
+    chosen = _conditioning(model, style, style_seed, prime, mix)
+    if chosen.vector is not None and model.is_vae:
+        return Conditioning(vector=(temperature * chosen.vector).astype(np.float32))
+    return chosen
+
+
+def _conditioning(
+    model: InferenceModel, style: int | None, style_seed: int | None, prime: tuple[np.ndarray, str] | None,
+    mix: StyleMix | None,
+) -> Conditioning:
     if mix is not None:
         if not isinstance(mix, StyleMix):
             raise ScribeError(f"`style_mix` must be a StyleMix(first, second, t), not {mix!r:.60}")
