@@ -121,8 +121,22 @@ def test_a_vae_style_temperature_moves_the_hand_toward_the_average_one(tmp_path:
     assert average[0] == average[1]  # at 0 every seed gives the same, average hand
     with pytest.raises(ScribeError, match="from 0 to 3"):
         vae.write("abc", style_temperature=-1.0)
-    with pytest.raises(ScribeError, match="scales a VAE's sampled style"):
-        Scribe(tiny_model_file(tmp_path / "writer.npz")).write("abc", style_temperature=0.5)
+    with pytest.raises(ScribeError, match="give a style seed too"):
+        Scribe(tiny_model_file(tmp_path / "writer.npz", styles=3)).write("abc", style_temperature=0.5)
+
+
+def test_a_style_seed_draws_a_new_hand_from_a_writers_learned_styles(scribe: Scribe, tmp_path: Path) -> None:
+    drawn = [scribe.conditioning(style_seed=seed).vector for seed in (1, 1, 2)]
+    assert drawn[0] is not None and drawn[2] is not None
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert not np.allclose(drawn[0], drawn[2])
+    learned = scribe.model.styles
+    assert learned is not None
+    average = scribe.conditioning(style_seed=5, temperature=0.0).vector
+    np.testing.assert_allclose(average, learned[1:].mean(axis=0), rtol=1e-5, atol=1e-6)  # 0: the mean of the styles
+    assert scribe.write("abc", style_seed=1, seed=2).to_svg() != scribe.write("abc", style=0, seed=2).to_svg()
+    with pytest.raises(ScribeError, match="no learned writer styles"):
+        Scribe(tiny_model_file(tmp_path / "plain.npz")).write("abc", style_seed=1)
 
 
 def test_characters_outside_the_alphabet_are_substituted_or_refused(scribe: Scribe) -> None:

@@ -172,9 +172,9 @@ def write_command(
     style: Annotated[int | None, typer.Option("--style", "-s", metavar="N", help="Built-in style (see `scribe models`). [default: 0]")] = None,
     style_file: Annotated[Path | None, typer.Option("--style-file", metavar="FILE", help=f"Write like this sample: {style_file_kinds()}.")] = None,
     style_text: Annotated[str | None, typer.Option("--style-text", metavar="TEXT", help="What --style-file shows, word for word and punctuation included (when the file does not say).")] = None,
-    style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: sample the style z with this seed.")] = None,
+    style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="A new hand drawn with this seed (from a writer's learned styles, or a VAE's z).")] = None,
     style_mix: Annotated[str | None, typer.Option("--style-mix", metavar="A,B,T", help="A hand between styles A and B (VAE: style seeds), T from 0 (A) to 1 (B).")] = None,
-    style_temperature: Annotated[float, typer.Option("--style-temperature", metavar="T", help="VAE: how far the hand is from the average one (0), 1 as sampled.")] = 1.0,
+    style_temperature: Annotated[float, typer.Option("--style-temperature", metavar="T", help="How far a drawn hand is from the average one: 0 the average, 1 typical.")] = 1.0,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
@@ -236,15 +236,15 @@ def styles_command(
     output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="The sheet: .svg, .png or .pdf.")] = Path("styles.svg"),
     model: Annotated[str, typer.Option("--model", "-m", metavar="NAME|PATH", help="Registered model name or model file.")] = DEFAULT_MODEL,
     text: Annotated[str | None, typer.Option("--text", "-t", metavar="TEXT", help="What every style writes. [default: a line with capitals, digits and punctuation]")] = None,
-    count: Annotated[int | None, typer.Option("--count", "-n", metavar="N", help="VAE: how many sampled styles (style seeds 1 to N). [default: 8]")] = None,
+    count: Annotated[int | None, typer.Option("--count", "-n", metavar="N", help="Show N drawn hands (style seeds 1 to N) instead of the built-in styles. [default: a VAE's 8]")] = None,
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same sheet.")] = 0,
     dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = DEFAULT_DPI,
 ) -> None:
-    """Write the same line in every built-in style (a VAE: in N sampled ones), each row named, to pick a style."""
+    """Write the same line in every built-in style (or N drawn hands), each row named, to pick a style."""
     from scribe.writing.document import Scribe, check_destination
     from scribe.writing.formats import check_dpi, output_format
-    from scribe.writing.sheet import DEFAULT_SAMPLED_STYLES, SHEET_TEXT, sheet_styles, style_sheet
+    from scribe.writing.sheet import SHEET_TEXT, sheet_styles, style_sheet
 
     fmt = output_format(None, output)
     if fmt.name not in SHEET_FORMATS:
@@ -253,9 +253,7 @@ def styles_command(
     check_destination(output)
     with progress_bars("bytes") as bars:
         scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))
-    if count is not None and not scribe.model.is_vae:
-        stderr.print(f"note: --count ignored: {model} has its built-in styles, not sampled ones")
-    choices = sheet_styles(scribe, DEFAULT_SAMPLED_STYLES if count is None else count)
+    choices = sheet_styles(scribe, count)
     with progress_bars("items") as bars:
         sheet = style_sheet(scribe, choices, SHEET_TEXT if text is None else text, seed=seed, bias=bias,
                             progress=bar_when(bars, "writing styles", PROGRESS_MIN_LINES))

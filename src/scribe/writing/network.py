@@ -353,6 +353,20 @@ class InferenceModel:
 
     # ------------------------------------------------------------------ conditioning
 
+    @functools.cached_property
+    def style_prior(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """A Gaussian fitted to the writer styles it learned (row 0, "any writer", left out): mean, Cholesky factor.
+
+        None for a model with fewer than two styles. New hands are drawn from it
+        (:mod:`scribe.writing.styles`): training made the style table close to
+        N(0, I), and a fitted Gaussian follows whatever shape it took.
+        """
+        if self.styles is None or len(self.styles) < 3:
+            return None
+        learned = self.styles[1:].astype(np.float64)
+        covariance = np.cov(learned, rowvar=False) + 1e-6 * np.eye(learned.shape[1])
+        return learned.mean(axis=0), np.linalg.cholesky(covariance)
+
     def style_vectors(self, style_ids: np.ndarray) -> np.ndarray | None:
         """Writer-style vectors for style indices (0 = any writer); None if the model has none."""
         return None if self.styles is None else self.styles[style_ids]

@@ -1,8 +1,9 @@
 """A style sheet: the same text in several hands, one labelled row each, so that a user can pick one.
 
 A Graves model's sheet shows every built-in style (``style 0``, ``style 1``, ...,
-what ``--style`` takes); a VAE's shows ``count`` hands sampled from its latent
-space (``style seed 1``, ...: what ``--style-seed`` takes). Each row is written as
+what ``--style`` takes), or ``count`` hands drawn from its learned styles; a VAE's
+shows ``count`` hands sampled from its latent space (``style seed 1``, ...: what
+``--style-seed`` takes). Each row is written as
 :meth:`Scribe.write` writes it, at the page's x-height, so the rows compare the
 hands and not their sizes; the rows are stacked on one page with their names
 printed to their left.
@@ -21,7 +22,7 @@ from scribe.writing.sampling import DEFAULT_BIAS
 
 #: What a sheet writes unless told otherwise: capitals, digits and punctuation beside small letters.
 SHEET_TEXT = "Dear Quentin, see you on 12 May at 7:45 by the old bridge."
-DEFAULT_SAMPLED_STYLES = 8  # rows of a VAE's sheet
+DEFAULT_SAMPLED_STYLES = 8  # rows of a VAE's sheet when not told
 MAX_SAMPLED_STYLES = 64
 LABEL_SIZE = 1.5  # the names' font size, in x-heights
 ROW_GAP = 0.5  # blank space between rows, in line spacings
@@ -37,15 +38,16 @@ class StyleChoice:
     style_seed: int | None = None
 
 
-def sheet_styles(scribe: Scribe, count: int = DEFAULT_SAMPLED_STYLES) -> list[StyleChoice]:
-    """Every built-in style of ``scribe``'s model, or for a VAE ``count`` sampled ones (style seeds 1 to ``count``)."""
-    if scribe.model.is_vae:
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SAMPLED_STYLES:
-            raise ScribeError(f"a sheet shows 1 to {MAX_SAMPLED_STYLES} sampled styles, not {count!r}")
-        return [StyleChoice(f"style seed {seed}", style_seed=seed) for seed in range(1, count + 1)]
-    if not scribe.styles:
-        return [StyleChoice("its only hand")]
-    return [StyleChoice(f"style {number}", style=number) for number in range(len(scribe.styles))]
+def sheet_styles(scribe: Scribe, count: int | None = None) -> list[StyleChoice]:
+    """Every built-in style of ``scribe``'s model, or ``count`` drawn hands (style seeds 1 to ``count``): a VAE's always."""
+    if count is None and not scribe.model.is_vae:
+        if not scribe.styles:
+            return [StyleChoice("its only hand")]
+        return [StyleChoice(f"style {number}", style=number) for number in range(len(scribe.styles))]
+    count = DEFAULT_SAMPLED_STYLES if count is None else count
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SAMPLED_STYLES:
+        raise ScribeError(f"a sheet shows 1 to {MAX_SAMPLED_STYLES} drawn hands, not {count!r}")
+    return [StyleChoice(f"style seed {seed}", style_seed=seed) for seed in range(1, count + 1)]
 
 
 def style_sheet(
