@@ -116,25 +116,6 @@ def test_a_vae_can_start_from_a_trained_writer(tiny_dataset: Path, tmp_path: Pat
     assert read_checkpoint(started / "last.pth").model.config.kind == "vae"
 
 
-def test_a_vae_taught_by_a_writer_encodes_each_writers_lines_near_its_style(tiny_dataset: Path, tmp_path: Path) -> None:
-    """style_teacher pulls q(z|x)'s mean toward the writer's style vector of the line's writer."""
-    train(tiny_options(tiny_dataset, tmp_path / "writer", max_steps=4))
-    writer = tmp_path / "writer" / "last.pth"
-    taught = tmp_path / "taught"
-    train(tiny_options(tiny_dataset, taught, kind="vae", latent_dim=16, max_steps=40, lr=1e-2, style_teacher=5.0,
-                       kl_weight=0.0, init_from=writer))
-    pulls = [json.loads(line)["style_pull"] for line in (taught / "metrics.jsonl").read_text().splitlines()
-             if '"train"' in line]
-    assert len(pulls) == 40 and np.mean(pulls[-5:]) < 0.5 * np.mean(pulls[:5])
-    plain = tmp_path / "plain"
-    train(tiny_options(tiny_dataset, plain, max_steps=1, writer_styles=False))
-    with pytest.raises(ScribeError, match="no writer styles to teach"):
-        train(tiny_options(tiny_dataset, tmp_path / "x", kind="vae", latent_dim=16, max_steps=1, style_teacher=1.0,
-                           init_from=plain / "last.pth"))
-    with pytest.raises(ScribeError, match="give --init-from"):
-        train(tiny_options(tiny_dataset, tmp_path / "y", kind="vae", max_steps=1, style_teacher=1.0))
-
-
 def test_resume_without_a_checkpoint_is_a_user_error(tiny_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ScribeError, match="cannot resume"):
         train(tiny_options(tiny_dataset, tmp_path / "none", max_steps=1, resume=True))

@@ -222,23 +222,6 @@ def matched_styles(saved: StoredModel, styles: list[tuple[str, int]]) -> RowMap:
     return [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
 
 
-def style_targets(saved: StoredModel, styles: list[tuple[str, int]]) -> torch.Tensor:
-    """The saved writer's style vector of each of a run's writers (row i + 1 for ``styles[i]``), NaN where it had none.
-
-    What a VAE started from that writer is taught to encode each writer's lines into
-    (``style_teacher``): the writer's style table is close to the VAE's prior N(0, I),
-    so z starts as the style space the decoder already reads. Raises ValueError for a
-    model without writer styles.
-    """
-    if "style_embedding.weight" not in saved.weights:
-        raise ValueError("it has no writer styles to teach")
-    table = torch.from_numpy(np.asarray(saved.weights["style_embedding.weight"], dtype=np.float32))
-    targets = torch.full((len(styles) + 1, table.shape[1]), float("nan"))
-    for saved_row, run_row in matched_styles(saved, styles):
-        targets[run_row] = table[saved_row]
-    return targets
-
-
 #: The VAE's "end of line" logit when it starts from a Graves writer, which has no such
 #: state: about 1 in 400 points at first, so lines end where the window says until it is learnt.
 STARTING_END_LOGIT = -6.0

@@ -45,16 +45,10 @@ def kl_weight(step: int, options: TrainOptions) -> float:
 
 
 def writer_loss(
-    model: nn.Module, batch: Batch, step: int, options: TrainOptions, styles: Tensor | None = None
+    model: nn.Module, batch: Batch, step: int, options: TrainOptions, style_ids: Tensor | None = None
 ) -> tuple[Tensor, dict[str, float]]:
-    """NLL per point (eq. 26) over all real points, plus the VAE's annealed, floored KL term.
-
-    ``styles`` are the lines' writer styles: indices for a Graves writer; for a VAE
-    taught by a writer (``style_teacher``), the vectors its encoder's mean is pulled to
-    (NaN rows: writers the teacher did not know).
-    """
-    taught = styles is not None and styles.is_floating_point()
-    output = model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask, None if taught else styles)
+    """NLL per point (eq. 26) over all real points, plus the VAE's annealed, floored KL term."""
+    output = model(batch.offsets, batch.offsets_mask, batch.text_ids, batch.text_mask, style_ids)
     params = output.decoder.params
     if batch.offsets.device.type == "cuda":  # the mixture is evaluated in float32 after autocast
         params = type(params)(**{k: v.float() for k, v in vars(params).items()})
@@ -67,12 +61,6 @@ def writer_loss(
         floor = options.free_bits * output.mu.shape[-1]
         total = total + kl_weight(step, options) * kl_penalty(kl, floor).sum()
         figures["kl"] = kl.mean().item()
-    if taught and output.mu is not None:
-        assert styles is not None
-        known = ~styles.isnan().any(dim=-1)
-        pull = ((output.mu.float() - styles.nan_to_num()) ** 2).sum(dim=-1)[known]
-        total = total + options.style_teacher * pull.sum()
-        figures["style_pull"] = pull.mean().item() if len(pull) else 0.0
     return total / points, figures
 
 

@@ -53,9 +53,6 @@ class TrainOptions:
     kl_weight: float = 1.0  # final weight of the KL term (VAE)
     kl_anneal_steps: int = 5_000  # steps over which the KL weight rises from 0 (VAE)
     free_bits: float = 0.25  # KL floor per latent dimension, nats (VAE)
-    # A VAE started from a writer with styles (init_from): weight of the squared distance
-    # between q(z|x)'s mean and the writer's style vector of the line's writer, per line.
-    style_teacher: float = 0.0
     max_points: int | None = 1_200  # longer training lines are left out
     eval_every: int = 500
     eval_batches: int | None = None  # validate on at most this many batches
@@ -118,7 +115,7 @@ RANGES: dict[str, Range] = {
     **dict.fromkeys(("min_lr_fraction", "style_dropout", "dropout"), FRACTION),
     **dict.fromkeys(("lr_warmup", "kl_anneal_steps"), Range(0, 10**9)),
     "seed": Range(0, 2**32 - 1),  # what NumPy's and PyTorch's generators take
-    **dict.fromkeys(("kl_weight", "free_bits", "style_teacher"), Range(0, whole=False)),
+    **dict.fromkeys(("kl_weight", "free_bits"), Range(0, whole=False)),
     "max_points": Range(2),
 }
 

@@ -29,14 +29,14 @@ from torch.nn.parallel import DistributedDataParallel
 from scribe.atomic import cannot_write
 from scribe.errors import ScribeError, reason
 from scribe.progress import ProgressFn
-from scribe.training.checkpoint import read_checkpoint, save_checkpoint, start_from, stored_model, style_targets
+from scribe.training.checkpoint import read_checkpoint, save_checkpoint, start_from, stored_model
 from scribe.training.data import Batch, MixedBatchSampler, StyleTable, collate, load_training_data
 from scribe.training.evaluation import EvalResult, RecognitionResult, combine
 from scribe.training.kinds import TRAINING, build_network
 from scribe.training.options import TrainOptions
 from scribe.training.runtime import end_runtime, start_runtime
 from scribe.training.sources import mixed_points_per_char
-from scribe.writing.stored import GRAVES, VAE, ModelConfig, WriterConfig, read_stored_model
+from scribe.writing.stored import GRAVES, ModelConfig, WriterConfig, read_stored_model
 
 RUN_FILES = ("best.pth", "last.pth", "metrics.jsonl")  # what a run writes into its out_dir
 MAX_BAD_STEPS = 25  # consecutive non-finite losses before training gives up
@@ -112,8 +112,6 @@ class Trainer:
         with_styles = options.kind == GRAVES and options.writer_styles
         self.styles = StyleTable.of(self.train_set.parts if with_styles else [], self.data.names)
         self.model = build_network(self.model_config()).to(self.runtime.device)
-        self.teacher_table = StyleTable.of(self.train_set.parts, self.data.names)
-        self.teacher = self._style_teacher(options)
         if options.init_from is not None and not options.resume:
             self._initialize_from(Path(options.init_from))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
@@ -244,25 +242,8 @@ class Trainer:
                 note += f"; styles match by dataset folder name and writer (it had {names}), the rest start afresh"
             self.on_event(TrainEvent("note", 0, 0, message=note))
 
-    def _style_teacher(self, options: TrainOptions) -> torch.Tensor | None:
-        """The style vectors a VAE's encoder is taught by (``style_teacher``), or None: the writer's, per run writer."""
-        if not options.style_teacher or options.kind != VAE:
-            return None
-        if options.init_from is None:
-            raise ScribeError("style_teacher teaches a VAE the writer styles of its --init-from writer; give --init-from")
-        try:
-            targets = style_targets(read_stored_model(Path(options.init_from)), self.teacher_table.keys)
-        except ValueError as exc:
-            raise ScribeError(f"cannot learn styles from {options.init_from}: {exc}; start from a writer with styles") from exc
-        return targets.to(self.runtime.device)
-
-    def _writer_styles(self, batch: Batch) -> torch.Tensor | None:
-        """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``.
-
-        For a VAE taught by a writer (``style_teacher``), the writer's style vectors instead.
-        """
-        if self.teacher is not None:
-            return self.teacher[self.teacher_table.indices(batch.writers, batch.sources)]
+    def _style_ids(self, batch: Batch) -> torch.Tensor | None:
+        """The batch's writer styles, each replaced by style 0 ("any writer") with ``style_dropout``."""
         if not len(self.styles):
             return None
         ids = self.styles.indices(batch.writers, batch.sources)
@@ -342,7 +323,7 @@ class Trainer:
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=batch.offsets.device.type == "cuda")
         with autocast:
             loss, figures = TRAINING[self.options.kind].loss(
-                self.network, batch, self.state.step, self.options, self._writer_styles(batch)
+                self.network, batch, self.state.step, self.options, self._style_ids(batch)
             )
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
