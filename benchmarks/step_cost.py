@@ -27,6 +27,7 @@ from scribe.writing.document import Scribe
 from scribe.writing.network import InferenceModel, one_blas_thread
 from scribe.writing.registry import DEFAULT_MODEL
 from scribe.writing.sampling import ContinuousBatch, SamplingOptions, _Job
+from scribe.writing.styles import conditioning_for
 
 TEXT = "The quick brown fox jumps over the lazy dog and keeps running far away."
 
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=100)
     args = parser.parse_args()
     scribe = Scribe(args.model)
-    options = SamplingOptions(conditioning=scribe.conditioning())
+    options = SamplingOptions(conditioning=conditioning_for(scribe.model))
     with one_blas_thread():  # as sampling runs
         results = [measure(scribe.model, options, size, args.repeats) for size in args.batch or [1, 20, 100]]
     print(json.dumps(results, indent=2))

@@ -49,6 +49,7 @@ from pathlib import Path
 from scribe.writing.document import Scribe
 from scribe.writing.registry import DEFAULT_MODEL
 from scribe.writing.sampling import SamplingOptions, write_lines
+from scribe.writing.styles import conditioning_for
 
 # Twenty lines that each fit one line of an A4 page at the default x-height.
 PAGE = [
@@ -137,7 +138,7 @@ def measure(scribe: Scribe, name: str, seeds: list[int], settings: argparse.Name
     if against:
         result["against"] = {"whole_process": summary(against)}
     if name == "page":
-        options = SamplingOptions(conditioning=scribe.conditioning())
+        options = SamplingOptions(conditioning=conditioning_for(scribe.model))
         alone = per_seed(lambda seed: [write_lines(scribe.model, [line], options, seed=seed) for line in PAGE], seeds)
         result["one_line_at_a_time"] = summary(alone)
     return result

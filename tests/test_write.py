@@ -16,7 +16,7 @@ from helpers.basics import tiny_model_file
 from scribe.errors import ScribeError
 from scribe.writing.document import Scribe, calibrate_model_file, page_paths
 from scribe.writing.layout import PageSetup
-from scribe.writing.styles import StyleMix
+from scribe.writing.styles import StyleMix, conditioning_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -113,8 +113,8 @@ def test_a_style_mix_runs_from_one_hand_to_the_other(scribe: Scribe, tmp_path: P
 
 def test_a_vae_style_temperature_moves_the_hand_toward_the_average_one(tmp_path: Path) -> None:
     vae = Scribe(tiny_model_file(tmp_path / "vae.npz", kind="vae"))
-    sampled = vae.conditioning(style_seed=4).vector
-    halfway = vae.conditioning(style_seed=4, temperature=0.5).vector
+    sampled = conditioning_for(vae.model, style_seed=4).vector
+    halfway = conditioning_for(vae.model, style_seed=4, temperature=0.5).vector
     assert sampled is not None and halfway is not None
     np.testing.assert_allclose(halfway, 0.5 * sampled, rtol=1e-6)
     average = [vae.write("abc", style_seed=seed, style_temperature=0.0).to_svg() for seed in (4, 9)]
@@ -126,13 +126,13 @@ def test_a_vae_style_temperature_moves_the_hand_toward_the_average_one(tmp_path:
 
 
 def test_a_style_seed_draws_a_new_hand_from_a_writers_learned_styles(scribe: Scribe, tmp_path: Path) -> None:
-    drawn = [scribe.conditioning(style_seed=seed).vector for seed in (1, 1, 2)]
+    drawn = [conditioning_for(scribe.model, style_seed=seed).vector for seed in (1, 1, 2)]
     assert drawn[0] is not None and drawn[2] is not None
     np.testing.assert_array_equal(drawn[0], drawn[1])
     assert not np.allclose(drawn[0], drawn[2])
     learned = scribe.model.styles
     assert learned is not None
-    average = scribe.conditioning(style_seed=5, temperature=0.0).vector
+    average = conditioning_for(scribe.model, style_seed=5, temperature=0.0).vector
     np.testing.assert_allclose(average, learned[1:].mean(axis=0), rtol=1e-5, atol=1e-6)  # 0: the mean of the styles
     assert scribe.write("abc", style_seed=1, seed=2).to_svg() != scribe.write("abc", style=0, seed=2).to_svg()
     with pytest.raises(ScribeError, match="no learned writer styles"):

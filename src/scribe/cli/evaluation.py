@@ -99,6 +99,7 @@ def legibility_command(
     from scribe.writing.reader import InkReader
     from scribe.writing.registry import resolve_model
     from scribe.writing.sampling import SamplingOptions
+    from scribe.writing.styles import conditioning_for
 
     if count < 1:
         raise ScribeError(f"-n {count}: give at least one text")
@@ -113,7 +114,7 @@ def legibility_command(
         chosen, real_lines = _texts_to_write(text_set_path(texts))[:count], None
     else:
         chosen, real_lines = dataset_lines(split_dataset_dir(data), count, seed, split_name)
-    options = SamplingOptions(bias=bias, conditioning=writer.conditioning(style, style_seed))
+    options = SamplingOptions(bias=bias, conditioning=conditioning_for(writer.model, style, style_seed))
     with progress_bars("items") as bars:
         report = measure_legibility(writer.model, reader, chosen, options, real_lines=real_lines, seed=seed,
                                     candidates=candidates, verifier=checker, progress=bars("writing", len(chosen)))

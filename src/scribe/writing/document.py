@@ -52,7 +52,6 @@ from scribe.writing.sampling import (
     DEFAULT_CANDIDATES,
     MAX_ATTEMPTS,
     MAX_CANDIDATES,
-    Conditioning,
     SamplingOptions,
     write_lines,
 )
@@ -238,17 +237,6 @@ class Scribe:
         """The model's built-in styles (writer-style ids); ``style=N`` picks ``styles[N]``."""
         return self.model.builtin_styles
 
-    def conditioning(
-        self,
-        style: int | None = None,
-        style_seed: int | None = None,
-        prime: tuple[np.ndarray, str] | None = None,
-        mix: StyleMix | None = None,
-        temperature: float = 1.0,
-    ) -> Conditioning:
-        """Who writes, for every line of a document: a built-in style, a sampled z, a mix of two, or priming ink."""
-        return conditioning_for(self.model, style, style_seed, prime, mix, temperature)
-
     def write(self, text: str, **options: Any) -> Document:
         """Write ``text`` as handwritten pages, all of them in one :class:`Document` (``options``: :meth:`write_pages`)."""
         return self.write_pages(text, **options).document()
@@ -293,7 +281,7 @@ class Scribe:
         setup = setup or PageSetup()
         setup.validate()
         fitted, substitutions = fit_to_alphabet(check_text(text), self.model.alphabet, strict=strict)
-        conditioning = self.conditioning(style, style_seed, prime, style_mix, style_temperature)
+        conditioning = conditioning_for(self.model, style, style_seed, prime, style_mix, style_temperature)
         advance = style_advance(self.model, (style or 0) if conditioning.style_id is not None else None, style_mix)
         width_units = setup.wrap_width / estimated_line_width(1, setup, advance)  # in average characters
         items = wrap_text(fitted, width_units, relative_char_width, reflow)
@@ -426,13 +414,13 @@ def measure_style_advances(scribe: Scribe, seed: int = 0) -> list[float]:
     """Each built-in style's width per character in x-heights, measured on its own writing.
 
     A model without built-in styles gets one figure, for the hand it writes in by
-    default (:meth:`Scribe.conditioning`).
+    default (:func:`~scribe.writing.styles.conditioning_for`).
 
     Hands differ: the shipped styles span 1.5 to 2.1 x-heights per character around
     the dataset's 1.75. Wrapping with the style's own figure keeps its lines from
     ending early or running past the margin (and being shrunk to fit).
     """
-    hands = [scribe.conditioning(index) for index in range(len(scribe.styles))] or [scribe.conditioning()]
+    hands = [conditioning_for(scribe.model, index) for index in range(len(scribe.styles))] or [conditioning_for(scribe.model)]
     texts = [fit_to_alphabet(text, scribe.model.alphabet)[0] for text in CALIBRATION_TEXTS]
     advances = []
     for conditioning in hands:
