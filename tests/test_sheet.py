@@ -68,6 +68,8 @@ def test_scribe_styles_writes_a_sheet_and_refuses_what_it_cannot_draw(styled: Pa
     assert result.returncode == 0, result.stderr
     assert f"wrote {target} (3 styles)" in result.stderr  # three hands drawn from its learned styles
     assert Image.open(target).size[0] > 100
-    refused = scribe("styles", "-o", str(tmp_path / "sheet.gif"), "--model", str(styled))
-    assert_one_line_error(refused, "SVG, PNG or PDF")
-    assert not (tmp_path / "sheet.gif").exists()
+    for wrong, message in ((["-o", str(tmp_path / "sheet.gif")], "SVG, PNG or PDF"), (["-o", "-"], "SVG, PNG or PDF"),
+                           (["-o", str(tmp_path / "x.svg"), "--text", "  "], "--text is empty"),
+                           (["-o", str(tmp_path / "x.svg"), "--count", "0"], "1 to 64 drawn hands")):
+        assert_one_line_error(scribe("styles", *wrong, "--model", str(styled)), message)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sheet.png"]

@@ -246,9 +246,11 @@ def styles_command(
     from scribe.writing.formats import check_dpi, output_format
     from scribe.writing.sheet import SHEET_TEXT, sheet_styles, style_sheet
 
+    if output.suffix.lower().lstrip(".") not in SHEET_FORMATS:
+        raise ScribeError(f"a style sheet is drawn as SVG, PNG or PDF, not as {str(output)!r}: give -o styles.png (or .svg, .pdf)")
+    if text is not None and not text.strip():
+        raise ScribeError("--text is empty: give the line that every style writes, or leave --text out")
     fmt = output_format(None, output)
-    if fmt.name not in SHEET_FORMATS:
-        raise ScribeError(f"a style sheet is drawn as SVG, PNG or PDF, not {fmt.name.upper()}: give -o styles.png")
     check_dpi(dpi)
     check_destination(output)
     with progress_bars("bytes") as bars:
