@@ -81,7 +81,7 @@ def legibility_command(
     count: Annotated[int, typer.Option("-n", metavar="N", min=1, help="How many texts: drawn at random (with --seed) from the split, or the first N of --texts.")] = 100,
     bias: Annotated[float, typer.Option("--bias", metavar="B", help="Sampling bias.")] = DEFAULT_BIAS,
     style: Annotated[int | None, typer.Option("--style", metavar="N", help="Built-in style. [default: the model's default]")] = None,
-    style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="VAE: the hand of this style seed.")] = None,
+    style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="The hand drawn with this seed, as `scribe write --style-seed`.")] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=2**32 - 1, help="Seed of text choice and sampling.")] = 0,
     candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Verified writing, as `scribe write --candidates`.")] = DEFAULT_CANDIDATES,
     verifier: Annotated[str | None, typer.Option("--verifier", metavar="NAME|PATH", help="The recognizer verified writing chooses with. [default: --recognizer]")] = None,

@@ -242,17 +242,16 @@ def styles_command(
     dpi: Annotated[float, typer.Option("--dpi", metavar="DPI", help="PNG resolution.")] = DEFAULT_DPI,
 ) -> None:
     """Write the same line in every built-in style (or N drawn hands), each row named, to pick a style."""
-    from scribe.writing.document import Scribe, check_destination
-    from scribe.writing.formats import check_dpi, output_format
+    from scribe.writing.document import Scribe
+    from scribe.writing.formats import output_format
     from scribe.writing.sheet import SHEET_TEXT, sheet_styles, style_sheet
 
     if output.suffix.lower().lstrip(".") not in SHEET_FORMATS:
         raise ScribeError(f"a style sheet is drawn as SVG, PNG or PDF, not as {str(output)!r}: give -o styles.png (or .svg, .pdf)")
     if text is not None and not text.strip():
         raise ScribeError("--text is empty: give the line that every style writes, or leave --text out")
+    _check_request(output, False, [], dpi, None)
     fmt = output_format(None, output)
-    check_dpi(dpi)
-    check_destination(output)
     with progress_bars("bytes") as bars:
         scribe = Scribe(model, download_progress=bar_when(bars, f"downloading {model}", 0))
     choices = sheet_styles(scribe, count)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scribe.ink.metrics import line_metrics
+from scribe.ink.strokes import offsets_to_points
 
 DIRECTION_BINS = 12
 TURN_BINS = 6
@@ -39,7 +40,7 @@ def style_features(offsets: np.ndarray, text: str) -> np.ndarray:
     """The features of one line of ink (offsets, y up) that says ``text``, in :data:`FEATURE_NAMES` order."""
     metrics = line_metrics(offsets)
     size = max(metrics.x_height, 1e-6)
-    points = np.cumsum(offsets[:, :2].astype(np.float64), axis=0)
+    points = offsets_to_points(offsets)
     down = np.concatenate([[False], offsets[:-1, 2] < 0.5])  # row k is drawn when the pen was down after row k - 1
     steps = offsets[:, :2].astype(np.float64)
     tilt = np.arctan(metrics.slope)

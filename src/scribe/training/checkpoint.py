@@ -201,25 +201,15 @@ def start_from(
     if saved.config.kind != network.config.kind:
         raise ValueError(f"it is a {saved.config.kind} model and this run trains a {network.config.kind} model")
     rows = dict.fromkeys(TRAINING[saved.config.kind].character_rows, character_rows(saved.alphabet, alphabet))
-    matched = matched_styles(saved, styles)
+    matched: list[tuple[int, int]] = []
     if "style_embedding.weight" in saved.weights:
+        reference = styles[0][0] if styles else ""
+        saved_keys = zip(saved.style_datasets or [reference] * len(saved.style_writers), saved.style_writers)
+        run_index = {key: i + 1 for i, key in enumerate(styles)}
+        matched = [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
         rows["style_embedding.weight"] = [(0, 0), *matched]  # style 0, "any writer", is every model's
     initialize_from(network, saved.weights, rows)
     return len(matched)
-
-
-def matched_styles(saved: StoredModel, styles: list[tuple[str, int]]) -> RowMap:
-    """(saved style row, run style row) of every writer that both the saved writer and the run have.
-
-    ``styles[i]`` (dataset, writer) is the run's style i + 1. A model from before styles
-    named their datasets had one dataset: its writers are taken to be the run's reference's.
-    """
-    if "style_embedding.weight" not in saved.weights:
-        return []
-    reference = styles[0][0] if styles else ""
-    saved_keys = zip(saved.style_datasets or [reference] * len(saved.style_writers), saved.style_writers)
-    run_index = {key: i + 1 for i, key in enumerate(styles)}
-    return [(i + 1, run_index[key]) for i, key in enumerate(saved_keys) if key in run_index]
 
 
 #: The VAE's "end of line" logit when it starts from a Graves writer, which has no such

@@ -263,11 +263,12 @@ class Scribe:
     ) -> PageStream:
         """Write ``text`` page by page: the page count at once, then each page as soon as its lines are written.
 
-        The hand is ``style`` (a built-in style), ``style_seed`` (a VAE's), ``style_mix``
-        (a hand between two of either, :class:`~scribe.writing.styles.StyleMix`) or
-        ``prime``, a sample of the user's handwriting (offsets in the model's units, see
-        :mod:`scribe.writing.stylefile`) with its text; all lines share one style. A VAE's
-        hand is scaled by ``style_temperature``: 0 is the average hand.
+        The hand is ``style`` (a built-in style), ``style_seed`` (a new hand drawn with
+        it), ``style_mix`` (a hand between two, :class:`~scribe.writing.styles.StyleMix`)
+        or ``prime``, a sample of the user's handwriting (offsets in the model's units, see
+        :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
+        ``style_temperature`` sets how far a drawn hand (any VAE hand) lies from the
+        average one, which is 0 (:func:`~scribe.writing.styles.conditioning_for`).
         ``candidates`` samples of every misread line are read back by :attr:`reader` and the one
         that reads best is kept (verified writing; 1 turns it off). A text that would
         fill more than ``max_pages`` pages is refused before any sampling. ``reflow``

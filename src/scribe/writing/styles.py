@@ -70,9 +70,7 @@ def conditioning_for(
         raise ScribeError(f"the style temperature must be a number from 0 to {MAX_STYLE_TEMPERATURE:g}, not {temperature!r}")
     if temperature != 1 and not model.is_vae and style_seed is None:
         raise ScribeError("a style temperature sets how unusual a sampled hand is; give a style seed too")
-    if style_seed is not None and not model.is_vae:
-        return Conditioning(vector=_drawn_style(model, style_seed, temperature))
-    chosen = _conditioning(model, style, style_seed, prime, mix)
+    chosen = _conditioning(model, style, style_seed, prime, mix, temperature)
     if chosen.vector is not None and model.is_vae:
         return Conditioning(vector=(temperature * chosen.vector).astype(np.float32))
     return chosen
@@ -80,8 +78,9 @@ def conditioning_for(
 
 def _conditioning(
     model: InferenceModel, style: int | None, style_seed: int | None, prime: tuple[np.ndarray, str] | None,
-    mix: StyleMix | None,
+    mix: StyleMix | None, temperature: float,
 ) -> Conditioning:
+    """The hand chosen, a VAE's z not yet scaled by ``temperature`` (a writer's drawn hand is)."""
     if mix is not None:
         if not isinstance(mix, StyleMix):
             raise ScribeError(f"`style_mix` must be a StyleMix(first, second, t), not {mix!r:.60}")
@@ -96,6 +95,8 @@ def _conditioning(
         return Conditioning(prime_offsets=prime[0], prime_text=prime[1])
     if model.is_vae:
         return Conditioning(vector=_vae_z(model, style_seed if style_seed is not None else 0))
+    if style_seed is not None:
+        return Conditioning(vector=_drawn_style(model, style_seed, temperature))
     return Conditioning(style_id=builtin_style_id(model, style))
 
 
