@@ -2,6 +2,7 @@
 
     python benchmarks/write_speed.py                       # seeds 1-8, every workload
     python benchmarks/write_speed.py --seeds 12 --only page
+    python benchmarks/write_speed.py --candidates 1           # without verified writing
     python benchmarks/write_speed.py --model run/best.pth --candidates 4
     python benchmarks/write_speed.py --against /tmp/base      # beside another checkout, seed by seed
 
@@ -48,7 +49,7 @@ from pathlib import Path
 
 from scribe.writing.document import Scribe
 from scribe.writing.registry import DEFAULT_MODEL
-from scribe.writing.sampling import SamplingOptions, write_lines
+from scribe.writing.sampling import DEFAULT_CANDIDATES, SamplingOptions, write_lines
 from scribe.writing.styles import conditioning_for
 
 # Twenty lines that each fit one line of an A4 page at the default x-height.
@@ -160,7 +161,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--seeds", type=int, default=8, help="seeds 1..N, one run each (at least 8)")
-    parser.add_argument("--candidates", type=int, default=1, help="verified writing: candidates per misread line")
+    parser.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES,
+                        help="verified writing: candidates per misread line (1: off) [default: scribe write's]")
     parser.add_argument("--only", choices=list(WORKLOADS), action="append", help="run only these workloads")
     parser.add_argument("--busy", type=int, default=0, help="other processes kept busy on the CPU meanwhile")
     parser.add_argument("--against", type=Path, help="another checkout (holding src/) timed whole-process beside this one")

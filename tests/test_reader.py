@@ -18,7 +18,7 @@ from scribe.ink.alphabet import Alphabet
 from scribe.ink.strokes import simplify_offsets
 from scribe.training.checkpoint import stored_model
 from scribe.training.recognizer import Recognizer, greedy_decode
-from scribe.writing.reader import InkReader, best_path
+from scribe.writing.reader import InkReader, best_path, length_batches
 from scribe.writing.registry import DEFAULT_RECOGNIZER, resolve_model
 from scribe.writing.stored import RecognizerConfig
 
@@ -99,9 +99,19 @@ def test_ink_is_read_as_thinly_as_the_reader_was_trained_on(tmp_path: Path, monk
 
     monkeypatch.setattr(InkReader, "logits", counted)
     assert thinning.read(dense) == plain.read(thinned)
-    assert points_read == [sum(map(len, thinned))] * 2
+    assert sum(points_read) == 2 * sum(map(len, thinned))
+    points_read.clear()
     plain.read(dense)  # a reader that records no tolerance reads the ink as it is
-    assert points_read[-1] == sum(map(len, dense))
+    assert sum(points_read) == sum(map(len, dense))
+
+
+def test_a_run_on_line_is_read_in_a_batch_of_its_own_not_padding_the_others() -> None:
+    lengths = [200, 210, 854, 190, 240, 205]
+    batches = length_batches(lengths)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths))), "every line read once"
+    assert [2] in batches, "the 854-point line would have padded five 200-point lines to four times their work"
+    assert all(max(lengths[i] for i in batch) <= 1.25 * min(lengths[i] for i in batch) for batch in batches)
+    assert len(length_batches([100] * 70)) == 3, "at most 32 lines a batch"
 
 
 def test_a_writing_model_is_refused_as_a_reader() -> None:

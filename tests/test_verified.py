@@ -82,12 +82,23 @@ SENTENCES = ["Meet me at the station", "the quick brown fox", "see you on Monday
 
 def test_verified_writing_with_the_shipped_models_reads_no_worse() -> None:
     scribe_ = Scribe()
-    plain = scribe_.write("\n".join(SENTENCES), seed=2).lines
+    plain = scribe_.write("\n".join(SENTENCES), seed=2, candidates=1).lines
+    assert all(line.reading is None for line in plain), "--candidates 1 reads nothing back"
     verified = scribe_.write("\n".join(SENTENCES), seed=2, candidates=4).lines
     readings = scribe_.reader.read([line.offsets for line in plain])
     plain_edits = sum(Levenshtein.distance(text, reading) for text, reading in zip(SENTENCES, readings))
     assert all(line.reading is not None for line in verified)
     assert sum(line.misread for line in verified) <= plain_edits
+
+
+def test_writing_is_verified_by_default_and_lines_still_misread_share_one_warning(tmp_path: Path) -> None:
+    assert all(line.reading is not None for line in Scribe().write("see you on Monday", seed=1).lines)
+    texts = ["Zurich 99% & $5 @ 7pm", "Quebec QXZ 14th 0207", "Meet me at nine.", "#12 Jkyx Road, 3/4"]
+    result = scribe("write", "--keep-lines", "\n".join(texts), "-o", str(tmp_path / "x.svg"), "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    slips = [line for line in result.stderr.splitlines() if "may have a slip" in line]
+    assert len(slips) == 1 and slips[0].startswith("warning: ") and " of 4 lines " in slips[0], result.stderr
+    assert " as '" in slips[0], "the warning quotes what a misread line reads as"
 
 
 def test_candidates_out_of_range_are_a_one_line_error(tmp_path: Path) -> None:

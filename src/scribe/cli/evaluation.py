@@ -84,7 +84,7 @@ def legibility_command(
     style_seed: Annotated[int | None, typer.Option("--style-seed", metavar="N", help="The hand drawn with this seed, as `scribe write --style-seed`.")] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=2**32 - 1, help="Seed of text choice and sampling.")] = 0,
     candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Verified writing, as `scribe write --candidates`.")] = DEFAULT_CANDIDATES,
-    verifier: Annotated[str | None, typer.Option("--verifier", metavar="NAME|PATH", help="The recognizer verified writing chooses with. [default: --recognizer]")] = None,
+    verifier: Annotated[str, typer.Option("--verifier", metavar="NAME|PATH", help="The recognizer verified writing chooses with, as `scribe write` does.")] = DEFAULT_RECOGNIZER,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Print every text and what was read.")] = False,
 ) -> None:
@@ -109,7 +109,9 @@ def legibility_command(
     with progress_bars("bytes") as bars:
         writer = Scribe(model, bar_when(bars, f"downloading {model}", 0))
         reader = InkReader.load(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
-        checker = InkReader.load(resolve_model(verifier, bar_when(bars, f"downloading {verifier}", 0))) if verifier else None
+        # The same recognizer judging as chose among candidates scores optimistically: the report says which did.
+        checker = InkReader.load(resolve_model(verifier, bar_when(bars, f"downloading {verifier}", 0))) \
+            if verifier != recognizer else None
     if texts is not None:
         chosen, real_lines = _texts_to_write(text_set_path(texts))[:count], None
     else:
@@ -125,7 +127,7 @@ def legibility_command(
         for line in report.lines:
             print(f"text:      {line.text}\ngenerated: {line.generated}" + ("" if line.finished else "   [did not end]")
                   + (f"\nreal:      {line.real}" if line.real is not None else "") + "\n")
-    _print_legibility(report, model, recognizer)
+    _print_legibility(report, model, recognizer, verified_by=verifier if candidates > 1 else None)
 
 
 def _texts_to_write(path: Path) -> list[str]:
@@ -143,8 +145,11 @@ def _texts_to_write(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-def _print_legibility(report: LegibilityReport, model: str, recognizer: str) -> None:
+def _print_legibility(report: LegibilityReport, model: str, recognizer: str, verified_by: str | None) -> None:
     print(f"legibility of {model}, read by {recognizer}, on {len(report.lines)} texts")
+    if verified_by is not None:
+        print(f"  written with verified writing, candidates chosen by {verified_by}"
+              + (" (the same reader: optimistic; give --recognizer another)" if verified_by == recognizer else ""))
     print(f"  generated ink: CER {report.generated_cer:.1f}% ({report.generated_folded_cer:.1f}% with look-alikes "
           f"such as 0/o folded), WER {report.generated_wer:.1f}%")
     if report.real_cer is not None:

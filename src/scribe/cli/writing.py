@@ -143,12 +143,16 @@ def _render_options(fmt: OutputFormat, page: str, setup: PageSetup, given: Rende
     return options
 
 
+MISREAD_SHOWN = 3  # misread lines quoted in the warning; the rest are counted
+
+
 def _warn_about(document: Document, lines_before: int = 0) -> None:
     from scribe.ink.text import describe_substitutions
 
     if document.substitutions:
         changes = describe_substitutions(document.substitutions)
         stderr.print(f"warning: the model cannot write every character; {changes}")
+    misread = []
     for number, line in enumerate(document.lines, lines_before + 1):
         if line.problems:
             stderr.print(
@@ -156,10 +160,11 @@ def _warn_about(document: Document, lines_before: int = 0) -> None:
                 "try another --seed"
             )
         elif line.misread:
-            stderr.print(
-                f"warning: line {number} ({line.text[:30]!r}) reads as {line.reading!r} even at its best candidate; "
-                "try another --seed or more --candidates"
-            )
+            misread.append(f"line {number} as {line.reading!r}")
+    if misread:  # one warning for the page: verified writing is on by default, and most pages keep a slip or two
+        shown = ", ".join(misread[:MISREAD_SHOWN]) + (f" and {len(misread) - MISREAD_SHOWN} more" if len(misread) > MISREAD_SHOWN else "")
+        stderr.print(f"warning: {len(misread)} of {len(document.lines)} lines may have a slip even at their best "
+                     f"candidate: the reader read {shown}; try another --seed or more --candidates")
 
 
 @app.command("write")

@@ -23,6 +23,9 @@ from scribe.writing.stored import RecognizerConfig, StoredModel, read_stored_mod
 
 BLANK = Alphabet.PAD
 READ_BATCH = 32  # lines read at once: longer batches gain nothing and pad more
+#: A batch holds lines up to this many times its shortest line's length: one run-on
+#: line of 850 points padded a batch of 200-point lines to four times its work.
+READ_PADDING = 1.25
 #: Characters whose handwritten shapes are the same, told apart only by context (a
 #: "0" among digits) or by size against letters nearby, which a reader without a
 #: language model cannot weigh: "0207" drawn well reads "o2o7". Verified writing
@@ -131,10 +134,8 @@ class InkReader:
     def read(self, lines: list[np.ndarray]) -> list[str]:
         """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
         lines = self.as_trained(lines)
-        order = sorted(range(len(lines)), key=lambda i: len(lines[i]))  # similar lengths share a batch
         readings: dict[int, str] = {}
-        for start in range(0, len(order), READ_BATCH):
-            chosen = order[start : start + READ_BATCH]
+        for chosen in length_batches([len(line) for line in lines]):
             offsets, mask = self._batch([lines[i] for i in chosen])
             scores, lengths = self.logits(offsets, mask)
             for i, ids in zip(chosen, best_path(scores, lengths)):
@@ -150,6 +151,17 @@ class InkReader:
             offsets[row, : len(line)] = normalize(line, self.mean, self.std)
             mask[row, : len(line)] = True
         return offsets, mask
+
+
+def length_batches(lengths: list[int]) -> list[list[int]]:
+    """Indices of ``lengths`` in batches of similar length: at most :data:`READ_BATCH`, within :data:`READ_PADDING`."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        batch = batches[-1] if batches else []
+        if not batch or len(batch) == READ_BATCH or lengths[i] > READ_PADDING * max(lengths[batch[0]], 1):
+            batches.append(batch := [])
+        batch.append(i)
+    return batches
 
 
 def best_path(scores: np.ndarray, lengths: np.ndarray) -> list[list[int]]:

@@ -48,7 +48,7 @@ from scribe.writing.reader import InkReader, fold_look_alikes
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
 MAX_CANDIDATES = 16  # candidates of a line drawn in one round of verified writing
-DEFAULT_CANDIDATES = 1  # see docs/model-card.md for the measurement that chose it
+DEFAULT_CANDIDATES = 2  # verified writing on: see docs/model-card.md for the measurement that chose it
 MISREAD_ROUNDS = 2  # rounds a line that reads wrong gets, the first included
 BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
 TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
