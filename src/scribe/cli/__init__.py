@@ -26,6 +26,7 @@ COMMAND_MODULES = {
     "write": "writing",
     "styles": "writing",
     "models": "writing",
+    "serve": "serve",
 }
 
 

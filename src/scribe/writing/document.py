@@ -42,7 +42,7 @@ from scribe.writing.formats import (
 )
 from scribe.writing.layout import Page, PageSetup, estimated_line_width, own_size_trusted
 from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.pages import WritingPlan, written_pages
+from scribe.writing.pages import DraftFn, WritingPlan, written_pages
 from scribe.writing.plotter import PagePlot, PlotSettings, plan_page, plot_settings
 from scribe.writing.reader import InkReader
 from scribe.writing.registry import DEFAULT_MODEL, DEFAULT_RECOGNIZER, resolve_model
@@ -260,6 +260,7 @@ class Scribe:
         max_pages: int | None = None,
         reflow: bool = True,
         progress: ProgressFn = no_progress,
+        on_draft: DraftFn | None = None,
     ) -> PageStream:
         """Write ``text`` page by page: the page count at once, then each page as soon as its lines are written.
 
@@ -273,7 +274,9 @@ class Scribe:
         that reads best is kept (verified writing; 1 turns it off). A text that would
         fill more than ``max_pages`` pages is refused before any sampling. ``reflow``
         joins the lines of paragraphs an editor wrapped (:func:`scribe.ink.wrapping.split_paragraphs`);
-        False keeps every line break of the text. Every argument is checked here, before any sampling.
+        False keeps every line break of the text. ``on_draft`` sees each line as soon as it is
+        sampled, placed alone on its page (:data:`~scribe.writing.pages.DraftFn`).
+        Every argument is checked here, before any sampling.
         """
         _check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)
         if not isinstance(reflow, bool):
@@ -292,7 +295,7 @@ class Scribe:
         plan = WritingPlan(items, setup, options, seed, attempts, candidates, self.reader if candidates > 1 else None)
         if max_pages is not None and plan.page_count > max_pages:
             raise too_many_pages(plan.page_count, max_pages)
-        return PageStream(plan.page_count, setup, substitutions, written_pages(self.model, plan, progress))
+        return PageStream(plan.page_count, setup, substitutions, written_pages(self.model, plan, progress, on_draft))
 
 
 @dataclass

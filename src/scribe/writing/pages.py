@@ -6,21 +6,27 @@ lets the lines of the next page start in the rows that the finished lines of thi
 one leave. A page is complete once all its lines are; it is then read back (with
 verified writing), laid out (:func:`~scribe.writing.layout.layout_page`) and
 yielded, so a caller saves the first page of a long text before the last is
-sampled, and holds only the pages not yet handed on.
+sampled, and holds only the pages not yet handed on. A caller that shows the
+writing as it happens (``scribe serve``) also sees each line's first draft, placed
+alone on its page, as soon as it is sampled (:data:`DraftFn`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from scribe.progress import ProgressFn, no_progress
 from scribe.writing.checks import SampledLine
-from scribe.writing.layout import Page, PageSetup, layout_page, page_count, page_slots
+from scribe.writing.layout import Page, PageSetup, PlacedLine, layout_page, page_count, page_slots
 from scribe.writing.network import InferenceModel
 from scribe.writing.reader import InkReader
 from scribe.writing.sampling import SamplingOptions, sample_stream, verify_lines
+
+#: Sees each line's first draft as it is sampled: its page (from 0) and the line placed
+#: alone on its slot. Verified writing may still replace it; the finished page is final.
+DraftFn = Callable[[int, PlacedLine], object]
 
 
 @dataclass(frozen=True)
@@ -46,15 +52,19 @@ class WritingPlan:
 
 
 def written_pages(
-    model: InferenceModel, plan: WritingPlan, progress: ProgressFn = no_progress
+    model: InferenceModel, plan: WritingPlan, progress: ProgressFn = no_progress, on_draft: DraftFn | None = None
 ) -> Iterator[tuple[Page, list[SampledLine]]]:
     """Each page of ``plan`` with the lines written on it, in page order, as soon as the page is complete."""
     texts = [item for item in plan.items if item is not None]
     entries: list[list[tuple[int | None, int]]] = [[] for _ in range(plan.page_count)]  # per page: (text index, slot)
+    where: dict[int, tuple[int, int]] = {}  # text index: (page, slot)
     written = 0
     for item, place in zip(plan.items, plan.places):
         if place is not None:
-            entries[place[0]].append((written if item is not None else None, place[1]))
+            text = written if item is not None else None
+            entries[place[0]].append((text, place[1]))
+            if text is not None:
+                where[text] = place
         written += item is not None
     found: dict[int, SampledLine] = {}
     scales: list[float] = []  # every line's x-height scale so far: the pages share one median
@@ -62,6 +72,9 @@ def written_pages(
     stream = sample_stream(model, texts, plan.options, seed=plan.seed, attempts=plan.attempts, progress=progress)
     for index, line in stream:
         found[index] = line
+        draft = layout_page([(line.offsets, where[index][1])], plan.setup, list(scales), [line.text]) if on_draft else None
+        if on_draft is not None and draft is not None and draft.lines:  # a line with no ink has nothing to show
+            on_draft(where[index][0], draft.lines[0])
         while page < len(entries) and all(text in found for text, _ in entries[page] if text is not None):
             yield _finish_page(model, plan, entries[page], found, scales)
             page += 1

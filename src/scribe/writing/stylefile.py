@@ -82,35 +82,44 @@ def read_style_file(path: Path, style_text: str | None, model: InferenceModel) -
             data = handle.read(MAX_STYLE_FILE_BYTES + 1)
     except OSError as exc:
         raise ScribeError(f"cannot read the style sample {path}: {exc.strerror or reason(exc)}; check the path") from exc
+    return read_style_bytes(data, path.suffix.lower(), str(path), style_text, model)
+
+
+def read_style_bytes(data: bytes, kind: str, source: str, style_text: str | None,
+                     model: InferenceModel) -> tuple[np.ndarray, str]:
+    """A style sample's bytes, of the ``kind`` an extension names (``".json"``...), as :func:`read_style_file` reads them.
+
+    ``source`` names the sample in errors (a path, or what a web page sent).
+    """
     if len(data) > MAX_STYLE_FILE_BYTES:
-        raise ScribeError(f"style sample {path} is over {MAX_STYLE_FILE_BYTES:,} bytes; one line of handwriting is far less")
-    offsets, file_text = READERS[path.suffix.lower()][1](data, str(path))
+        raise ScribeError(f"style sample {source} is over {MAX_STYLE_FILE_BYTES:,} bytes; one line of handwriting is far less")
+    offsets, file_text = READERS[kind][1](data, source)
     if offsets is None:
-        raise ScribeError(f"style sample {path} holds no strokes; it must show one line of handwriting")
+        raise ScribeError(f"style sample {source} holds no strokes; it must show one line of handwriting")
     problem = validate_offsets(offsets)
     if problem is not None:
-        raise ScribeError(f"style sample {path} is not a usable line ({problem}); it must show one line of handwriting")
-    text = _style_text(style_text, file_text, path, model)
-    return _to_model_units(offsets, model, path), text
+        raise ScribeError(f"style sample {source} is not a usable line ({problem}); it must show one line of handwriting")
+    text = _style_text(style_text, file_text, source, model)
+    return _to_model_units(offsets, model, source), text
 
 
-def _style_text(style_text: str | None, file_text: str | None, path: Path, model: InferenceModel) -> str:
+def _style_text(style_text: str | None, file_text: str | None, source: str, model: InferenceModel) -> str:
     """The text the sample shows, fitted to the model's alphabet; it must keep something the model can write."""
     words = style_text if style_text is not None else file_text
     if not words or not words.strip():
-        raise ScribeError(f"style sample {path} does not say what it shows; give its `style_text`")
+        raise ScribeError(f"style sample {source} does not say what it shows; give its `style_text`")
     words = " ".join(words.split())
     fitted, _ = fit_to_alphabet(words, model.alphabet)
     if not fitted.strip():
         shown = words if len(words) <= 40 else words[:40].rsplit(" ", 1)[0] + " ..."
         raise ScribeError(
-            f"the style text {shown!r} of {path} has no character the model can write; "
+            f"the style text {shown!r} of {source} has no character the model can write; "
             "give the `style_text` the sample shows, in letters, digits or punctuation"
         )
     return fitted
 
 
-def _to_model_units(offsets: np.ndarray, model: InferenceModel, path: Path) -> np.ndarray:
+def _to_model_units(offsets: np.ndarray, model: InferenceModel, source: str) -> np.ndarray:
     """Offsets in any unit -> offsets whose x-height is the training data's, thinned as it was.
 
     The ink is first brought to a unit extent, so that measuring it sees ordinary
@@ -121,7 +130,7 @@ def _to_model_units(offsets: np.ndarray, model: InferenceModel, path: Path) -> n
     scaled[:, :2] /= np.ptp(offsets_to_points(scaled)[:, :2], axis=0).max()  # > 0: validate_offsets saw movement
     height = line_metrics(scaled).x_height
     if not height > 0:
-        raise ScribeError(f"the ink of style sample {path} has no height; it must show a line of handwriting")
+        raise ScribeError(f"the ink of style sample {source} has no height; it must show a line of handwriting")
     target = model.char_width / ADVANCE_PER_X_HEIGHT
     scaled[:, :2] *= target / height
     return simplify_offsets(scaled, model.simplified_at)  # thinned as the model's training ink was
