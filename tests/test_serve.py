@@ -6,6 +6,7 @@ import concurrent.futures
 import json
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,33 +79,53 @@ BAD_REQUESTS: list[tuple[Any, str]] = [
     ({"text": "hi", "model": "/etc/passwd"}, "unknown model"),
     ({"text": "hi", "model": "recognizer-iam"}, "unknown model"),  # a reader, not a writer
     ({"text": "hi", "bias": "neat"}, "`bias` must be a number"),
+    ({"text": "hi", "bias": 50}, "`bias` 50 must be above"),
     ({"text": "hi", "seed": True}, "`seed` must be a whole number"),
+    ({"text": "hi", "seed": -1}, "`seed` must be a whole number from 0"),
     ({"text": "hi", "colour": "red"}, "unknown field 'colour'"),
     ({"text": "hi", "page": "a0"}, "unknown page"),
     ({"text": "hi", "ink": "not-a-colour"}, "colour"),
-    ({"text": "hi", "candidates": 99}, "candidates"),
+    ({"text": "hi", "candidates": 99}, "`candidates` must be from 1 to 4"),
     ({"text": "x" * (LIMITS.text_chars + 1)}, "characters"),
     ({"text": "hi", "sample": {"text": "hi", "strokes": [[[0, 0]] * (LIMITS.sample_points + 1)]}}, "points"),
-    ({"text": "hi", "sample": {"text": "hi", "strokes": [[[0, "x"]]]}}, "handwriting sample"),
+    ({"text": "hi", "sample": {"text": "a" * 100_000, "strokes": [[[0, 0], [1, 1], [2, 0]]]}}, "one line of handwriting"),
     ([1, 2], "one JSON object"),
 ]
 
 
 @pytest.mark.parametrize(("body", "reason"), BAD_REQUESTS)
-def test_bad_requests_are_refused_with_a_one_line_reason(server: Running, body: Any, reason: str) -> None:
+def test_bad_requests_are_refused_with_a_one_line_reason_before_they_wait(server: Running, body: Any, reason: str) -> None:
     response = requests.post(server.url + "api/write", json=body, timeout=30)
-    if response.status_code == 200:  # a sample is read in its turn: its refusal is the stream's last event
-        last = json.loads(response.text.strip().splitlines()[-1])
-        assert last["event"] == "error" and reason in last["message"] and "\n" not in last["message"]
-        return
     assert response.status_code == 400 and reason in response.json()["error"], response.text
+    assert "\n" not in response.json()["error"]
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"text": "hi", "style": 99}, "style 99 does not exist"),
+    ({"text": "hi", "sample": {"text": "hi", "strokes": [[[0, "x"]]]}}, "handwriting sample"),
+])
+def test_what_needs_the_model_is_refused_in_its_turn_as_the_streams_last_event(server: Running, body: Any,
+                                                                                 reason: str) -> None:
+    last = server.write(body)[-1]
+    assert last["event"] == "error" and reason in last["message"] and "\n" not in last["message"]
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(server: Running) -> None:
-    response = requests.post(server.url + "api/write", data=b"{" + b" " * (LIMITS.body_bytes + 10), timeout=30)
+    json_type = {"Content-Type": "application/json"}
+    response = requests.post(server.url + "api/write", data=b"{" + b" " * (LIMITS.body_bytes + 10), headers=json_type,
+                             timeout=30)
     assert response.status_code == 413
-    response = requests.post(server.url + "api/write", data=b"{\"text\": \xff}", timeout=30)
+    response = requests.post(server.url + "api/write", data=b"{\"text\": \xff}", headers=json_type, timeout=30)
     assert response.status_code == 400 and "not JSON" in response.json()["error"]
+
+
+def test_other_web_pages_cannot_make_it_write(server: Running) -> None:
+    """A page elsewhere may POST text/plain without asking, or reach the port through a name of its own."""
+    response = requests.post(server.url + "api/write", data='{"text": "hi"}', headers={"Content-Type": "text/plain"},
+                             timeout=30)
+    assert response.status_code == 415
+    response = requests.post(server.url + "api/write", json={"text": "hi"}, headers={"Host": "evil.example"}, timeout=30)
+    assert response.status_code == 400
 
 
 def test_a_captured_sample_of_handwriting_is_a_style(server: Running) -> None:
@@ -130,11 +151,34 @@ def test_a_burst_of_fifty_requests_is_served_or_refused_and_the_server_lives_on(
     assert server.write({"text": "Still here.", "candidates": 1})[-1]["event"] == "done"
 
 
-def test_a_writing_past_its_time_or_without_its_client_stops() -> None:
+LONG_TEXT = "\n".join(["A long line of text to keep it busy for a while."] * 78)  # 4 pages: a minute of work
+
+
+def test_a_writing_past_its_time_stops() -> None:
     with served_here(WritingService(limits=Limits(seconds=0.3))) as running:
-        events = running.write({"text": "\n".join(["A long line of text to keep it busy for a while."] * 30)})
+        events = running.write({"text": LONG_TEXT})
         assert events[-1]["event"] == "error" and "took over 0.3 s" in events[-1]["message"]
         assert [event["event"] for event in events].count("page") == 0
+
+
+def test_a_writing_whose_client_leaves_stops_and_gives_its_place_back() -> None:
+    service = WritingService()
+    with served_here(service) as running:
+        response = requests.post(running.url + "api/write", json={"text": LONG_TEXT}, stream=True, timeout=60)
+        lines = response.iter_lines()
+        assert json.loads(next(lines))["event"] == "started"
+        response.close()  # the client goes away mid-writing
+        start = time.monotonic()
+        assert running.write({"text": "Next.", "candidates": 1})[-1]["event"] == "done"
+        assert time.monotonic() - start < 5, "the abandoned writing stopped instead of running to its end"
+        assert wait_until(lambda: service.in_line == 0), "every place in line was given back"
+
+
+def wait_until(check: Any, seconds: float = 10) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not check():
+        time.sleep(0.05)
+    return bool(check())
 
 
 def test_the_openapi_description_covers_every_route() -> None:

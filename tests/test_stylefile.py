@@ -14,7 +14,7 @@ from helpers.files import iam_line_points, iam_line_xml, npy_bytes, npy_header_o
 from scribe.errors import ScribeError
 from scribe.ink.metrics import ADVANCE_PER_X_HEIGHT, line_metrics
 from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.stylefile import MAX_STYLE_POINTS, _path_strokes, _transform, read_style_file
+from scribe.writing.stylefile import MAX_STYLE_POINTS, _path_strokes, _transform, read_style_bytes, read_style_file
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +240,11 @@ def test_a_style_text_the_model_cannot_write_is_refused(model: InferenceModel, t
         read_style_file(tmp_path / "me.json", None, model)
     with pytest.raises(ScribeError, match="the style text '(☃ ){20}\\.\\.\\.' of .* has no character the model can write"):
         read_style_file(tmp_path / "me.json", "☃ " * 40, model)
+
+
+def test_a_style_text_longer_than_a_line_is_refused_before_it_is_encoded(model: InferenceModel) -> None:
+    sample = json.dumps({"text": "a" * 100_000, "strokes": zigzag_strokes()}).encode()  # priming would encode it all
+    with pytest.raises(ScribeError, match="has 100,000 characters; one line of handwriting has at most 300"):
+        read_style_bytes(sample, ".json", "(a sample)", None, model)
+    offsets, text = read_style_bytes(sample.replace(b"a" * 100_000, b"zig zag"), ".json", "(a sample)", None, model)
+    assert text == "zig zag" and len(offsets) > 2

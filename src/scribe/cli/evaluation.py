@@ -111,7 +111,7 @@ def legibility_command(
         reader = InkReader.load(resolve_model(recognizer, bar_when(bars, f"downloading {recognizer}", 0)))
         # The same recognizer judging as chose among candidates scores optimistically: the report says which did.
         checker = InkReader.load(resolve_model(verifier, bar_when(bars, f"downloading {verifier}", 0))) \
-            if verifier != recognizer else None
+            if verifier != recognizer and candidates > 1 else None
     if texts is not None:
         chosen, real_lines = _texts_to_write(text_set_path(texts))[:count], None
     else:

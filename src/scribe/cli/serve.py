@@ -26,12 +26,12 @@ def _is_loopback(host: str) -> bool:
 
 def _bound_socket(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0: any free one), or a one-line error saying why not."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
+        sock.close()
         raise ScribeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host") from None
     sock.listen(128)
     return sock
@@ -58,7 +58,10 @@ def serve_command(
     url = f"http://{shown_host}:{sock.getsockname()[1]}/"
     if not _is_loopback(host):
         stderr.print(f"warning: listening on {host}: anyone who can reach this computer on the network can use the page")
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", timeout_graceful_shutdown=5))
+    # On the loopback the page answers only to loopback names; opened to the network, to any name it is reached by.
+    hosts = None if _is_loopback(host) else [host] if host not in ("0.0.0.0", "::") else ["*"]
+    app = create_app(hosts=hosts and [*hosts, "127.0.0.1", "localhost"])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, limit_concurrency=64))
     print(f"scribe serve: {url} (Ctrl-C stops it)", flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, [url]).start()

@@ -10,10 +10,13 @@ table, models from the registry, documents from ids the server made.
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -26,7 +29,7 @@ from scribe.writing.sampling import DEFAULT_BIAS, DEFAULT_CANDIDATES
 
 from .jobs import Busy, WritingService
 from .openapi import openapi_document
-from .requests import LIMITS, PAGE_CHOICES, parse_json, write_request, writer_names
+from .requests import PAGE_CHOICES, Limits, parse_json, write_request, writer_names
 
 #: The page's files: name -> media type. Nothing outside this table is served.
 ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
@@ -54,9 +57,15 @@ class HTTPProblem(Exception):
         self.status, self.headers = status, headers or {}
 
 
-def create_app(service: WritingService | None = None) -> Starlette:
-    """The app, with its models loaded (``service`` for tests: one with another model maker)."""
+#: The names a browser may call this server by when it listens on the loopback: anything else in a request's
+#: Host is refused, so that a web page elsewhere cannot reach it by pointing its own domain here (DNS rebinding).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def create_app(service: WritingService | None = None, hosts: list[str] | None = None) -> Starlette:
+    """The app, its models loaded; ``hosts``: the Host names it answers (default: :data:`LOOPBACK_HOSTS`; ``["*"]``: any)."""
     service = service or WritingService()
+    styles = {name: len(service.scribe(name).styles) for name in writer_names()}  # loaded before the first request
     routes = [
         Route("/", lambda request: _asset("index.html")),
         Route("/assets/{name}", lambda request: _asset(request.path_params["name"])),
@@ -66,8 +75,10 @@ def create_app(service: WritingService | None = None) -> Starlette:
         Route("/api/documents/{document_id}/{download}", _download),
         Route("/api/previews/{model}/{style:int}.svg", _preview),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPProblem: _problem, ScribeError: _refused, Busy: _busy})
+    app = Starlette(routes=routes, exception_handlers={HTTPProblem: _problem, ScribeError: _refused, Busy: _busy},
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts or LOOPBACK_HOSTS)])
     app.state.service = service
+    app.state.styles = styles
     app.state.previews = {}
     return app
 
@@ -98,38 +109,46 @@ def _service(request: Request) -> WritingService:
 
 
 async def _info(request: Request) -> Response:
-    service = _service(request)
-    service.admit()
-    styles = await service.run(lambda: {name: len(service.scribe(name).styles) for name in writer_names()})
+    limits = _service(request).limits
     return JSONResponse({
-        "models": [{"name": name, "styles": styles[name]} for name in writer_names()],
+        "models": [{"name": name, "styles": count} for name, count in request.app.state.styles.items()],
         "pages": list(PAGE_CHOICES),
         "downloads": list(DOWNLOADS),
         "defaults": {"bias": DEFAULT_BIAS, "candidates": DEFAULT_CANDIDATES, "line_spacing": PageSetup.line_spacing,
                      "ink": PageSetup.ink},
-        "limits": {"text_chars": LIMITS.text_chars, "pages": LIMITS.pages, "sample_points": LIMITS.sample_points,
-                   "body_bytes": LIMITS.body_bytes},
+        "limits": {"text_chars": limits.text_chars, "pages": limits.pages, "sample_points": limits.sample_points,
+                   "body_bytes": limits.body_bytes, "candidates": limits.candidates},
     })
 
 
-async def read_body(request: Request) -> bytes:
-    """The request's body, refused (413) as soon as it passes :attr:`~scribe.serve.requests.Limits.body_bytes`."""
+async def read_body(request: Request, limits: Limits) -> bytes:
+    """The request's body, refused (413) as soon as it passes ``limits.body_bytes``, or (408) when it comes too slowly."""
     declared = request.headers.get("content-length", "")
-    too_big = HTTPProblem(413, f"the request is over {LIMITS.body_bytes:,} bytes")
-    if declared.isdigit() and int(declared) > LIMITS.body_bytes:
+    too_big = HTTPProblem(413, f"the request is over {limits.body_bytes:,} bytes")
+    if declared.isdigit() and int(declared) > limits.body_bytes:
         raise too_big
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > LIMITS.body_bytes:
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def chunks() -> bytes:
+        parts, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limits.body_bytes:
+                raise too_big
+            parts.append(chunk)
+        return b"".join(parts)
+
+    try:
+        return await asyncio.wait_for(chunks(), limits.body_seconds)
+    except asyncio.TimeoutError:
+        raise HTTPProblem(408, f"the request's body took over {limits.body_seconds:g} s to arrive") from None
 
 
 async def _write(request: Request) -> Response:
-    writing = write_request(parse_json(await read_body(request)))
     service = _service(request)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        # A form or text/plain POST, which any web page may send here without asking, is not a writing.
+        raise HTTPProblem(415, "send the request as JSON, with Content-Type: application/json")
+    writing = write_request(parse_json(await read_body(request, service.limits)), service.limits)
     service.admit()
     return StreamingResponse(service.events(writing), media_type="application/x-ndjson",
                              headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -70,23 +70,35 @@ class WritingService:
         self._documents_lock = threading.Lock()
 
     def scribe(self, model: str) -> Scribe:
-        """The loaded model called ``model`` (called on the worker thread only)."""
+        """The loaded model called ``model`` (on the worker thread, or before the server starts)."""
         if model not in self._scribes:
             self._scribes[model] = self._make_scribe(model)
         return self._scribes[model]
 
+    @property
+    def in_line(self) -> int:
+        """Jobs running or waiting now."""
+        return self._in_line
+
     def admit(self) -> None:
-        """Take a place in line for one job, or raise :class:`Busy`."""
+        """Take a place in line for one job (called on the event loop), or raise :class:`Busy`."""
         if self._in_line > self.limits.waiting:
-            raise Busy(f"{self._in_line} writings are running or waiting; try again in a few seconds")
+            raise Busy(f"{self._in_line} jobs are running or waiting; try again in a few seconds")
         self._in_line += 1
 
     async def run(self, work: Callable[[], Result]) -> Result:
-        """``work`` on the worker thread, in its turn, holding a place taken with :meth:`admit`."""
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._worker, work)
-        finally:
-            self._in_line -= 1
+        """``work`` on the worker thread, in its turn, holding a place taken with :meth:`admit`.
+
+        The place is given back when the work has really ended (or was dropped unstarted),
+        not when its caller stops waiting: a client that leaves does not free the worker.
+        """
+        loop = asyncio.get_running_loop()
+        future = self._worker.submit(work)
+        future.add_done_callback(lambda _: None if loop.is_closed() else loop.call_soon_threadsafe(self._give_back))
+        return await asyncio.wrap_future(future)
+
+    def _give_back(self) -> None:
+        self._in_line -= 1
 
     def kept(self, document_id: str) -> Kept | None:
         with self._documents_lock:
@@ -152,7 +164,7 @@ class WritingService:
             prime = read_style_bytes(request.sample, ".json", "(the handwriting sample)", None, scribe.model)
         stream = scribe.write_pages(
             request.text, setup=request.setup, style=request.style, style_seed=request.style_seed, prime=prime,
-            bias=request.bias, seed=request.seed, candidates=request.candidates, max_pages=LIMITS.pages,
+            bias=request.bias, seed=request.seed, candidates=request.candidates, max_pages=self.limits.pages,
             on_draft=lambda page, line: emit({"event": "draft", "page": page, "strokes": placed_strokes(line)}),
         )
         emit({"event": "pages", "count": stream.count, "width": stream.setup.size[0], "height": stream.setup.size[1],

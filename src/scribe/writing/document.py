@@ -278,7 +278,7 @@ class Scribe:
         sampled, placed alone on its page (:data:`~scribe.writing.pages.DraftFn`).
         Every argument is checked here, before any sampling.
         """
-        _check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)
+        check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)
         if not isinstance(reflow, bool):
             raise ScribeError(f"`reflow` must be True or False, not {reflow!r}")
         _check_setup_and_prime(setup, prime, progress)
@@ -359,7 +359,7 @@ def too_many_pages(pages: int, most: int, format: str = "SVG or PNG") -> ScribeE
     return ScribeError(f"the text fills {pages} pages, more than the {most} of `max_pages`; shorten it or allow more pages")
 
 
-def _check_arguments(
+def check_arguments(
     text: object,
     seed: object,
     style: object,

@@ -72,9 +72,10 @@ def written_pages(
     stream = sample_stream(model, texts, plan.options, seed=plan.seed, attempts=plan.attempts, progress=progress)
     for index, line in stream:
         found[index] = line
-        draft = layout_page([(line.offsets, where[index][1])], plan.setup, list(scales), [line.text]) if on_draft else None
-        if on_draft is not None and draft is not None and draft.lines:  # a line with no ink has nothing to show
-            on_draft(where[index][0], draft.lines[0])
+        if on_draft is not None:
+            draft = layout_page([(line.offsets, where[index][1])], plan.setup, list(scales), [line.text])
+            if draft.lines:  # a line with no ink has nothing to show
+                on_draft(where[index][0], draft.lines[0])
         while page < len(entries) and all(text in found for text, _ in entries[page] if text is not None):
             yield _finish_page(model, plan, entries[page], found, scales)
             page += 1

@@ -64,6 +64,8 @@ MAX_STYLE_FILE_BYTES = 2_000_000  # a line of handwriting is a few kilobytes in 
 #: Most points a style sample may have, as read (before thinning). A line of IAM-OnDB has about
 #: 600 (at most 1,940); priming feeds every point through the network: 20,000 take about 12 s.
 MAX_STYLE_POINTS = 20_000
+#: Longest text a style sample may say it shows: one line of handwriting, and priming encodes all of it.
+MAX_STYLE_TEXT_CHARS = 300
 #: Largest coordinate (or, in an ``.npz``, step) accepted, in the file's own unit: far beyond any
 #: drawing of one line, and small enough that no difference or rescaling can overflow.
 MAX_COORDINATE = 1e9
@@ -108,6 +110,9 @@ def _style_text(style_text: str | None, file_text: str | None, source: str, mode
     words = style_text if style_text is not None else file_text
     if not words or not words.strip():
         raise ScribeError(f"style sample {source} does not say what it shows; give its `style_text`")
+    if len(words) > MAX_STYLE_TEXT_CHARS:
+        raise ScribeError(f"the style text of {source} has {len(words):,} characters; one line of handwriting has "
+                          f"at most {MAX_STYLE_TEXT_CHARS}: give the text of the one line the sample shows")
     words = " ".join(words.split())
     fitted, _ = fit_to_alphabet(words, model.alphabet)
     if not fitted.strip():

@@ -7,11 +7,18 @@ const $ = (id) => document.getElementById(id);
 
 let info = null; // GET /api/info
 let sample = null; // the captured handwriting the page writes with, once "Write with my hand" took it
-const drawing = new Set(); // draft strokes still being drawn
+let writing = null; // the AbortController of the writing being streamed, if any
+let previews = 0; // bumped when the model changes, so that the previous model's previews stop loading
+const drawing = new Set(); // draft lines still being drawn
+let animating = false; // whether a frame of drawing is asked for
 const finals = new Map(); // page number -> final SVG waiting for its drafts to finish drawing
 
 async function start() {
-  const response = await fetch("/api/info");
+  const response = await fetch("/api/info").catch(() => null);
+  if (!response || !response.ok) {
+    say("The scribe server does not answer; start it again with `scribe serve` and reload this page.", true);
+    return;
+  }
   info = await response.json();
   for (const model of info.models) $("model").append(new Option(model.name, model.name));
   for (const page of info.pages) $("page").append(new Option(page, page));
@@ -35,18 +42,22 @@ async function showStyles() {
   const model = $("model").value;
   const count = info.models.find((entry) => entry.name === model).styles;
   const list = $("style-list");
+  const chosen = document.querySelector("input[name=style]:checked");
+  const keepChoice = chosen !== null && !/^\d+$/.test(chosen.value); // a new hand or your own stays chosen
+  const generation = ++previews;
   list.replaceChildren();
   const images = [];
   for (let style = 0; style < count; style++) {
     const label = document.createElement("label");
     const radio = Object.assign(document.createElement("input"), { type: "radio", name: "style", value: String(style) });
-    radio.checked = style === 0;
+    radio.checked = style === 0 && !keepChoice;
     const image = Object.assign(document.createElement("img"), { alt: `style ${style}` });
     label.append(radio, `${style}`, image);
     list.append(label);
     images.push([image, `/api/previews/${encodeURIComponent(model)}/${style}.svg`]);
   }
   for (const [image, url] of images) { // one at a time: the server writes one thing at a time
+    if (generation !== previews) return;
     await new Promise((done) => { image.onload = image.onerror = done; image.src = url; });
   }
 }
@@ -70,15 +81,20 @@ function say(message, isError = false) {
 }
 
 async function write() {
+  if (writing) writing.abort(); // a new writing replaces the one still streaming
+  const controller = new AbortController();
+  writing = controller;
   $("write").disabled = true;
   $("pages").replaceChildren();
   $("warnings").replaceChildren();
   $("downloads").hidden = true;
   finals.clear();
+  drawing.clear();
   say("Writing…");
   try {
     const response = await fetch("/api/write", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request()),
+      signal: controller.signal,
     });
     if (!response.ok) {
       const problem = await response.json().catch(() => ({ error: response.statusText }));
@@ -87,9 +103,12 @@ async function write() {
     }
     await readEvents(response.body.getReader());
   } catch (error) {
-    say(`The server could not be reached: ${error.message}`, true);
+    if (error.name !== "AbortError") say(`The server could not be reached: ${error.message}`, true);
   } finally {
-    $("write").disabled = false;
+    if (writing === controller) {
+      writing = null;
+      $("write").disabled = false;
+    }
   }
 }
 
@@ -143,7 +162,10 @@ function drawDraft(page, strokes) {
   });
   const job = { strokes, lines, stroke: 0, point: 0, page };
   drawing.add(job);
-  if (drawing.size === 1) requestAnimationFrame(drawFrame);
+  if (!animating) {
+    animating = true;
+    requestAnimationFrame(drawFrame);
+  }
 }
 
 function drawFrame() { // every draft line advances its pen by a few points a frame, stroke after stroke
@@ -156,8 +178,12 @@ function drawFrame() { // every draft line advances its pen by a few points a fr
     }
     if (job.stroke >= job.strokes.length) drawing.delete(job);
   }
-  if (drawing.size) requestAnimationFrame(drawFrame);
-  else showFinals();
+  if (drawing.size) {
+    requestAnimationFrame(drawFrame);
+  } else {
+    animating = false;
+    showFinals();
+  }
 }
 
 function showFinals() { // a final page replaces its drafts once they have finished drawing
@@ -231,6 +257,7 @@ function startPad() {
     if (!strokes.length) { say("Write the sentence in the box first.", true); return; }
     sample = { text: $("sample-text").value, strokes: strokes.map((s) => s.points), times_ms: strokes.map((s) => s.times) };
     const link = $("save-sample");
+    if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([JSON.stringify(sample)], { type: "application/json" }));
     link.hidden = false;
     $("style-mine").disabled = false;
