@@ -146,7 +146,8 @@ def _render_options(fmt: OutputFormat, page: str, setup: PageSetup, given: Rende
 MISREAD_SHOWN = 3  # misread lines quoted in the warning; the rest are counted
 
 
-def _warn_about(document: Document, lines_before: int = 0) -> None:
+def _warn_about(document: Document, lines_before: int = 0, slips: bool = True) -> None:
+    """Warn of replaced characters and of doubtful lines; ``slips``: also of lines verified writing still misreads."""
     from scribe.ink.text import describe_substitutions
 
     if document.substitutions:
@@ -159,7 +160,7 @@ def _warn_about(document: Document, lines_before: int = 0) -> None:
                 f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
                 "try another --seed"
             )
-        elif line.misread:
+        elif line.misread and slips:
             misread.append(f"line {number} as {line.reading!r}")
     if misread:  # one warning for the page: verified writing is on by default, and most pages keep a slip or two
         shown = ", ".join(misread[:MISREAD_SHOWN]) + (f" and {len(misread) - MISREAD_SHOWN} more" if len(misread) > MISREAD_SHOWN else "")
@@ -263,7 +264,7 @@ def styles_command(
     with progress_bars("items") as bars:
         sheet = style_sheet(scribe, choices, SHEET_TEXT if text is None else text, seed=seed, bias=bias,
                             progress=bar_when(bars, "writing styles", PROGRESS_MIN_LINES))
-    _warn_about(sheet, 0)
+    _warn_about(sheet, 0, slips=False)  # a sheet is there to compare hands, slips and all
     for path in sheet.save(output, fmt.name, dpi, fit=True):
         stderr.print(f"wrote {path} ({len(choices)} styles)")
 
