@@ -17,7 +17,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 from helpers.cli import assert_one_line_error, scribe  # noqa: E402
-from helpers.serving import Running, served, served_here  # noqa: E402
+from helpers.serving import Running, served, served_here, wait_for  # noqa: E402
 from scribe.serve.app import DOWNLOADS, create_app  # noqa: E402
 from scribe.serve.jobs import WritingService  # noqa: E402
 from scribe.serve.requests import LIMITS, Limits  # noqa: E402
@@ -171,14 +171,7 @@ def test_a_writing_whose_client_leaves_stops_and_gives_its_place_back() -> None:
         start = time.monotonic()
         assert running.write({"text": "Next.", "candidates": 1})[-1]["event"] == "done"
         assert time.monotonic() - start < 5, "the abandoned writing stopped instead of running to its end"
-        assert wait_until(lambda: service.in_line == 0), "every place in line was given back"
-
-
-def wait_until(check: Any, seconds: float = 10) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and not check():
-        time.sleep(0.05)
-    return bool(check())
+        wait_for(lambda: service.in_line == 0, 10)  # every place in line is given back
 
 
 def test_the_openapi_description_covers_every_route() -> None:

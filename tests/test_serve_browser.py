@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ pytest.importorskip("uvicorn")
 webdriver = pytest.importorskip("selenium.webdriver")
 
 from helpers.cli import scribe  # noqa: E402
-from helpers.serving import served  # noqa: E402
+from helpers.serving import served, wait_for  # noqa: E402
 from scribe.writing.document import Scribe  # noqa: E402
 
 BROWSER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -43,16 +42,6 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def wait_for(check: Callable[[], Any], seconds: float = 60) -> Any:
-    """``check()``'s first true result, polled until ``seconds`` pass."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if result := check():
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"waited {seconds} s in vain")
 
 
 def open_page(browser: Any, url: str) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -67,3 +67,13 @@ def served_here(service: Any) -> Iterator[Running]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def wait_for(check: Callable[[], Any], seconds: float = 60) -> Any:
+    """``check()``'s first true result, polled until ``seconds`` pass (then an AssertionError)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if result := check():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"waited {seconds} s in vain")

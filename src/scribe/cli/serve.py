@@ -51,16 +51,17 @@ def serve_command(
         raise ScribeError('scribe serve needs the [serve] extra: pip install "scribe-handwriting[serve]"')
     import uvicorn
 
-    from scribe.serve.app import create_app
+    from scribe.serve.app import LOOPBACK_HOSTS, create_app
 
     sock = _bound_socket(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{sock.getsockname()[1]}/"
+    # On the loopback the page answers only to loopback names; on one address, to it and those; on all, to any name.
+    hosts = None
     if not _is_loopback(host):
         stderr.print(f"warning: listening on {host}: anyone who can reach this computer on the network can use the page")
-    # On the loopback the page answers only to loopback names; opened to the network, to any name it is reached by.
-    hosts = None if _is_loopback(host) else [host] if host not in ("0.0.0.0", "::") else ["*"]
-    app = create_app(hosts=hosts and [*hosts, "127.0.0.1", "localhost"])
+        hosts = ["*"] if host in ("0.0.0.0", "::") else [host, *LOOPBACK_HOSTS]
+    app = create_app(hosts=hosts)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, limit_concurrency=64))
     print(f"scribe serve: {url} (Ctrl-C stops it)", flush=True)
     if open_browser:

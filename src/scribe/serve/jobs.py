@@ -11,6 +11,7 @@ documents are kept, a bounded number, for their downloads.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import secrets
@@ -26,8 +27,7 @@ import numpy as np
 
 from scribe.errors import ScribeError
 from scribe.writing.document import Document, Scribe
-from scribe.writing.formats import page_svg
-from scribe.writing.layout import Page, PlacedLine
+from scribe.writing.layout import PlacedLine
 from scribe.writing.stylefile import read_style_bytes
 
 from .requests import LIMITS, Limits, WriteRequest
@@ -169,13 +169,8 @@ class WritingService:
         )
         emit({"event": "pages", "count": stream.count, "width": stream.setup.size[0], "height": stream.setup.size[1],
               "substitutions": [str(change) for change in stream.substitutions]})
-        pages: list[Page] = []
-        lines = []
-        for page, written in stream.pages:
-            pages.append(page)
-            lines += written
-            emit({"event": "page", "page": len(pages) - 1, "svg": page_svg(page, stream.setup)})
-        return Document(pages, stream.setup, lines, stream.substitutions)
+        numbers = itertools.count()
+        return stream.document(on_page=lambda single: emit({"event": "page", "page": next(numbers), "svg": single.svgs[0]}))
 
 
 def _json_line(event: Event) -> str:

@@ -345,11 +345,14 @@ class PageStream:
             on_page(document)
             yield document.pages[0]
 
-    def document(self) -> Document:
-        """Every page in one document (waits for the last)."""
-        written = list(self.pages)
-        return Document([page for page, _ in written], self.setup, [line for _, lines in written for line in lines],
-                        self.substitutions)
+    def document(self, on_page: Callable[[Document], object] = lambda document: None) -> Document:
+        """Every page in one document (waits for the last); ``on_page`` sees each page as it is written, as in :meth:`save`."""
+        written = []
+        for single in self.documents():
+            on_page(single)
+            written.append(single)
+        return Document([single.pages[0] for single in written], self.setup,
+                        [line for single in written for line in single.lines], self.substitutions)
 
 
 def too_many_pages(pages: int, most: int, format: str = "SVG or PNG") -> ScribeError:
