@@ -1,7 +1,8 @@
-"""Verified writing: every line is read back, misread ones are rewritten several ways, the best reading is kept."""
+"""Verified writing: every line is read back, misread ones are drawn again, the likeliest to say the text is kept."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -12,28 +13,33 @@ from helpers.basics import tiny_model_file
 from helpers.cli import scribe
 from scribe.ink.alphabet import Alphabet
 from scribe.writing.document import Scribe
+from scribe.writing import parallel
 from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.reader import fold_look_alikes
+from scribe.writing.reader import BLANK, Reading, ctc_log_likelihoods, fold_look_alikes
 from scribe.writing.sampling import write_lines
 
 TEXTS = ["abc", "hello there", "dog"]
 
 
 class ScriptedReader:
-    """Reads a line right when it has an even number of points, else with its last letter wrong; keeps every call."""
+    """Reads a line right when it has an even number of points, else with its last letter wrong; keeps every call.
 
-    def __init__(self, texts: list[str]) -> None:
+    The likelihood it gives the intended text falls with the line's points, so that
+    of several misread samples the shortest must be kept.
+    """
+
+    def __init__(self) -> None:
         self.alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
-        self.texts = texts
-        self.calls: list[list[np.ndarray]] = []
-        self.current: list[str] = []  # the texts of the lines being read, set by the test's spy below
+        self.calls: list[list[tuple[str, int, str]]] = []  # per call: (text, points, reading) of each line
 
     def readable(self, text: str) -> str:
         return text
 
-    def read(self, lines: list[np.ndarray]) -> list[str]:
-        self.calls.append(lines)
-        return [text if len(line) % 2 == 0 else text[:-1] + "#" for line, text in zip(lines, self.current)]
+    def check(self, lines: list[np.ndarray], texts: list[str]) -> list[Reading]:
+        readings = [Reading(text if len(line) % 2 == 0 else text[:-1] + "#", -float(len(line)))
+                    for line, text in zip(lines, texts)]
+        self.calls.append([(text, len(line), reading.text) for line, text, reading in zip(lines, texts, readings)])
+        return readings
 
 
 @pytest.fixture
@@ -41,40 +47,74 @@ def tiny_model(tmp_path: Path) -> InferenceModel:
     return load_inference_model(tiny_model_file(tmp_path / "tiny.npz"))
 
 
-def spying_reader(monkeypatch: pytest.MonkeyPatch, texts: list[str]) -> ScriptedReader:
-    """A scripted reader told which texts each batch of lines was sampled for."""
-    import scribe.writing.sampling as sampling
-
-    reader = ScriptedReader(texts)
-    original = sampling.sample_lines
-
-    def sample_lines(model, batch, options, **kwargs):  # type: ignore[no-untyped-def]
-        reader.current = list(batch)
-        return original(model, batch, options, **kwargs)
-
-    monkeypatch.setattr(sampling, "sample_lines", sample_lines)
-    return reader
+@pytest.fixture
+def in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sampling and reading in this process, where a test can see every call of its reader."""
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
 
 
-def test_misread_lines_get_a_round_of_candidates_and_the_best_reading_is_kept(
+@pytest.mark.usefixtures("in_one_process")
+def test_misread_lines_are_drawn_again_until_one_reads_right_and_the_likeliest_is_kept(tiny_model: InferenceModel) -> None:
+    reader = ScriptedReader()
+    lines = write_lines(tiny_model, TEXTS, seed=4, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
+    samples: dict[str, list[tuple[int, str]]] = {text: [] for text in TEXTS}  # each text's samples, in reading order
+    for call in reader.calls:
+        for text, points, reading in call:
+            samples[text].append((points, reading))
+    assert any(len(drawn) > 1 for drawn in samples.values()), "the seed must give at least one misread first sample"
+    for text, line in zip(TEXTS, lines):
+        drawn = samples[text]
+        right = [k for k, (_, reading) in enumerate(drawn) if reading == text]
+        assert len(drawn) <= 4, "a line gets at most three more samples"
+        assert len(drawn) == 4 or (right and right[0] == len(drawn) - 1), "drawing stops once a sample reads right"
+        assert line.reading is not None and line.misread == Levenshtein.distance(text, line.reading)
+        assert line.likelihood == -len(line.offsets) == max(-points for points, _ in drawn), "the likeliest is kept"
+
+
+@pytest.mark.usefixtures("in_one_process")
+def test_a_line_allowed_one_attempt_is_read_but_never_drawn_again(tiny_model: InferenceModel) -> None:
+    reader = ScriptedReader()
+    lines = write_lines(tiny_model, TEXTS, seed=4, attempts=1, candidates=3, reader=reader)  # type: ignore[arg-type]
+    assert sum(len(call) for call in reader.calls) == len(TEXTS)
+    assert all(line.reading is not None for line in lines)
+
+
+def test_verified_writing_is_reproducible_and_the_same_in_one_process_or_two(
     tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = spying_reader(monkeypatch, TEXTS)
-    lines = write_lines(tiny_model, TEXTS, seed=4, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
-    first_round, second_round = reader.calls
-    assert len(first_round) == len(TEXTS), "the first round writes every line once"
-    assert len(second_round) % 3 == 0 and 0 < len(second_round) <= 3 * len(TEXTS), "then three candidates a line"
-    for text, line, first in zip(TEXTS, lines, first_round):
-        assert line.reading is not None and line.misread == Levenshtein.distance(text, line.reading)
-        assert line.misread <= (len(first) % 2), "a candidate never replaces a line that read better"
-    assert any(len(first) % 2 for first in first_round), "the seed must give at least one misread first line"
+    runs = [write_lines(tiny_model, TEXTS, seed=9, candidates=4, reader=ScriptedReader()) for _ in range(2)]  # type: ignore[arg-type]
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    runs.append(write_lines(tiny_model, TEXTS, seed=9, candidates=4, reader=ScriptedReader()))  # type: ignore[arg-type]
+    for first, *others in zip(*runs):
+        for other in others:
+            np.testing.assert_array_equal(first.offsets, other.offsets)
+            assert (first.reading, first.likelihood) == (other.reading, other.likelihood)
 
 
-def test_verified_writing_is_reproducible(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    reader = spying_reader(monkeypatch, TEXTS)
-    runs = [write_lines(tiny_model, TEXTS, seed=9, candidates=4, reader=reader) for _ in range(2)]  # type: ignore[arg-type]
-    for first, again in zip(*runs):
-        np.testing.assert_array_equal(first.offsets, again.offsets)
+def test_ctc_likelihood_sums_every_alignment() -> None:
+    """The forward variables against brute force: every path of frames whose collapse is the labelling."""
+    rng = np.random.default_rng(0)
+    frames, classes = 5, 3
+    logits = rng.normal(size=(3, frames, classes)) * 2
+    log_probabilities = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    labels, lengths = [[1, 1], [2], []], np.array([5, 4, 3])
+    found = ctc_log_likelihoods(log_probabilities, lengths, labels)
+    for row, wanted in enumerate(labels):
+        total = 0.0
+        for path in itertools.product(range(classes), repeat=int(lengths[row])):
+            merged = [label for k, label in enumerate(path) if k == 0 or label != path[k - 1]]
+            if [label for label in merged if label != BLANK] == wanted:
+                total += np.exp(sum(log_probabilities[row, t, label] for t, label in enumerate(path)))
+        assert found[row] == pytest.approx(np.log(total))
+    assert ctc_log_likelihoods(log_probabilities[:1, :1], np.array([1]), [[1, 2]])[0] == -np.inf, "too few frames"
+
+
+def test_the_shipped_reader_finds_the_written_text_likelier_than_another_and_folds_look_alikes() -> None:
+    scribe_ = Scribe()
+    [line] = scribe_.write("hello there", seed=1, candidates=1).lines
+    right, wrong, look_alike = scribe_.reader.check([line.offsets] * 3, ["hello there", "yellow chair", "hell0 there"])
+    assert right.likelihood > wrong.likelihood + 5
+    assert look_alike.likelihood == right.likelihood and right.text == look_alike.text
 
 
 SENTENCES = ["Meet me at the station", "the quick brown fox", "see you on Monday"]
@@ -112,10 +152,11 @@ def test_candidates_out_of_range_are_a_one_line_error(tmp_path: Path) -> None:
         Scribe().write("hello", candidates=17)
 
 
-def test_look_alikes_are_not_misreadings(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("in_one_process")
+def test_look_alikes_are_not_misreadings(tiny_model: InferenceModel) -> None:
     """A well-drawn "0207" reads "o2o7" to a reader without context, "ok so" may read "OK So": no rewrite."""
-    reader = spying_reader(monkeypatch, ["ok so"])
-    reader.read = lambda lines: (reader.calls.append(lines), ["OK So"] * len(lines))[1]  # type: ignore[method-assign]
+    reader = ScriptedReader()
+    reader.check = lambda lines, texts: (reader.calls.append([]), [Reading("OK So", -1.0)] * len(lines))[1]  # type: ignore[method-assign]
     [line] = write_lines(tiny_model, ["ok so"], seed=1, attempts=1, candidates=3, reader=reader)  # type: ignore[arg-type]
     assert line.misread == 0 and line.reading == "OK So" and len(reader.calls) == 1
     assert fold_look_alikes("0Oo 1lI| Ss x") == "000 1111 ss x"

@@ -45,11 +45,12 @@ class SampledLine:
     problems: list[str] = field(default_factory=list)
     reading: str | None = None  # what the recognizer read in the ink (verified writing only)
     misread: int = 0  # edits between the text and the reading, look-alikes folded (0 when not verified)
+    likelihood: float = 0.0  # log P(text | ink) by the recognizer (0 when not verified; see scribe.writing.reader)
 
     @property
-    def rank(self) -> tuple[int, int]:
-        """Lower is better: how far the ink reads from the text, then the window's objections."""
-        return self.misread, len(self.problems)
+    def rank(self) -> tuple[int, float]:
+        """Lower is better: the window's objections, then how unlikely the ink is to say its text."""
+        return len(self.problems), -self.likelihood
 
 
 def _stroke_starts(line: SampledLine) -> np.ndarray:
@@ -170,6 +171,11 @@ class RejectionWatch:
 
     def take(self, rows: np.ndarray) -> None:
         self.visits, self.furthest = self.visits[rows], self.furthest[rows]
+
+    def grow(self, rows: int) -> None:
+        """Make room for ``rows`` more lines, after the others (each is :meth:`reset` as it starts)."""
+        self.visits = np.concatenate([self.visits, np.zeros((rows, self.visits.shape[1]), np.int32)])
+        self.furthest = np.concatenate([self.furthest, np.full(rows, NOWHERE, np.int64)])
 
     def failing(self, focus: np.ndarray) -> np.ndarray:
         """Count this step's ``focus`` (position in each row's text) and say which rows can no longer pass."""

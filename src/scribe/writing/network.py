@@ -252,6 +252,15 @@ class State:
         return State(columns, cells, gate_offsets, self.kappa[rows], self.phi[rows], self.text[rows], self.text_mask[rows],
                      self.layout)
 
+    def joined(self, other: State) -> State:
+        """This batch's lines followed by ``other``'s, as new arrays: lines joining a batch."""
+        columns, cells, gate_offsets = (np.concatenate([mine, theirs], axis=-1) for mine, theirs in
+                                        zip((self.columns, self.cells, self.gate_offsets),
+                                            (other.columns, other.cells, other.gate_offsets)))
+        kappa, phi, text, text_mask = (np.concatenate([getattr(self, name), getattr(other, name)])
+                                       for name in ("kappa", "phi", "text", "text_mask"))
+        return State(columns, cells, gate_offsets, kappa, phi, text, text_mask, self.layout)
+
     def put(self, rows: np.ndarray, source: State, source_rows: np.ndarray) -> None:
         """Overwrite ``rows`` with ``source_rows`` of ``source`` (a line started afresh in a freed row)."""
         self.columns[:, rows] = source.columns[:, source_rows]

@@ -1,14 +1,14 @@
-"""Writing a text page by page: each page is verified, laid out and handed on as soon as its lines are sampled.
+"""Writing a text page by page: each page is laid out and handed on as soon as its lines are written.
 
 All lines of a text go through one continuous batch
-(:func:`~scribe.writing.sampling.sample_stream`), which takes them in order and
-lets the lines of the next page start in the rows that the finished lines of this
-one leave. A page is complete once all its lines are; it is then read back (with
-verified writing), laid out (:func:`~scribe.writing.layout.layout_page`) and
-yielded, so a caller saves the first page of a long text before the last is
-sampled, and holds only the pages not yet handed on. A caller that shows the
-writing as it happens (``scribe serve``) also sees each line's first draft, placed
-alone on its page, as soon as it is sampled (:data:`DraftFn`).
+(:func:`~scribe.writing.sampling.sample_stream`), which takes them in order,
+verifies them as they are written (:mod:`scribe.writing.verifying`) and lets the
+lines of the next page start in the rows that the finished lines of this one leave.
+A page is complete once all its lines are; it is then laid out
+(:func:`~scribe.writing.layout.layout_page`) and yielded, so a caller saves the
+first page of a long text before the last is sampled, and holds only the pages not
+yet handed on. A caller that shows the writing as it happens (``scribe serve``) also
+sees each line, placed alone on its page, as soon as it is written (:data:`DraftFn`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from scribe.writing.checks import SampledLine
 from scribe.writing.layout import Page, PageSetup, PlacedLine, layout_page, page_count, page_slots
 from scribe.writing.network import InferenceModel
 from scribe.writing.reader import InkReader
-from scribe.writing.sampling import SamplingOptions, sample_stream, verify_lines
+from scribe.writing.sampling import SamplingOptions, sample_stream, verification_by
 
-#: Sees each line's first draft as it is sampled: its page (from 0) and the line placed
-#: alone on its slot. Verified writing may still replace it; the finished page is final.
+#: Sees each line as soon as it is written: its page (from 0) and the line placed alone on
+#: its slot, sized by the lines so far. The finished page, laid out whole, is final.
 DraftFn = Callable[[int, PlacedLine], object]
 
 
@@ -69,7 +69,9 @@ def written_pages(
     found: dict[int, SampledLine] = {}
     scales: list[float] = []  # every line's x-height scale so far: the pages share one median
     page = 0
-    stream = sample_stream(model, texts, plan.options, seed=plan.seed, attempts=plan.attempts, progress=progress)
+    verification = None if plan.reader is None else verification_by(plan.reader, plan.candidates, plan.attempts)
+    stream = sample_stream(model, texts, plan.options, seed=plan.seed, attempts=plan.attempts, verification=verification,
+                           progress=progress)
     for index, line in stream:
         found[index] = line
         if on_draft is not None:
@@ -77,18 +79,14 @@ def written_pages(
             if draft.lines:  # a line with no ink has nothing to show
                 on_draft(where[index][0], draft.lines[0])
         while page < len(entries) and all(text in found for text, _ in entries[page] if text is not None):
-            yield _finish_page(model, plan, entries[page], found, scales)
+            yield _finish_page(plan, entries[page], found, scales)
             page += 1
 
 
-def _finish_page(model: InferenceModel, plan: WritingPlan, entries: list[tuple[int | None, int]],
+def _finish_page(plan: WritingPlan, entries: list[tuple[int | None, int]],
                  found: dict[int, SampledLine], scales: list[float]) -> tuple[Page, list[SampledLine]]:
-    """Verify the lines of one page (taken out of ``found``) and lay them out on their slots."""
-    indices = [text for text, _ in entries if text is not None]
-    lines = [found.pop(text) for text in indices]
-    if plan.reader is not None:
-        lines = verify_lines(model, lines, indices, plan.options, seed=plan.seed, attempts=plan.attempts,
-                             candidates=plan.candidates, reader=plan.reader)
+    """Lay the lines of one page (taken out of ``found``) out on their slots."""
+    lines = [found.pop(text) for text, _ in entries if text is not None]
     written = iter(lines)
     placed: list[SampledLine | None] = [None if text is None else next(written) for text, _ in entries]
     page = layout_page([(None if line is None else line.offsets, slot) for line, (_, slot) in zip(placed, entries)],

@@ -18,9 +18,9 @@ Every line draws its random numbers from a
 stream of its own, keyed by the seed, its index in the document and which sampling
 of it this is, so a line comes out the same whichever lines share the batch (up
 to the rounding of the matrix products, which can depend on the batch's size).
-Given a recognizer (:mod:`scribe.writing.reader`), :func:`write_lines` also reads
-every line back and draws several candidates of each misread one in one batch,
-keeping the one that reads closest to its text (verified writing).
+Given a :class:`~scribe.writing.verifying.Verification`, each batch also reads its
+lines back as they are written and draws more samples of each misread one in the
+rows that free up, keeping the one likeliest to say its text (verified writing).
 
 Runs on :mod:`scribe.writing.network` (NumPy), so writing never imports PyTorch.
 """
@@ -43,13 +43,14 @@ from scribe.progress import ProgressFn, no_progress
 from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, points_cap, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture, one_blas_thread
 from scribe.writing.parallel import Record, merged
-from scribe.writing.reader import InkReader, fold_look_alikes
+from scribe.writing.reader import READ_BATCH, InkReader
+from scribe.writing.verifying import Verification, Verifier
 
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
 MAX_CANDIDATES = 16  # candidates of a line drawn in one round of verified writing
 DEFAULT_CANDIDATES = 2  # verified writing on: see docs/model-card.md for the measurement that chose it
-MISREAD_ROUNDS = 2  # rounds a line that reads wrong gets, the first included
+MISREAD_ROUNDS = 2  # attempts a line must be allowed before verified writing may draw it again
 BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
 TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
@@ -199,6 +200,7 @@ class _Job:
     line: int  # the line's index in its document: its random stream
     sampling: int  # which sampling of the line this is: its random stream
     last: bool  # the last try is kept whatever it draws, so it is never stopped early
+    candidate: bool = False  # one more sample of a misread line (verified writing): kept as drawn, never tried again
 
 
 class ContinuousBatch:
@@ -221,21 +223,37 @@ class ContinuousBatch:
         self.run_on = int(RUN_ON_FACTOR * model.points_per_char)
         self.best: list[SampledLine | None] = [None] * len(texts)
         self.tries = [0] * len(texts)
-        self.waiting = deque(jobs)
-        width = min(len(jobs), BATCH_ROWS)
-        self.jobs = [self.waiting.popleft() for _ in range(width)]
-        self.state = self.fresh.take(np.array([job.text for job in self.jobs]))
-        self.point = np.repeat(origin[:1], width, axis=0)
-        self.rows = np.arange(width)
-        self.steps, self.past_text = np.zeros(width, np.int64), np.zeros(width, np.int64)
-        self.end, self.stop_at = np.zeros(width, np.int64), np.zeros(width, np.int64)
-        self.lifted, self.last = np.zeros(width, bool), np.zeros(width, bool)
-        self.streams = [line_stream(seed, 0, 0)] * width
-        self.draws = np.zeros((width, DRAW_CHUNK, 5))
-        self.watch = RejectionWatch(model, width, self.fresh.text.shape[1])
-        self.points = np.zeros((width, int(self.limit.max()), 3), np.float32)
-        self.focus = np.zeros((width, int(self.limit.max())), np.int64)
-        for row, job in enumerate(self.jobs):
+        self.waiting: deque[_Job] = deque()
+        self.jobs: list[_Job] = []
+        self.streams: list[np.random.Generator] = []
+        self.state = self.fresh.take(np.zeros(0, np.int64))
+        self.point = origin[:0]
+        self.rows = np.arange(0)
+        self.steps, self.past_text = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self.end, self.stop_at = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self.lifted, self.last = np.zeros(0, bool), np.zeros(0, bool)
+        self.draws = np.zeros((0, DRAW_CHUNK, 5))
+        self.watch = RejectionWatch(model, 0, self.fresh.text.shape[1])
+        self.points = np.zeros((0, int(self.limit.max()), 3), np.float32)
+        self.focus = np.zeros((0, int(self.limit.max())), np.int64)
+        self.add(jobs)
+
+    def add(self, jobs: list[_Job]) -> None:
+        """Queue ``jobs`` behind those waiting; as many as there is room for start at once, in new rows."""
+        self.waiting.extend(jobs)
+        starting = [self.waiting.popleft() for _ in range(min(len(self.waiting), BATCH_ROWS - len(self.jobs)))]
+        if not starting:
+            return
+        width = len(self.jobs)
+        self.state = self.state.joined(self.fresh.take(np.array([job.text for job in starting])))
+        self.watch.grow(len(starting))
+        for name in _ROW_ARRAYS:
+            array = getattr(self, name)
+            setattr(self, name, np.concatenate([array, np.zeros((len(starting), *array.shape[1:]), array.dtype)]))
+        self.jobs += starting
+        self.streams += [line_stream(self.seed, job.line, job.sampling) for job in starting]
+        self.rows = np.arange(len(self.jobs))
+        for row, job in enumerate(starting, width):
             self._begin(row, job)
 
     def _begin(self, row: int, job: _Job) -> None:
@@ -289,8 +307,8 @@ class ContinuousBatch:
                 ending, finished = self.step()
         return ending, finished
 
-    def end_line(self, row: int, finished: bool) -> bool:
-        """Keep the line of ``row`` if it is its text's best so far; start what comes next there. True: the text is done."""
+    def end_line(self, row: int, finished: bool) -> SampledLine | None:
+        """Start what comes next in ``row``; the line that ended there, once it is final (its text's best try, or a candidate)."""
         job, steps = self.jobs[row], int(self.steps[row])
         drawn = denormalize(self.points[row, :steps], self.model.mean, self.model.std)
         if self.origin[2] > 0 and steps:
@@ -302,17 +320,21 @@ class ContinuousBatch:
                            self.focus[row, :steps].copy())
         line = without_trailing_marks(line, self.model)
         line.problems = line_problems(line, self.model)
-        if (kept := self.best[job.text]) is None or line.rank < kept.rank:
-            self.best[job.text] = line
-        self.tries[job.text] += 1
-        retry = bool(line.problems) and self.tries[job.text] < self.attempts
+        final: SampledLine | None = line
+        retry = False
+        if not job.candidate:
+            if (kept := self.best[job.text]) is None or line.rank < kept.rank:
+                self.best[job.text] = line
+            self.tries[job.text] += 1
+            retry = bool(line.problems) and not job.last and self.tries[job.text] < self.attempts
+            final, self.best[job.text] = (None, self.best[job.text]) if retry else (self.best[job.text], None)
         following = _Job(job.text, job.line, job.sampling + 1, self.tries[job.text] + 1 == self.attempts) if retry else None
         following = following or (self.waiting.popleft() if self.waiting else None)
         if following is None:
             self.jobs[row] = _Job(-1, -1, -1, True)  # an empty row, dropped by compact()
         else:
             self._begin(row, following)
-        return not retry
+        return final
 
     def compact(self) -> None:
         """Drop the empty rows from the batch."""
@@ -322,8 +344,11 @@ class ContinuousBatch:
         self.jobs = [self.jobs[row] for row in keep]
         self.streams = [self.streams[row] for row in keep]
         self.rows = np.arange(len(keep))
-        for name in ("point", "steps", "past_text", "end", "stop_at", "lifted", "last", "draws", "points", "focus"):
+        for name in _ROW_ARRAYS:
             setattr(self, name, getattr(self, name)[keep])
+
+
+_ROW_ARRAYS = ("point", "steps", "past_text", "end", "stop_at", "lifted", "last", "draws", "points", "focus")  # one row a line
 
 
 def sample_stream(
@@ -333,25 +358,24 @@ def sample_stream(
     *,
     seed: int = 0,
     lines: list[int] | None = None,
-    first_sampling: list[int] | None = None,
     attempts: int = 1,
+    verification: Verification | None = None,
     progress: ProgressFn = no_progress,
 ) -> Iterator[tuple[int, SampledLine]]:
     """Write every text of ``texts`` as one line, yielding ``(index, line)`` as each is final.
 
-    A text's line is the best of up to ``attempts`` tries. The texts are dealt into
-    :data:`SHARES` shares (text i to share i mod :data:`SHARES`), each sampled in a
-    continuous batch of its own, side by side where the machine allows
+    A text's line is the best of up to ``attempts`` tries; with a ``verification``,
+    of those and its candidates (:mod:`scribe.writing.verifying`). The texts are dealt
+    into :data:`SHARES` shares (text i to share i mod :data:`SHARES`), each sampled in
+    a continuous batch of its own, side by side where the machine allows
     (:func:`~scribe.writing.parallel.merged`); a line comes out the same wherever its
     share ran. Lines come in roughly the texts' order. ``lines[i]`` is text i's line
-    in its document and ``first_sampling[i]`` the number of its first sampling
-    (default: i and 0): together with the seed they choose the line's random numbers
-    (:func:`line_stream`); try k is sampling ``first_sampling[i] + k``.
+    in its document (default: i): with the seed it chooses the line's random numbers
+    (:func:`line_stream`); try k is sampling k, candidate c sampling ``attempts + c``.
     """
     lines = list(range(len(texts))) if lines is None else lines
-    first_sampling = [0] * len(texts) if first_sampling is None else first_sampling
-    jobs = [_Job(i, lines[i], first_sampling[i], attempts == 1) for i in range(len(texts))]
-    shares = [functools.partial(_share_stream, model, texts, options, seed, jobs[k::SHARES], attempts)
+    jobs = [_Job(i, lines[i], 0, attempts == 1) for i in range(len(texts))]
+    shares = [functools.partial(_share_stream, model, texts, options, seed, jobs[k::SHARES], attempts, verification)
               for k in range(min(SHARES, len(jobs)))]
     for done, (index, line) in enumerate(merged(shares, _line_record, _line_from_record), 1):
         progress(done, len(texts))
@@ -359,32 +383,42 @@ def sample_stream(
 
 
 def _share_stream(model: InferenceModel, texts: list[str], options: SamplingOptions, seed: int, share: list[_Job],
-                  attempts: int) -> Iterator[tuple[int, SampledLine]]:
+                  attempts: int, verification: Verification | None) -> Iterator[tuple[int, SampledLine]]:
     """The lines of one share's jobs (a job's ``text`` indexes ``texts``) from one continuous batch, as each is final."""
     jobs = [_Job(k, job.line, job.sampling, job.last) for k, job in enumerate(share)]
     batch = ContinuousBatch(model, [texts[job.text] for job in share], options, seed, jobs, attempts)
-    while batch.jobs:
-        ending, finished = batch.advance()
-        for row in np.flatnonzero(ending):
-            text = batch.jobs[row].text
-            if batch.end_line(int(row), bool(finished[row])):
-                line, batch.best[text] = batch.best[text], None
-                assert line is not None  # end_line kept at least the try that just ended
+    verifier = None if verification is None else Verifier(verification, batch.texts)
+    while batch.jobs or (verifier is not None and verifier.unread):
+        if batch.jobs:
+            ending, finished = batch.advance()
+            for row in np.flatnonzero(ending):
+                job = batch.jobs[row]
+                if (line := batch.end_line(int(row), bool(finished[row]))) is None:
+                    continue
+                if verifier is None:
+                    yield share[job.text].text, line
+                else:
+                    verifier.take(job.text, line, job.candidate)
+            batch.compact()
+        if verifier is not None and verifier.due(writing=len(batch.jobs), waiting=len(batch.waiting)):
+            final, redraw = verifier.read(at_once=not batch.waiting and len(batch.jobs) < READ_BATCH)
+            batch.add([_Job(text, share[text].line, attempts + copy, True, candidate=True) for text, copy in redraw])
+            for text, line in final:
                 yield share[text].text, line
-        batch.compact()
 
 
 def _line_record(item: tuple[int, SampledLine]) -> Record:
     """A sampled line and its text's index as plain data, to cross from a sampling process."""
     index, line = item
-    header = {"index": index, "text": line.text, "finished": line.finished, "steps": line.steps, "problems": line.problems}
+    header = {"index": index, "text": line.text, "finished": line.finished, "steps": line.steps, "problems": line.problems,
+              "reading": line.reading, "misread": line.misread, "likelihood": line.likelihood}
     return header, [line.offsets, line.focus]
 
 
 def _line_from_record(record: Record) -> tuple[int, SampledLine]:
     header, (offsets, focus) = record
     return header["index"], SampledLine(offsets, header["text"], header["finished"], header["steps"], focus,
-                                        header["problems"])
+                                        header["problems"], header["reading"], header["misread"], header["likelihood"])
 
 
 def sample_lines(model: InferenceModel, texts: list[str], options: SamplingOptions = SamplingOptions(),
@@ -407,59 +441,14 @@ def write_lines(
 ) -> list[SampledLine]:
     """Sample all ``texts`` in one continuous batch, each line tried up to ``attempts`` times against its window's checks.
 
-    With a ``reader``, the lines are verified (:func:`verify_lines`). Every sampling
-    of every line has its own random numbers derived from ``seed``.
+    With a ``reader``, the lines are verified (:mod:`scribe.writing.verifying`): each is
+    read back, and one that reads wrong gets ``candidates`` more samples (none when
+    ``attempts`` is 1). Every sampling of every line has its own random numbers derived from ``seed``.
     """
-    drawn = sample_lines(model, texts, options, seed=seed, attempts=attempts, progress=progress)
-    if reader is None:
-        return drawn
-
-    def after_the_first_round(done: int, total: int | None) -> None:
-        progress(len(texts) + done, len(texts) + (total or 0))
-
-    return verify_lines(model, drawn, list(range(len(texts))), options, seed=seed, attempts=attempts,
-                        candidates=candidates, reader=reader, progress=after_the_first_round)
+    verification = None if reader is None else verification_by(reader, candidates, attempts)
+    return sample_lines(model, texts, options, seed=seed, attempts=attempts, verification=verification, progress=progress)
 
 
-def verify_lines(
-    model: InferenceModel,
-    drawn: list[SampledLine],
-    lines: list[int],
-    options: SamplingOptions,
-    *,
-    seed: int,
-    attempts: int,
-    candidates: int,
-    reader: InkReader,
-    progress: ProgressFn = no_progress,
-) -> list[SampledLine]:
-    """Verified writing: read every line back, and draw ``candidates`` more of each that reads wrong, in one batch.
-
-    ``lines`` are the drawn lines' indices in their document (their random streams).
-    A line that reads wrong or still has window objections gets one more round
-    (:data:`MISREAD_ROUNDS`, when ``attempts`` allows more than one); of a line's
-    samples the one that reads closest to its text is kept, ties going to the fewest
-    window objections (:attr:`SampledLine.rank`).
-    """
-    read_back(drawn, reader)
-    pending = [k for k, line in enumerate(drawn) if line.rank != (0, 0)]
-    if not pending or attempts < MISREAD_ROUNDS:
-        return drawn
-    rows = [k for k in pending for _ in range(candidates)]
-    more = sample_lines(model, [drawn[k].text for k in rows], options, seed=seed, lines=[lines[k] for k in rows],
-                        first_sampling=[attempts + copy for _ in pending for copy in range(candidates)], progress=progress)
-    read_back(more, reader)
-    best = list(drawn)
-    for k, line in zip(rows, more):
-        if line.rank < best[k].rank:
-            best[k] = line
-    return best
-
-
-def read_back(lines: list[SampledLine], reader: InkReader) -> None:
-    """Fill in what each line reads as and how far that is off its text (its window objections are already in)."""
-    from rapidfuzz.distance import Levenshtein  # here: writing without verification never needs it (10 ms a start)
-
-    for line, reading in zip(lines, reader.read([line.offsets for line in lines])):
-        line.reading = reading
-        line.misread = Levenshtein.distance(fold_look_alikes(reader.readable(line.text)), fold_look_alikes(reading))
+def verification_by(reader: InkReader, candidates: int, attempts: int) -> Verification:
+    """Verified writing with ``reader``: ``candidates`` more samples of a misread line, where ``attempts`` allows rewrites."""
+    return Verification(reader, candidates, rewrites=attempts >= MISREAD_ROUNDS)

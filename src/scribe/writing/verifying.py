@@ -1,0 +1,111 @@
+"""Verified writing: each line read back as soon as it is written, misread ones drawn again, the likeliest kept.
+
+It runs inside each share's continuous batch (:mod:`scribe.writing.sampling`): a
+written line waits to be read with others, and a line that reads wrong (or that the
+attention window objects to) is drawn again, up to ``candidates`` more times, in the
+rows that finished lines leave, while the rest of the text is still being written. Reading and
+rewriting thus keep both cores busy instead of waiting for a whole page's first
+drafts, and no round of a page's rewrites runs in a small batch of its own.
+
+Of a line's samples the one the window objects to least and, among those, the one
+most likely to say its text (:attr:`SampledLine.rank`, CTC's probability of the text,
+:meth:`InkReader.check`) is kept. A reader slips on good ink now and then ("Mheet"):
+the probability still weighs such a line by all its ink, where the count of edits in
+the best-path reading weighs one slip like a missing letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scribe.writing.checks import SampledLine
+from scribe.writing.reader import READ_BATCH, InkReader, Reading, fold_look_alikes
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How written lines are checked: the reader, and how many more samples a misread line may get."""
+
+    reader: InkReader
+    candidates: int
+    rewrites: bool = True  # False: lines are only read (a line allowed one sampling is never drawn again)
+
+
+def note_reading(line: SampledLine, reading: Reading, reader: InkReader) -> None:
+    """Record on ``line`` what it reads as, how many edits that is from its text (look-alikes folded), and its likelihood."""
+    from rapidfuzz.distance import Levenshtein  # here: writing without verification never needs it (10 ms a start)
+
+    line.reading = reading.text
+    line.misread = Levenshtein.distance(fold_look_alikes(reader.readable(line.text)), fold_look_alikes(reading.text))
+    line.likelihood = reading.likelihood
+
+
+@dataclass
+class _Rewrite:
+    """A misread line being drawn again: its best sample so far, candidates drawn, and those not yet read."""
+
+    best: SampledLine
+    drawn: int = 0
+    unread: int = 0
+    settled: bool = False  # a sample read right: no more are drawn
+
+
+class Verifier:
+    """The lines of one continuous batch waiting to be read, and the misread lines being drawn again.
+
+    Lines are known by their index in the batch's texts. :meth:`take` queues a written
+    line, :meth:`read` reads the queue and says which lines are final and which
+    candidates to draw; the batch draws them and hands each back to :meth:`take`.
+    While the batch is busy a misread line's candidates are drawn one at a time, until
+    one reads right or ``candidates`` were drawn (on the benchmark document that kept
+    the same lines as drawing them all at once, with a tenth fewer samples); once it
+    runs narrow, with no line waiting, the rest are drawn at once, as they then cost
+    little more than one.
+    """
+
+    def __init__(self, verification: Verification, texts: list[str]) -> None:
+        self.verification = verification
+        self.texts = texts
+        self.unread: list[tuple[int, SampledLine, bool]] = []  # (text, line, whether it is a candidate)
+        self.rewrites: dict[int, _Rewrite] = {}
+
+    def take(self, text: int, line: SampledLine, candidate: bool) -> None:
+        """Queue a written line (a first sample, or a ``candidate`` of a misread one) for reading."""
+        self.unread.append((text, line, candidate))
+
+    def due(self, writing: int, waiting: int) -> bool:
+        """Whether to read now: a reader's batch is ready, or no line waits to start and as many wait to be
+        read as are still being written (rewrites then start while the batch is still wide)."""
+        queued = len(self.unread)
+        return queued >= READ_BATCH or (queued > 0 and not waiting and queued >= writing)
+
+    def read(self, at_once: bool) -> tuple[list[tuple[int, SampledLine]], list[tuple[int, int]]]:
+        """Read every queued line: the lines now final (text, line), and the candidates to draw (text, number from 0),
+        ``at_once`` all a misread line may still get, else one."""
+        unread, self.unread = self.unread, []
+        reader = self.verification.reader
+        readings = reader.check([line.offsets for _, line, _ in unread], [self.texts[text] for text, _, _ in unread])
+        final: list[tuple[int, SampledLine]] = []
+        redraw: list[tuple[int, int]] = []
+        for (text, line, candidate), reading in zip(unread, readings):
+            note_reading(line, reading, reader)
+            reads_right = not (line.misread or line.problems)
+            if not candidate:
+                if reads_right or not self.verification.rewrites:
+                    final.append((text, line))
+                    continue
+                rewrite = self.rewrites[text] = _Rewrite(line)
+            else:
+                rewrite = self.rewrites[text]
+                rewrite.best = line if line.rank < rewrite.best.rank else rewrite.best
+                rewrite.unread -= 1
+                rewrite.settled |= reads_right
+                if rewrite.unread:
+                    continue
+            if rewrite.settled or rewrite.drawn == self.verification.candidates:
+                final.append((text, self.rewrites.pop(text).best))
+                continue
+            more = self.verification.candidates - rewrite.drawn if at_once else 1
+            redraw += [(text, rewrite.drawn + copy) for copy in range(more)]
+            rewrite.drawn, rewrite.unread = rewrite.drawn + more, more
+        return final, redraw
