@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--seeds", type=int, default=8, help="seeds 1..N, one run each (at least 8)")
     parser.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES,
-                        help="verified writing: candidates per misread line (1: off) [default: scribe write's]")
+                        help="verified writing: samples a misread line may get (1: off) [default: scribe write's]")
     parser.add_argument("--only", choices=list(WORKLOADS), action="append", help="run only these workloads")
     parser.add_argument("--busy", type=int, default=0, help="other processes kept busy on the CPU meanwhile")
     parser.add_argument("--against", type=Path, help="another checkout (holding src/) timed whole-process beside this one")

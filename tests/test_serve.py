@@ -45,7 +45,7 @@ def test_the_page_and_its_assets_come_from_the_package_and_nothing_else_does(ser
 def test_info_says_what_the_server_offers(server: Running) -> None:
     info = requests.get(server.url + "api/info", timeout=30).json()
     assert info["models"][0] == {"name": "graves-iam-unipen", "styles": 12}
-    assert info["downloads"] == list(DOWNLOADS) and "auto" in info["pages"] and info["defaults"]["candidates"] == 2
+    assert info["downloads"] == list(DOWNLOADS) and "auto" in info["pages"] and info["defaults"]["candidates"] == 3
 
 
 def test_a_writing_streams_drafts_then_pages_then_done_and_a_seed_repeats_it(server: Running) -> None:
@@ -85,7 +85,7 @@ BAD_REQUESTS: list[tuple[Any, str]] = [
     ({"text": "hi", "colour": "red"}, "unknown field 'colour'"),
     ({"text": "hi", "page": "a0"}, "unknown page"),
     ({"text": "hi", "ink": "not-a-colour"}, "colour"),
-    ({"text": "hi", "candidates": 99}, "`candidates` must be from 1 to 4"),
+    ({"text": "hi", "candidates": 99}, "`candidates` must be from 1 to 5"),
     ({"text": "x" * (LIMITS.text_chars + 1)}, "characters"),
     ({"text": "hi", "sample": {"text": "hi", "strokes": [[[0, 0]] * (LIMITS.sample_points + 1)]}}, "points"),
     ({"text": "hi", "sample": {"text": "a" * 100_000, "strokes": [[[0, 0], [1, 1], [2, 0]]]}}, "one line of handwriting"),

@@ -100,7 +100,7 @@ def test_a_seed_gives_the_same_ink_whatever_blas_threads_the_caller_has() -> Non
     on the caller's machine or OPENBLAS_NUM_THREADS (the command sets 1; a program importing scribe may not)."""
     probe = (
         "import sys\nfrom scribe import write\n"
-        "sys.stdout.write(write('Dear Margaret, we will be in York from 12 to 19 April.', seed=3, candidates=2).to_svg())"
+        "sys.stdout.write(write('Dear Margaret, we will be in York from 12 to 19 April.', seed=3, candidates=3).to_svg())"
     )
     inks = []
     for threads in ("1", "2"):

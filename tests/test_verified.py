@@ -12,8 +12,8 @@ from rapidfuzz.distance import Levenshtein
 from helpers.basics import tiny_model_file
 from helpers.cli import scribe
 from scribe.ink.alphabet import Alphabet
+from scribe.writing import parallel, sampling
 from scribe.writing.document import Scribe
-from scribe.writing import parallel
 from scribe.writing.network import InferenceModel, load_inference_model
 from scribe.writing.reader import BLANK, Reading, ctc_log_likelihoods, fold_look_alikes
 from scribe.writing.sampling import write_lines
@@ -22,23 +22,24 @@ TEXTS = ["abc", "hello there", "dog"]
 
 
 class ScriptedReader:
-    """Reads a line right when it has an even number of points, else with its last letter wrong; keeps every call.
+    """Reads a line right or with its last letter wrong, by the parity of its ink's length; keeps every call.
 
-    The likelihood it gives the intended text falls with the line's points, so that
-    of several misread samples the shortest must be kept.
+    The likelihood it gives the intended text falls with the ink's length, so that of
+    several misread samples the shortest must be kept.
     """
 
     def __init__(self) -> None:
         self.alphabet = Alphabet("abcdefghijklmnopqrstuvwxyz ")
-        self.calls: list[list[tuple[str, int, str]]] = []  # per call: (text, points, reading) of each line
+        self.calls: list[list[tuple[str, float, str]]] = []  # per call: (text, likelihood, reading) of each line
 
     def readable(self, text: str) -> str:
         return text
 
     def check(self, lines: list[np.ndarray], texts: list[str]) -> list[Reading]:
-        readings = [Reading(text if len(line) % 2 == 0 else text[:-1] + "#", -float(len(line)))
-                    for line, text in zip(lines, texts)]
-        self.calls.append([(text, len(line), reading.text) for line, text, reading in zip(lines, texts, readings)])
+        lengths = [float(np.abs(line[:, :2]).sum()) for line in lines]
+        readings = [Reading(text if round(length) % 2 == 0 else text[:-1] + "#", -length)
+                    for length, text in zip(lengths, texts)]
+        self.calls.append([(text, reading.likelihood, reading.text) for text, reading in zip(texts, readings)])
         return readings
 
 
@@ -53,22 +54,39 @@ def in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "can_fork", lambda: False)
 
 
-@pytest.mark.usefixtures("in_one_process")
-def test_misread_lines_are_drawn_again_until_one_reads_right_and_the_likeliest_is_kept(tiny_model: InferenceModel) -> None:
-    reader = ScriptedReader()
-    lines = write_lines(tiny_model, TEXTS, seed=4, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
-    samples: dict[str, list[tuple[int, str]]] = {text: [] for text in TEXTS}  # each text's samples, in reading order
+def samples_read(reader: ScriptedReader) -> dict[str, list[tuple[float, str]]]:
+    """Each text's samples as the reader saw them, in reading order: (likelihood, reading)."""
+    samples: dict[str, list[tuple[float, str]]] = {}
     for call in reader.calls:
-        for text, points, reading in call:
-            samples[text].append((points, reading))
+        for text, likelihood, reading in call:
+            samples.setdefault(text, []).append((likelihood, reading))
+    return samples
+
+
+@pytest.mark.usefixtures("in_one_process")
+@pytest.mark.parametrize("busy", [True, False])
+def test_misread_lines_are_drawn_again_and_the_likeliest_sample_is_kept(
+    tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch, busy: bool
+) -> None:
+    """In a busy batch a misread line's candidates come one at a time, until one reads right; in a narrow one, at once."""
+    if busy:  # no batch counts as narrow
+        monkeypatch.setattr(sampling, "READ_BATCH", 0)
+    monkeypatch.setattr(sampling, "line_problems", lambda line, model: [])  # the tiny model's window always objects
+    reader = ScriptedReader()
+    lines = write_lines(tiny_model, TEXTS, seed=5, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
+    samples = samples_read(reader)
     assert any(len(drawn) > 1 for drawn in samples.values()), "the seed must give at least one misread first sample"
+    if busy:
+        assert any(len(drawn) == 2 for drawn in samples.values()), "the seed must give a line that a candidate mends"
     for text, line in zip(TEXTS, lines):
         drawn = samples[text]
         right = [k for k, (_, reading) in enumerate(drawn) if reading == text]
-        assert len(drawn) <= 4, "a line gets at most three more samples"
-        assert len(drawn) == 4 or (right and right[0] == len(drawn) - 1), "drawing stops once a sample reads right"
+        if busy:
+            assert len(drawn) == 3 or (right and right[0] == len(drawn) - 1), "drawing stops once a sample reads right"
+        else:
+            assert len(drawn) in (1, 3) and (len(drawn) == 3 or right == [0]), "all of them at once"
         assert line.reading is not None and line.misread == Levenshtein.distance(text, line.reading)
-        assert line.likelihood == -len(line.offsets) == max(-points for points, _ in drawn), "the likeliest is kept"
+        assert line.likelihood == max(likelihood for likelihood, _ in drawn), "the likeliest is kept"
 
 
 @pytest.mark.usefixtures("in_one_process")

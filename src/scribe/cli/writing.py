@@ -184,7 +184,7 @@ def write_command(
     bias: Annotated[float, typer.Option("--bias", "-b", metavar="B", help="Sampling bias: higher is neater, lower more varied.")] = DEFAULT_BIAS,
     temperature: Annotated[float, typer.Option("--temperature", metavar="T", help="Sampling temperature.")] = SamplingOptions.temperature,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same text, same options: byte-identical output.")] = 0,
-    candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Read every line back and rewrite misread ones N ways, keeping the one that reads best (1: off).")] = DEFAULT_CANDIDATES,
+    candidates: Annotated[int, typer.Option("--candidates", metavar="N", min=1, max=MAX_CANDIDATES, help="Read every line back and draw a misread one again, up to N samples, keeping the likeliest to say its text (1: off).")] = DEFAULT_CANDIDATES,
     keep_lines: Annotated[bool, typer.Option("--keep-lines", help="Keep every line break of the text (poems, addresses); by default the lines of wrapped paragraphs are joined.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on characters the model cannot write instead of substituting.")] = False,
     page: Annotated[str, typer.Option("--page", metavar="SIZE", help=f"auto (one page of SVG, PNG or GIF: cropped to the ink; else {DEFAULT_PAGE}), fit (cropped), {', '.join(PAGE_SIZES)} or WIDTHxHEIGHT in mm.")] = "auto",

@@ -157,7 +157,7 @@ class WritingService:
             last({"message": f"the server failed to write this ({type(exc).__name__}); its log has the details"})
 
     def _document(self, request: WriteRequest, emit: Callable[[Event], None]) -> Document:
-        """Write ``request``, emitting each line's draft as it is sampled and each page once it is final."""
+        """Write ``request``, emitting each line's draft as soon as it is written and each page once it is final."""
         scribe = self.scribe(request.model)
         prime = None
         if request.sample is not None:

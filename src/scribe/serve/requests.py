@@ -31,7 +31,7 @@ class Limits:
     text_chars: int = 4_000  # about two A4 pages of handwriting
     pages: int = 4
     sample_points: int = MAX_STYLE_POINTS  # priming runs every point through the network
-    candidates: int = 4  # verified writing's candidates a line: more would make one page's check minutes long
+    candidates: int = 5  # verified writing's samples of a line: more would make one page's check minutes long
     waiting: int = 4  # requests queued behind the writing in progress; more are refused with 503
     seconds: float = 120.0  # from arrival: a writing still going after this stops at its next line or page
     body_seconds: float = 10.0  # to send a request's body: a trickle would hold its memory indefinitely

@@ -270,12 +270,12 @@ class Scribe:
         :mod:`scribe.writing.stylefile`) with its text; all lines share one style.
         ``style_temperature`` sets how far a drawn hand (any VAE hand) lies from the
         average one, which is 0 (:func:`~scribe.writing.styles.conditioning_for`).
-        ``candidates`` samples of every misread line are read back by :attr:`reader` and the one
-        that reads best is kept (verified writing; 1 turns it off). A text that would
+        Every line is read back by :attr:`reader` and a misread one drawn again, up to
+        ``candidates`` samples, the one likeliest to say its text kept (verified writing; 1 turns it off). A text that would
         fill more than ``max_pages`` pages is refused before any sampling. ``reflow``
         joins the lines of paragraphs an editor wrapped (:func:`scribe.ink.wrapping.split_paragraphs`);
         False keeps every line break of the text. ``on_draft`` sees each line as soon as it is
-        sampled, placed alone on its page (:data:`~scribe.writing.pages.DraftFn`).
+        written, placed alone on its page (:data:`~scribe.writing.pages.DraftFn`).
         Every argument is checked here, before any sampling.
         """
         check_arguments(text, seed, style, attempts, style_seed, candidates, strict, max_pages)

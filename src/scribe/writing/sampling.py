@@ -48,8 +48,8 @@ from scribe.writing.verifying import Verification, Verifier
 
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
-MAX_CANDIDATES = 16  # candidates of a line drawn in one round of verified writing
-DEFAULT_CANDIDATES = 2  # verified writing on: see docs/model-card.md for the measurement that chose it
+MAX_CANDIDATES = 16  # samples verified writing may draw of a line
+DEFAULT_CANDIDATES = 3  # verified writing on: see docs/model-card.md for the measurement that chose it
 MISREAD_ROUNDS = 2  # attempts a line must be allowed before verified writing may draw it again
 BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
 TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
@@ -320,14 +320,16 @@ class ContinuousBatch:
                            self.focus[row, :steps].copy())
         line = without_trailing_marks(line, self.model)
         line.problems = line_problems(line, self.model)
-        final: SampledLine | None = line
+        final: SampledLine | None = line  # a candidate is kept as drawn
         retry = False
         if not job.candidate:
             if (kept := self.best[job.text]) is None or line.rank < kept.rank:
                 self.best[job.text] = line
             self.tries[job.text] += 1
             retry = bool(line.problems) and not job.last and self.tries[job.text] < self.attempts
-            final, self.best[job.text] = (None, self.best[job.text]) if retry else (self.best[job.text], None)
+            final = None if retry else self.best[job.text]
+            if not retry:
+                self.best[job.text] = None
         following = _Job(job.text, job.line, job.sampling + 1, self.tries[job.text] + 1 == self.attempts) if retry else None
         following = following or (self.waiting.popleft() if self.waiting else None)
         if following is None:
@@ -442,13 +444,14 @@ def write_lines(
     """Sample all ``texts`` in one continuous batch, each line tried up to ``attempts`` times against its window's checks.
 
     With a ``reader``, the lines are verified (:mod:`scribe.writing.verifying`): each is
-    read back, and one that reads wrong gets ``candidates`` more samples (none when
-    ``attempts`` is 1). Every sampling of every line has its own random numbers derived from ``seed``.
+    read back, and one that reads wrong is drawn again until it reads right or has
+    ``candidates`` samples (only its first when ``attempts`` is 1). Every sampling of
+    every line has its own random numbers derived from ``seed``.
     """
     verification = None if reader is None else verification_by(reader, candidates, attempts)
     return sample_lines(model, texts, options, seed=seed, attempts=attempts, verification=verification, progress=progress)
 
 
 def verification_by(reader: InkReader, candidates: int, attempts: int) -> Verification:
-    """Verified writing with ``reader``: ``candidates`` more samples of a misread line, where ``attempts`` allows rewrites."""
+    """Verified writing with ``reader``: up to ``candidates`` samples of a misread line, if ``attempts`` allows more than one."""
     return Verification(reader, candidates, rewrites=attempts >= MISREAD_ROUNDS)

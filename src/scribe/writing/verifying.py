@@ -2,8 +2,9 @@
 
 It runs inside each share's continuous batch (:mod:`scribe.writing.sampling`): a
 written line waits to be read with others, and a line that reads wrong (or that the
-attention window objects to) is drawn again, up to ``candidates`` more times, in the
-rows that finished lines leave, while the rest of the text is still being written. Reading and
+attention window objects to) is drawn again, until it has been drawn ``candidates``
+times, in the rows that finished lines leave, while the rest of the text is still
+being written. Reading and
 rewriting thus keep both cores busy instead of waiting for a whole page's first
 drafts, and no round of a page's rewrites runs in a small batch of its own.
 
@@ -24,7 +25,7 @@ from scribe.writing.reader import READ_BATCH, InkReader, Reading, fold_look_alik
 
 @dataclass(frozen=True)
 class Verification:
-    """How written lines are checked: the reader, and how many more samples a misread line may get."""
+    """How written lines are checked: the reader, and how many samples a misread line may get, the first included."""
 
     reader: InkReader
     candidates: int
@@ -57,7 +58,7 @@ class Verifier:
     line, :meth:`read` reads the queue and says which lines are final and which
     candidates to draw; the batch draws them and hands each back to :meth:`take`.
     While the batch is busy a misread line's candidates are drawn one at a time, until
-    one reads right or ``candidates`` were drawn (on the benchmark document that kept
+    one reads right or the line has ``candidates`` samples (on the benchmark page that kept
     the same lines as drawing them all at once, with a tenth fewer samples); once it
     runs narrow, with no line waiting, the rest are drawn at once, as they then cost
     little more than one.
@@ -102,10 +103,10 @@ class Verifier:
                 rewrite.settled |= reads_right
                 if rewrite.unread:
                     continue
-            if rewrite.settled or rewrite.drawn == self.verification.candidates:
+            if rewrite.settled or 1 + rewrite.drawn == self.verification.candidates:
                 final.append((text, self.rewrites.pop(text).best))
                 continue
-            more = self.verification.candidates - rewrite.drawn if at_once else 1
+            more = self.verification.candidates - 1 - rewrite.drawn if at_once else 1
             redraw += [(text, rewrite.drawn + copy) for copy in range(more)]
             rewrite.drawn, rewrite.unread = rewrite.drawn + more, more
         return final, redraw
