@@ -12,11 +12,13 @@ from rapidfuzz.distance import Levenshtein
 from helpers.basics import tiny_model_file
 from helpers.cli import scribe
 from scribe.ink.alphabet import Alphabet
-from scribe.writing import parallel, sampling
+from scribe.writing import parallel, sampling, verifying
+from scribe.writing.checks import SampledLine
 from scribe.writing.document import Scribe
 from scribe.writing.network import InferenceModel, load_inference_model
-from scribe.writing.reader import BLANK, Reading, ctc_log_likelihoods, fold_look_alikes
-from scribe.writing.sampling import write_lines
+from scribe.writing.reader import BLANK, READ_BATCH, Reading, ctc_log_likelihoods, fold_look_alikes
+from scribe.writing.sampling import sample_stream, write_lines
+from scribe.writing.verifying import Verification
 
 TEXTS = ["abc", "hello there", "dog"]
 
@@ -63,30 +65,56 @@ def samples_read(reader: ScriptedReader) -> dict[str, list[tuple[float, str]]]:
     return samples
 
 
-@pytest.mark.usefixtures("in_one_process")
-@pytest.mark.parametrize("busy", [True, False])
-def test_misread_lines_are_drawn_again_and_the_likeliest_sample_is_kept(
-    tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch, busy: bool
-) -> None:
-    """In a busy batch a misread line's candidates come one at a time, until one reads right; in a narrow one, at once."""
-    if busy:  # no batch counts as narrow
-        monkeypatch.setattr(sampling, "READ_BATCH", 0)
-    monkeypatch.setattr(sampling, "line_problems", lambda line, model: [])  # the tiny model's window always objects
+def verified(model: InferenceModel, monkeypatch: pytest.MonkeyPatch, busy: bool) -> tuple[list[SampledLine], ScriptedReader]:
+    """TEXTS written verified with up to three samples a line, by a scripted reader whose every call is kept.
+
+    ``busy``: no batch counts as narrow, so candidates come one at a time.
+    """
+    monkeypatch.setattr(sampling, "READ_BATCH", 0 if busy else READ_BATCH)
     reader = ScriptedReader()
-    lines = write_lines(tiny_model, TEXTS, seed=5, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
-    samples = samples_read(reader)
-    assert any(len(drawn) > 1 for drawn in samples.values()), "the seed must give at least one misread first sample"
-    if busy:
-        assert any(len(drawn) == 2 for drawn in samples.values()), "the seed must give a line that a candidate mends"
-    for text, line in zip(TEXTS, lines):
-        drawn = samples[text]
-        right = [k for k, (_, reading) in enumerate(drawn) if reading == text]
+    lines = write_lines(model, TEXTS, seed=5, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
+    return lines, reader
+
+
+@pytest.mark.usefixtures("in_one_process")
+def test_misread_lines_are_drawn_again_and_the_first_right_or_the_likeliest_sample_is_kept(
+    tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a busy batch a misread line's candidates come one at a time, until one reads right; in a narrow one, at once.
+
+    Either way the line kept is the same: its first sample that reads right, else its likeliest.
+    """
+    monkeypatch.setattr(sampling, "line_problems", lambda line, model: [])  # the tiny model's window always objects
+    runs = {busy: verified(tiny_model, monkeypatch, busy) for busy in (True, False)}
+    for busy, (lines, reader) in runs.items():
+        samples = samples_read(reader)
+        assert any(len(drawn) > 1 for drawn in samples.values()), "the seed must give at least one misread first sample"
         if busy:
-            assert len(drawn) == 3 or (right and right[0] == len(drawn) - 1), "drawing stops once a sample reads right"
-        else:
-            assert len(drawn) in (1, 3) and (len(drawn) == 3 or right == [0]), "all of them at once"
-        assert line.reading is not None and line.misread == Levenshtein.distance(text, line.reading)
-        assert line.likelihood == max(likelihood for likelihood, _ in drawn), "the likeliest is kept"
+            assert any(len(drawn) == 2 for drawn in samples.values()), "the seed must give a line that a candidate mends"
+        for text, line in zip(TEXTS, lines):
+            drawn = samples[text]
+            right = [likelihood for likelihood, reading in drawn if reading == text]
+            if busy:
+                assert len(drawn) == 3 or (right and drawn[-1][1] == text), "drawing stops once a sample reads right"
+            else:
+                assert len(drawn) in (1, 3) and (len(drawn) == 3 or drawn[0][1] == text), "all of them at once"
+            assert line.reading is not None and line.misread == Levenshtein.distance(text, line.reading)
+            assert line.likelihood in right if right else line.likelihood == max(likelihood for likelihood, _ in drawn)
+    for one_at_a_time, at_once in zip(runs[True][0], runs[False][0]):  # the same sample, up to the batch's rounding
+        np.testing.assert_allclose(one_at_a_time.offsets, at_once.offsets, atol=1e-4)
+
+
+@pytest.mark.usefixtures("in_one_process")
+def test_rewrites_go_before_lines_not_yet_started(tiny_model: InferenceModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misread line of the first page is final long before the last page's lines are written."""
+    monkeypatch.setattr(sampling, "BATCH_ROWS", 3)  # a long document: most lines wait to start
+    monkeypatch.setattr(verifying, "READ_BATCH", 2)  # as a full reader's batch is to 128 rows
+    monkeypatch.setattr(sampling, "line_problems", lambda line, model: [])
+    texts = [f"line {chr(97 + k % 26)}" for k in range(40)]
+    order = [index for index, _ in sample_stream(tiny_model, texts, seed=5, attempts=2,
+                                                 verification=Verification(ScriptedReader(), 3))]  # type: ignore[arg-type]
+    assert sorted(order) == list(range(40))
+    assert max(order[:20]) < 30, order
 
 
 @pytest.mark.usefixtures("in_one_process")
@@ -125,6 +153,8 @@ def test_ctc_likelihood_sums_every_alignment() -> None:
                 total += np.exp(sum(log_probabilities[row, t, label] for t, label in enumerate(path)))
         assert found[row] == pytest.approx(np.log(total))
     assert ctc_log_likelihoods(log_probabilities[:1, :1], np.array([1]), [[1, 2]])[0] == -np.inf, "too few frames"
+    nothing = ctc_log_likelihoods(log_probabilities[:2], np.array([5, 2]), [[], []])  # texts with nothing readable
+    np.testing.assert_allclose(nothing, log_probabilities[:2, :, BLANK].cumsum(axis=1)[[0, 1], [4, 1]])
 
 
 def test_the_shipped_reader_finds_the_written_text_likelier_than_another_and_folds_look_alikes() -> None:

@@ -26,7 +26,8 @@ _WRITE_REQUEST = {
         "style_seed": {"type": ["integer", "null"], "description": "a new hand drawn with this seed"},
         "bias": {"type": "number", "description": "higher is neater, lower more varied"},
         "seed": {"type": "integer", "description": "same seed, text and settings: the same writing"},
-        "candidates": {"type": "integer", "minimum": 1, "maximum": 16, "description": "verified writing; 1 turns it off"},
+        "candidates": {"type": "integer", "minimum": 1, "maximum": LIMITS.candidates,
+                       "description": "verified writing: samples a misread line may get; 1 turns it off"},
         "page": {"type": "string", "enum": list(PAGE_CHOICES)},
         "line_spacing": {"type": "number", "description": "mm between baselines: the writing's size"},
         "ink": {"type": "string", "description": "#rrggbb or an SVG colour name"},
@@ -36,8 +37,8 @@ _WRITE_REQUEST = {
 }
 _EVENTS = (
     "One JSON object per line, as the writing happens: {event: started}; {event: pages, count, width, height, "
-    "substitutions}; {event: draft, page, strokes} for each line as soon as it is sampled (strokes: [[x, y], ...] "
-    "in mm, y down, placed on the page; verified writing may still replace it); {event: page, page, svg} once a page "
+    "substitutions}; {event: draft, page, strokes} for each line as soon as it is written (strokes: [[x, y], ...] "
+    "in mm, y down, placed on the page; the page, laid out whole, may still move it); {event: page, page, svg} once a page "
     "is final; then {event: done, document, pages, seconds, warnings} or {event: error, message}."
 )
 

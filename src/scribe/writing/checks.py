@@ -48,9 +48,14 @@ class SampledLine:
     likelihood: float = 0.0  # log P(text | ink) by the recognizer (0 when not verified; see scribe.writing.reader)
 
     @property
-    def rank(self) -> tuple[int, float]:
-        """Lower is better: the window's objections, then how unlikely the ink is to say its text."""
-        return len(self.problems), -self.likelihood
+    def rank(self) -> tuple[int, bool, float]:
+        """Lower is better: the window's objections, then whether it reads wrong, then how unlikely it is to say its text."""
+        return len(self.problems), self.misread > 0, -self.likelihood
+
+    @property
+    def reads_right(self) -> bool:
+        """The reader read its text (look-alikes folded) and the window has no objection (True when not verified)."""
+        return not (self.misread or self.problems)
 
 
 def _stroke_starts(line: SampledLine) -> np.ndarray:

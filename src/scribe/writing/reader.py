@@ -144,31 +144,29 @@ class InkReader:
             return lines
         return [simplify_offsets(line, self.simplified_at) for line in lines]
 
-    @one_blas_thread()  # verified writing keeps the line this reads best: its bits must not depend on threads
     def read(self, lines: list[np.ndarray]) -> list[str]:
         """The text read in each line (offsets in dataset units, :mod:`scribe.ink.strokes`)."""
-        lines = self.as_trained(lines)
-        readings: dict[int, str] = {}
-        for chosen in length_batches([len(line) for line in lines]):
-            offsets, mask = self._batch([lines[i] for i in chosen])
-            scores, lengths = self.logits(offsets, mask)
-            for i, ids in zip(chosen, best_path(scores, lengths)):
-                readings[i] = self.alphabet.decode(ids)
-        return [readings[i] for i in range(len(lines))]
+        return [self.alphabet.decode(ids) for ids, _ in self._scored(lines, None)]
 
-    @one_blas_thread()  # as read(): verified writing chooses by these numbers
     def check(self, lines: list[np.ndarray], texts: list[str]) -> list[Reading]:
         """What each line reads as, and how likely it is to say the text it was written for (``texts``, one a line)."""
+        return [Reading(self.alphabet.decode(ids), likelihood) for ids, likelihood in self._scored(lines, texts)]
+
+    @one_blas_thread()  # verified writing chooses by these numbers: their bits must not depend on threads
+    def _scored(self, lines: list[np.ndarray], texts: list[str] | None) -> list[tuple[list[int], float]]:
+        """Each line's best path, and the log-likelihood of its text where ``texts`` are given (else 0), in order."""
         lines = self.as_trained(lines)
-        readings: dict[int, Reading] = {}
+        found: dict[int, tuple[list[int], float]] = {}
         for chosen in length_batches([len(line) for line in lines]):
             offsets, mask = self._batch([lines[i] for i in chosen])
             scores, lengths = self.logits(offsets, mask)
-            wanted = [self.alphabet.encode(fold_look_alikes(self.readable(texts[i])), add_end=False) for i in chosen]
-            likelihoods = ctc_log_likelihoods(self._folded_log_probabilities(scores), lengths, wanted)
+            likelihoods = np.zeros(len(chosen))
+            if texts is not None:
+                wanted = [self.alphabet.encode(fold_look_alikes(self.readable(texts[i])), add_end=False) for i in chosen]
+                likelihoods = ctc_log_likelihoods(self._folded_log_probabilities(scores), lengths, wanted)
             for i, ids, likelihood in zip(chosen, best_path(scores, lengths), likelihoods):
-                readings[i] = Reading(self.alphabet.decode(ids), float(likelihood))
-        return [readings[i] for i in range(len(lines))]
+                found[i] = ids, float(likelihood)
+        return [found[i] for i in range(len(lines))]
 
     def _folded_log_probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Log-softmax of ``scores`` with each look-alike group's probability gathered on its first character."""
@@ -224,7 +222,7 @@ def ctc_log_likelihoods(log_probabilities: np.ndarray, lengths: np.ndarray, labe
     """
     batch, frames, _ = log_probabilities.shape
     count = np.array([len(ids) for ids in labels], dtype=np.int64)
-    extended = np.full((batch, 2 * int(count.max(initial=0)) + 1), BLANK, np.int64)
+    extended = np.full((batch, 2 * max(int(count.max(initial=0)), 1) + 1), BLANK, np.int64)  # room for one label
     for row, ids in enumerate(labels):
         extended[row, 1 : 2 * len(ids) : 2] = ids
     may_skip = np.zeros(extended.shape, bool)

@@ -16,8 +16,9 @@ others and there is no second round. The lines are dealt into two such batches,
 sampled side by side on two cores where there are two (:mod:`scribe.writing.parallel`).
 Every line draws its random numbers from a
 stream of its own, keyed by the seed, its index in the document and which sampling
-of it this is, so a line comes out the same whichever lines share the batch (up
-to the rounding of the matrix products, which can depend on the batch's size).
+of it this is, so a line comes out the same whichever lines share the batch, the
+sample verified writing keeps included (up to the rounding of the matrix products,
+which can depend on the batch's size).
 Given a :class:`~scribe.writing.verifying.Verification`, each batch also reads its
 lines back as they are written and draws more samples of each misread one in the
 rows that free up, keeping the one likeliest to say its text (verified writing).
@@ -50,7 +51,7 @@ MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
 DEFAULT_ATTEMPTS = 3  # samplings of a line, the first included, before a doubtful one is kept
 MAX_CANDIDATES = 16  # samples verified writing may draw of a line
 DEFAULT_CANDIDATES = 3  # verified writing on: see docs/model-card.md for the measurement that chose it
-MISREAD_ROUNDS = 2  # attempts a line must be allowed before verified writing may draw it again
+MIN_ATTEMPTS_TO_REDRAW = 2  # attempts a line must be allowed before verified writing may draw it again
 BIAS_RANGE = (-1.0, 20.0)  # above -1 (the mixture weights are scaled by 1 + bias), at most 20: past it nothing changes
 TEMPERATURE_RANGE = (0.01, 10.0)  # inclusive: colder is a stiff copy of the mean, hotter is noise
 DEFAULT_BIAS = 1.0  # Graves' sampling bias; 1.0 read best on held-out texts (docs/model-card.md)
@@ -238,28 +239,35 @@ class ContinuousBatch:
         self.focus = np.zeros((0, int(self.limit.max())), np.int64)
         self.add(jobs)
 
-    def add(self, jobs: list[_Job]) -> None:
-        """Queue ``jobs`` behind those waiting; as many as there is room for start at once, in new rows."""
-        self.waiting.extend(jobs)
+    def add(self, jobs: list[_Job], first: bool = False) -> None:
+        """Queue ``jobs`` behind those waiting (``first``: before them); as many as there is room for start at once."""
+        if first:
+            self.waiting.extendleft(reversed(jobs))
+        else:
+            self.waiting.extend(jobs)
         starting = [self.waiting.popleft() for _ in range(min(len(self.waiting), BATCH_ROWS - len(self.jobs)))]
         if not starting:
             return
         width = len(self.jobs)
-        self.state = self.state.joined(self.fresh.take(np.array([job.text for job in starting])))
+        self.state = self.state.joined(self.fresh.take(np.array([job.text for job in starting])))  # new rows start fresh
         self.watch.grow(len(starting))
         for name in _ROW_ARRAYS:
             array = getattr(self, name)
             setattr(self, name, np.concatenate([array, np.zeros((len(starting), *array.shape[1:]), array.dtype)]))
         self.jobs += starting
-        self.streams += [line_stream(self.seed, job.line, job.sampling) for job in starting]
+        self.streams += [_NO_STREAM] * len(starting)
         self.rows = np.arange(len(self.jobs))
         for row, job in enumerate(starting, width):
-            self._begin(row, job)
+            self._start_row(row, job)
 
     def _begin(self, row: int, job: _Job) -> None:
-        """Start ``job`` in ``row``: the line's state before its first point, its own random numbers."""
-        self.jobs[row] = job
+        """Start ``job`` in ``row``, freed by the line before: the line's state before its first point, and the rest."""
         self.state.put(np.array([row]), self.fresh, np.array([job.text]))
+        self._start_row(row, job)
+
+    def _start_row(self, row: int, job: _Job) -> None:
+        """Start ``job`` in ``row``, whose decoder state is already fresh: its own random numbers, nothing drawn yet."""
+        self.jobs[row] = job
         self.point[row] = self.origin
         self.steps[row] = self.past_text[row] = 0
         self.lifted[row], self.last[row] = False, job.last
@@ -351,6 +359,7 @@ class ContinuousBatch:
 
 
 _ROW_ARRAYS = ("point", "steps", "past_text", "end", "stop_at", "lifted", "last", "draws", "points", "focus")  # one row a line
+_NO_STREAM = np.random.default_rng(0)  # a new row's place holder until the line starting there gets its own stream
 
 
 def sample_stream(
@@ -400,11 +409,12 @@ def _share_stream(model: InferenceModel, texts: list[str], options: SamplingOpti
                 if verifier is None:
                     yield share[job.text].text, line
                 else:
-                    verifier.take(job.text, line, job.candidate)
+                    verifier.take(job.text, line, job.sampling - attempts if job.candidate else None)
             batch.compact()
         if verifier is not None and verifier.due(writing=len(batch.jobs), waiting=len(batch.waiting)):
             final, redraw = verifier.read(at_once=not batch.waiting and len(batch.jobs) < READ_BATCH)
-            batch.add([_Job(text, share[text].line, attempts + copy, True, candidate=True) for text, copy in redraw])
+            batch.add([_Job(text, share[text].line, attempts + number, True, candidate=True) for text, number in redraw],
+                      first=True)  # before lines not yet started: a page waits for its rewrites, not for later pages
             for text, line in final:
                 yield share[text].text, line
 
@@ -454,4 +464,4 @@ def write_lines(
 
 def verification_by(reader: InkReader, candidates: int, attempts: int) -> Verification:
     """Verified writing with ``reader``: up to ``candidates`` samples of a misread line, if ``attempts`` allows more than one."""
-    return Verification(reader, candidates, rewrites=attempts >= MISREAD_ROUNDS)
+    return Verification(reader, candidates, rewrites=attempts >= MIN_ATTEMPTS_TO_REDRAW)

@@ -8,16 +8,18 @@ being written. Reading and
 rewriting thus keep both cores busy instead of waiting for a whole page's first
 drafts, and no round of a page's rewrites runs in a small batch of its own.
 
-Of a line's samples the one the window objects to least and, among those, the one
-most likely to say its text (:attr:`SampledLine.rank`, CTC's probability of the text,
-:meth:`InkReader.check`) is kept. A reader slips on good ink now and then ("Mheet"):
+A line keeps its first sample that reads right, else the one the window objects to
+least and, among those, the one most likely to say its text (CTC's probability of the
+text, :meth:`InkReader.check`). A reader slips on good ink now and then ("Mheet"):
 the probability still weighs such a line by all its ink, where the count of edits in
-the best-path reading weighs one slip like a missing letter.
+the best-path reading weighs one slip like a missing letter and ties most samples.
+Samples are considered in the order they were drawn whether they were drawn one at a
+time or at once, so a line comes out the same whichever lines share its batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scribe.writing.checks import SampledLine
 from scribe.writing.reader import READ_BATCH, InkReader, Reading, fold_look_alikes
@@ -43,12 +45,17 @@ def note_reading(line: SampledLine, reading: Reading, reader: InkReader) -> None
 
 @dataclass
 class _Rewrite:
-    """A misread line being drawn again: its best sample so far, candidates drawn, and those not yet read."""
+    """A misread line being drawn again: its samples so far in the order drawn, and how many are not yet read."""
 
-    best: SampledLine
+    first: SampledLine
+    candidates: dict[int, SampledLine] = field(default_factory=dict)  # by number, from 0
     drawn: int = 0
-    unread: int = 0
-    settled: bool = False  # a sample read right: no more are drawn
+    pending: int = 0
+
+    def choice(self) -> SampledLine:
+        """The sample to keep of those drawn: the first that reads right, else the best ranked (the earliest of equals)."""
+        samples = [self.first, *(self.candidates[number] for number in range(self.drawn))]
+        return next((sample for sample in samples if sample.reads_right), min(samples, key=lambda sample: sample.rank))
 
 
 class Verifier:
@@ -58,20 +65,20 @@ class Verifier:
     line, :meth:`read` reads the queue and says which lines are final and which
     candidates to draw; the batch draws them and hands each back to :meth:`take`.
     While the batch is busy a misread line's candidates are drawn one at a time, until
-    one reads right or the line has ``candidates`` samples (on the benchmark page that kept
-    the same lines as drawing them all at once, with a tenth fewer samples); once it
-    runs narrow, with no line waiting, the rest are drawn at once, as they then cost
+    one reads right or the line has ``candidates`` samples (on the benchmark page that
+    kept the same lines as drawing them all at once, with a tenth fewer samples); once
+    it runs narrow, with no line waiting, the rest are drawn at once, as they then cost
     little more than one.
     """
 
     def __init__(self, verification: Verification, texts: list[str]) -> None:
         self.verification = verification
         self.texts = texts
-        self.unread: list[tuple[int, SampledLine, bool]] = []  # (text, line, whether it is a candidate)
+        self.unread: list[tuple[int, SampledLine, int | None]] = []  # (text, line, its candidate number or None)
         self.rewrites: dict[int, _Rewrite] = {}
 
-    def take(self, text: int, line: SampledLine, candidate: bool) -> None:
-        """Queue a written line (a first sample, or a ``candidate`` of a misread one) for reading."""
+    def take(self, text: int, line: SampledLine, candidate: int | None) -> None:
+        """Queue a written line for reading: a first sample (``candidate`` None) or candidate number ``candidate``."""
         self.unread.append((text, line, candidate))
 
     def due(self, writing: int, waiting: int) -> bool:
@@ -90,23 +97,23 @@ class Verifier:
         redraw: list[tuple[int, int]] = []
         for (text, line, candidate), reading in zip(unread, readings):
             note_reading(line, reading, reader)
-            reads_right = not (line.misread or line.problems)
-            if not candidate:
-                if reads_right or not self.verification.rewrites:
+            if candidate is None:
+                if line.reads_right or not self.verification.rewrites:
                     final.append((text, line))
                     continue
                 rewrite = self.rewrites[text] = _Rewrite(line)
             else:
                 rewrite = self.rewrites[text]
-                rewrite.best = line if line.rank < rewrite.best.rank else rewrite.best
-                rewrite.unread -= 1
-                rewrite.settled |= reads_right
-                if rewrite.unread:
+                rewrite.candidates[candidate] = line
+                rewrite.pending -= 1
+                if rewrite.pending:
                     continue
-            if rewrite.settled or 1 + rewrite.drawn == self.verification.candidates:
-                final.append((text, self.rewrites.pop(text).best))
+            kept = rewrite.choice()
+            if kept.reads_right or 1 + rewrite.drawn == self.verification.candidates:
+                del self.rewrites[text]
+                final.append((text, kept))
                 continue
             more = self.verification.candidates - 1 - rewrite.drawn if at_once else 1
-            redraw += [(text, rewrite.drawn + copy) for copy in range(more)]
-            rewrite.drawn, rewrite.unread = rewrite.drawn + more, more
+            redraw += [(text, rewrite.drawn + number) for number in range(more)]
+            rewrite.drawn, rewrite.pending = rewrite.drawn + more, more
         return final, redraw
