@@ -14,8 +14,11 @@ user meets; the median and the worst are what they get):
 - ``document``: 250 lines (about ten A4 pages) to PDF.
 
 For each: ``whole_process`` runs the command as a user does (interpreter start,
-imports, model loading, sampling, layout, the file), ``in_process`` times
-``Scribe.write`` and the rendering on a model already loaded, and the page also
+imports, model loading, sampling, layout, the file), ``in_process`` times what
+``scribe write`` does once started: ``Scribe.write_pages(...).save(file)`` on a model
+already loaded (a PDF's pages drawn as they come, while the next are sampled); the
+table ``render_after`` times ``Scribe.write`` and rendering the whole document after
+it, as a caller that holds the document does. The page also
 runs ``one_line_at_a_time``: every line sampled in a batch of its own, to show what
 batching buys. Lines per second are the lines over the median in-process time.
 Run it on an otherwise idle machine; ``--busy N`` keeps N other processes busy on
@@ -133,9 +136,11 @@ def measure(scribe: Scribe, name: str, seeds: list[int], settings: argparse.Name
                "--model", settings.model, "--keep-lines", "--candidates", str(candidates)]
     whole, against = whole_process_times(command, seeds, settings.against)
     fmt = Path(output).suffix[1:]
-    inside = per_seed(lambda seed: scribe.write(text, seed=seed, reflow=False, candidates=candidates).render(fmt), seeds)
+    target = folder / f"in-process-{output}"
+    inside = per_seed(lambda seed: scribe.write_pages(text, seed=seed, reflow=False, candidates=candidates).save(target), seeds)
+    after = per_seed(lambda seed: scribe.write(text, seed=seed, reflow=False, candidates=candidates).render(fmt), seeds)
     result: dict[str, object] = {"lines": lines, "whole_process": summary(whole), "in_process": summary(inside),
-                                 "lines_per_second": round(lines / statistics.median(inside), 1)}
+                                 "render_after": summary(after), "lines_per_second": round(lines / statistics.median(inside), 1)}
     if against:
         result["against"] = {"whole_process": summary(against)}
     if name == "page":
