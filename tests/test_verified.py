@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,12 @@ def test_writing_is_verified_by_default_and_lines_still_misread_share_one_warnin
     slips = [line for line in result.stderr.splitlines() if "may have a slip" in line]
     assert len(slips) == 1 and slips[0].startswith("warning: ") and " of 4 lines " in slips[0], result.stderr
     assert " as '" in slips[0], "the warning quotes what a misread line reads as"
+    small = scribe("write", "--keep-lines", "\n".join(texts), "-o", str(tmp_path / "x.pdf"), "--seed", "1",
+                   "--page", "100x40", "--margin", "5")  # the lines wrap onto two pages
+    assert small.returncode == 0, small.stderr
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", (tmp_path / "x.pdf").read_bytes())) == 2
+    slips = [line for line in small.stderr.splitlines() if "may have a slip" in line]
+    assert len(slips) == 1 and " of 6 lines " in slips[0], "one warning for the whole document, not one a page"
 
 
 def test_candidates_out_of_range_are_a_one_line_error(tmp_path: Path) -> None:

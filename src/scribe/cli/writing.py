@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -146,8 +146,8 @@ def _render_options(fmt: OutputFormat, page: str, setup: PageSetup, given: Rende
 MISREAD_SHOWN = 3  # misread lines quoted in the warning; the rest are counted
 
 
-def _warn_about(document: Document, lines_before: int = 0, slips: bool = True) -> None:
-    """Warn of replaced characters and of doubtful lines; ``slips``: also of lines verified writing still misreads."""
+def _warn_about(document: Document, lines_before: int = 0) -> list[str]:
+    """Warn of replaced characters and of doubtful lines; the lines verified writing still misreads, to warn of once."""
     from scribe.ink.text import describe_substitutions
 
     if document.substitutions:
@@ -160,11 +160,16 @@ def _warn_about(document: Document, lines_before: int = 0, slips: bool = True) -
                 f"warning: line {number} ({line.text[:30]!r}) may be hard to read: {', '.join(line.problems)}; "
                 "try another --seed"
             )
-        elif line.misread and slips:
+        elif line.misread:
             misread.append(f"line {number} as {line.reading!r}")
-    if misread:  # one warning for the page: verified writing is on by default, and most pages keep a slip or two
+    return misread
+
+
+def _warn_of_slips(misread: list[str], lines: int) -> None:
+    """One warning for all lines still misread: verified writing is on by default, and most pages keep a slip or two."""
+    if misread:
         shown = ", ".join(misread[:MISREAD_SHOWN]) + (f" and {len(misread) - MISREAD_SHOWN} more" if len(misread) > MISREAD_SHOWN else "")
-        stderr.print(f"warning: {len(misread)} of {len(document.lines)} lines may have a slip even at their best "
+        stderr.print(f"warning: {len(misread)} of {lines} lines may have a slip even at their best "
                      f"candidate: the reader read {shown}; try another --seed or more --candidates")
 
 
@@ -264,7 +269,7 @@ def styles_command(
     with progress_bars("items") as bars:
         sheet = style_sheet(scribe, choices, SHEET_TEXT if text is None else text, seed=seed, bias=bias,
                             progress=bar_when(bars, "writing styles", PROGRESS_MIN_LINES))
-    _warn_about(sheet, 0, slips=False)  # a sheet is there to compare hands, slips and all
+    _warn_about(sheet)  # of slips not at all: a sheet is there to compare hands, slips and all
     for path in sheet.save(output, fmt.name, dpi, fit=True):
         stderr.print(f"wrote {path} ({len(choices)} styles)")
 
@@ -275,6 +280,7 @@ class Counted:
 
     pages: int = 0
     lines: int = 0
+    misread: list[str] = field(default_factory=list)  # lines still misread, warned of once at the end
 
 
 def _chosen(options: RenderOptions) -> dict[str, object]:
@@ -286,17 +292,19 @@ def _deliver(stream: PageStream, fmt: OutputFormat, options: RenderOptions, targ
     counted = Counted()
     if target is None:
         _report(document := stream.document(), fmt, options, counted)
+        _warn_of_slips(counted.misread, counted.lines)
         _to_stdout(document.to_bytes(fmt.name, options.dpi, **_chosen(options)))
         return
     paths = stream.save(target, fmt.name, options.dpi, on_page=lambda document: _report(document, fmt, options, counted),
                         **_chosen(options))
+    _warn_of_slips(counted.misread, counted.lines)
     for path in paths:
         stderr.print(f"wrote {path}")
 
 
 def _report(document: Document, fmt: OutputFormat, options: RenderOptions, counted: Counted) -> None:
     """Warn about the document's doubtful lines and, for plotters, say what each page draws."""
-    _warn_about(document, counted.lines)
+    counted.misread += _warn_about(document, counted.lines)
     if fmt.plotter:
         for number, plan in enumerate(document.plot_plans(options.plot), counted.pages + 1):
             stderr.print(f"page {number}: {len(plan.paths)} strokes, pen-up travel {plan.travel:,.0f} mm "
