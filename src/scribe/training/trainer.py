@@ -440,7 +440,10 @@ def interrupt_between_steps() -> Iterator[Callable[[], bool]]:
 def train(options: TrainOptions, on_event: Callable[[TrainEvent], None] = lambda event: None) -> TrainState:
     """Run a whole training as ``scribe train`` does."""
     trainer = Trainer(options, on_event)
+    finished = False
     try:
-        return trainer.run()
+        state = trainer.run()
+        finished = True
+        return state
     finally:
-        end_runtime()
+        end_runtime(finished)
