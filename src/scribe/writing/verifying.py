@@ -1,12 +1,12 @@
-"""Verified writing: each line read back as soon as it is written, misread ones drawn again, the likeliest kept.
+"""Verified writing: each line read back as soon as it is written, and a misread one drawn again.
 
 It runs inside each share's continuous batch (:mod:`scribe.writing.sampling`): a
 written line waits to be read with others, and a line that reads wrong (or that the
 attention window objects to) is drawn again, until it has been drawn ``candidates``
 times, in the rows that finished lines leave, while the rest of the text is still
-being written. Reading and
-rewriting thus keep both cores busy instead of waiting for a whole page's first
-drafts, and no round of a page's rewrites runs in a small batch of its own.
+being written. Reading and rewriting thus keep both cores busy instead of waiting for
+a whole page's first drafts, and no round of a page's rewrites runs in a small batch
+of its own (a 250-line document: 6.9 s instead of 11.8 s, docs/model-card.md).
 
 A line keeps its first sample that reads right, else the one the window objects to
 least and, among those, the one most likely to say its text (CTC's probability of the
