@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from helpers.basics import tiny_model_file, tiny_options
 from scribe.training.checkpoint import load_model
+from scribe.training.data import StrokeDataset
 from scribe.training.trainer import train
 
 
@@ -120,3 +122,20 @@ def test_characters_a_model_cannot_write_count_as_misread(tmp_path: Path) -> Non
     assert [line.generated for line in report.lines] == ["hello", "hello", ""], "'#' alone has nothing to write"
     assert report.by_class["punctuation"] == (1, 1) and report.by_class["symbols"] == (1, 1)
     assert report.by_class["lowercase"] == (0, 10)
+
+
+def test_eval_reads_ink_as_thinly_as_a_recognizer_was_trained_on(recognizer: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+    """`scribe eval` thins the lines first when the model records a tolerance, as writing's reader does."""
+    dense = StrokeDataset(tiny_dataset, "val")
+    thinned = StrokeDataset(tiny_dataset, "val", thin_to=3.0)
+    for raw, thin in zip(dense.samples, thinned.samples):
+        assert len(thin.offsets) < len(raw.offsets)
+    stored, _ = load_model(recognizer)
+    figures = {}
+    for tolerance in (None, 3.0):
+        path = tmp_path / f"reader-{tolerance}.npz"
+        replace(stored, simplified_at=tolerance).save(path)
+        result = scribe("eval", "--model", str(path), "--data", str(tiny_dataset), "--json")
+        assert result.returncode == 0, result.stderr
+        figures[tolerance] = json.loads(result.stdout)["ctc_per_char"]
+    assert figures[None] != figures[3.0], "the recognizer read the thinned lines"

@@ -56,7 +56,9 @@ def evaluate_command(
     torch_device = pick_device(device)
     stored, network = load_model(resolve_model(model), torch_device)
     reading = Alphabet(stored.alphabet)
-    dataset = StrokeDataset(split_dataset_dir(data), split_name, alphabet=reading, stats=(stored.mean, stored.std))
+    thin_to = None if stored.kind.writes else stored.simplified_at  # read as writing's reader reads (InkReader)
+    dataset = StrokeDataset(split_dataset_dir(data), split_name, alphabet=reading, stats=(stored.mean, stored.std),
+                            thin_to=thin_to)
 
     def show_batch(number: int, batch_result: EvalResult) -> None:
         print(_format_result(batch_result, prefix=f"batch {number + 1}: "), flush=True)

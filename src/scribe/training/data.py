@@ -21,7 +21,7 @@ from torch.utils.data import Dataset, Sampler
 from scribe.datasets.meta import UNKNOWN_WRITER, DatasetMeta, read_sample, sample_files
 from scribe.errors import ScribeError
 from scribe.ink.alphabet import Alphabet
-from scribe.ink.strokes import normalize
+from scribe.ink.strokes import normalize, simplify_offsets
 from scribe.progress import ProgressFactory, ProgressFn, no_progress
 from scribe.training.sources import DataSource, data_sources, epoch_draws, mix_weights, union_alphabet
 
@@ -61,7 +61,9 @@ class StrokeDataset(_Samples):
     model reads data with its own ``alphabet`` and normalization ``stats``
     (mean, std); by default both come from ``meta.json``. ``source`` is the
     dataset's place among the datasets of a run (:class:`MixedDataset`), kept by
-    every sample so that a batch knows whose writers it holds.
+    every sample so that a batch knows whose writers it holds. ``thin_to`` thins
+    every line at that tolerance first, as a recognizer trained on thinner ink reads
+    (:meth:`scribe.writing.reader.InkReader.as_trained`).
     """
 
     def __init__(
@@ -73,9 +75,11 @@ class StrokeDataset(_Samples):
         alphabet: Alphabet | None = None,
         stats: tuple[np.ndarray, np.ndarray] | None = None,
         source: int = 0,
+        thin_to: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.source = source
+        self.thin_to = thin_to
         self.meta = DatasetMeta.load(self.data_dir)
         self.alphabet = alphabet or Alphabet(self.meta.alphabet)
         self.mean, self.std = stats if stats is not None else (self.meta.mean, self.meta.std)
@@ -94,6 +98,8 @@ class StrokeDataset(_Samples):
 
     def _load(self, path: Path) -> Sample:
         offsets, text, writer = read_sample(path)
+        if self.thin_to is not None:
+            offsets = simplify_offsets(offsets, self.thin_to)
         normalized = normalize(offsets, self.mean, self.std)
         return Sample(
             offsets=torch.from_numpy(normalized),
