@@ -412,7 +412,8 @@ def _share_stream(model: InferenceModel, texts: list[str], options: SamplingOpti
                     verifier.take(job.text, line, job.sampling - attempts if job.candidate else None)
             batch.compact()
         if verifier is not None and verifier.due(writing=len(batch.jobs), waiting=len(batch.waiting)):
-            final, redraw = verifier.read(at_once=not batch.waiting and len(batch.jobs) < READ_BATCH)
+            narrow = not batch.waiting and len(batch.jobs) < READ_BATCH  # rows to spare: more samples cost little
+            final, redraw = verifier.read(at_once=narrow)
             batch.add([_Job(text, share[text].line, attempts + number, True, candidate=True) for text, number in redraw],
                       first=True)  # before lines not yet started: a page waits for its rewrites, not for later pages
             for text, line in final:
