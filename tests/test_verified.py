@@ -71,7 +71,7 @@ def verified(model: InferenceModel, monkeypatch: pytest.MonkeyPatch, busy: bool)
 
     ``busy``: no batch counts as narrow, so candidates come one at a time.
     """
-    monkeypatch.setattr(sampling, "READ_BATCH", 0 if busy else READ_BATCH)
+    monkeypatch.setattr(verifying, "NARROW_ROWS", 0 if busy else READ_BATCH)
     reader = ScriptedReader()
     lines = write_lines(model, TEXTS, seed=5, attempts=2, candidates=3, reader=reader)  # type: ignore[arg-type]
     return lines, reader

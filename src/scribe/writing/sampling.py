@@ -44,7 +44,7 @@ from scribe.progress import ProgressFn, no_progress
 from scribe.writing.checks import RejectionWatch, SampledLine, line_problems, points_cap, without_trailing_marks
 from scribe.writing.network import InferenceModel, Mixture, one_blas_thread
 from scribe.writing.parallel import Record, merged
-from scribe.writing.reader import READ_BATCH, InkReader
+from scribe.writing.reader import InkReader
 from scribe.writing.verifying import Verification, Verifier
 
 MAX_ATTEMPTS = 10  # beyond a few rounds a doubtful line stays doubtful
@@ -411,11 +411,11 @@ def _share_stream(model: InferenceModel, texts: list[str], options: SamplingOpti
                 else:
                     verifier.take(job.text, line, job.sampling - attempts if job.candidate else None)
             batch.compact()
-        if verifier is not None and verifier.due(writing=len(batch.jobs), waiting=len(batch.waiting)):
-            narrow = not batch.waiting and len(batch.jobs) < READ_BATCH  # rows to spare: more samples cost little
-            final, redraw = verifier.read(at_once=narrow)
-            batch.add([_Job(text, share[text].line, attempts + number, True, candidate=True) for text, number in redraw],
-                      first=True)  # before lines not yet started: a page waits for its rewrites, not for later pages
+        if verifier is not None:
+            final, redraw = verifier.read_when_due(writing=len(batch.jobs), waiting=len(batch.waiting))
+            if redraw:  # before lines not yet started: a page waits for its rewrites, not for later pages
+                batch.add([_Job(text, share[text].line, attempts + number, True, candidate=True)
+                           for text, number in redraw], first=True)
             for text, line in final:
                 yield share[text].text, line
 

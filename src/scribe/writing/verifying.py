@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from scribe.writing.checks import SampledLine
 from scribe.writing.reader import READ_BATCH, InkReader, Reading, fold_look_alikes
 
+NARROW_ROWS = READ_BATCH  # a batch with fewer rows being written has rows to spare for more candidates
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -81,15 +83,22 @@ class Verifier:
         """Queue a written line for reading: a first sample (``candidate`` None) or candidate number ``candidate``."""
         self.unread.append((text, line, candidate))
 
-    def due(self, writing: int, waiting: int) -> bool:
-        """Whether to read now: a reader's batch is ready, or no line waits to start and as many wait to be
-        read as are still being written (rewrites then start while the batch is still wide)."""
-        queued = len(self.unread)
-        return queued >= READ_BATCH or (queued > 0 and not waiting and queued >= writing)
+    def read_when_due(self, writing: int, waiting: int) -> tuple[list[tuple[int, SampledLine]], list[tuple[int, int]]]:
+        """Read the queued lines if it is time, given the lines being ``writing`` and ``waiting`` to start in the batch:
+        the lines now final (text, line), and the candidates to draw (text, number from 0).
 
-    def read(self, at_once: bool) -> tuple[list[tuple[int, SampledLine]], list[tuple[int, int]]]:
-        """Read every queued line: the lines now final (text, line), and the candidates to draw (text, number from 0),
-        ``at_once`` all a misread line may still get, else one."""
+        It is time when a reader's batch is ready, or when no line waits to start and as
+        many wait to be read as are still being written (rewrites then start while the
+        batch is still wide). A batch narrower than :data:`NARROW_ROWS`, with nothing
+        waiting, has rows to spare: a misread line's remaining candidates are drawn at once.
+        """
+        queued = len(self.unread)
+        if not (queued >= READ_BATCH or (queued > 0 and not waiting and queued >= writing)):
+            return [], []
+        return self._read(at_once=not waiting and writing < NARROW_ROWS)
+
+    def _read(self, at_once: bool) -> tuple[list[tuple[int, SampledLine]], list[tuple[int, int]]]:
+        """Read every queued line (see :meth:`read_when_due`); ``at_once``: all a misread line may still get, else one."""
         unread, self.unread = self.unread, []
         reader = self.verification.reader
         readings = reader.check([line.offsets for _, line, _ in unread], [self.texts[text] for text, _, _ in unread])
